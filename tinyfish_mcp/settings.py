@@ -1,0 +1,179 @@
+"""The one settings object of the process, read once from the environment.
+
+Every tunable lives here: upstream routing and timeouts, retry bounds, the MCP
+call window, toolsets, and the HTTP/OAuth deployment settings. Environment
+variables use the ``TINYFISH_`` prefix (``TINYFISH_API_KEY``,
+``TINYFISH_MCP_TOOLSETS``, ...). Secrets are ``SecretStr`` so that printing or
+logging the settings never shows them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = [
+    "DEFAULT_AGENT_BASE_URL",
+    "DEFAULT_FETCH_BASE_URL",
+    "DEFAULT_SEARCH_BASE_URL",
+    "TOOLSETS",
+    "Product",
+    "Settings",
+    "Toolset",
+]
+
+# Production hosts, as the official SDK routes them when no base URL is given:
+# agent, runs, browser, vault and usage live on the agent host under /v1/...,
+# while Fetch and Search have their own hosts that serve the API at the root.
+DEFAULT_AGENT_BASE_URL = "https://agent.tinyfish.ai"
+DEFAULT_FETCH_BASE_URL = "https://api.fetch.tinyfish.ai"
+DEFAULT_SEARCH_BASE_URL = "https://api.search.tinyfish.ai"
+
+Product = Literal["automation", "runs", "fetch", "search", "browser", "vault"]
+Toolset = Literal["agent", "runs", "fetch", "search", "browser", "vault"]
+TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault")
+
+AuthMode = Literal["oauth", "jwt", "none"]
+
+
+class Settings(BaseSettings):
+    """All configuration of tinyfish-mcp. Build it once (``Settings()``) and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TINYFISH_",
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    # --- upstream ------------------------------------------------------------
+    api_key: SecretStr | None = Field(default=None, description="TinyFish API key (stdio and jwt mode).")
+    base_url: str | None = Field(
+        default=None,
+        description="One base URL for every product ({base}/v1/...); unset means the production hosts.",
+    )
+
+    # Per-product timeouts (seconds), from the documents' latency table.
+    search_timeout: float = Field(default=15.0, gt=0)
+    fetch_timeout: float = Field(default=120.0, gt=0)
+    browser_timeout: float = Field(default=60.0, gt=0)
+    # A synchronous run may take the whole 10-minute run limit, plus queueing.
+    run_timeout: float = Field(default=720.0, gt=0)
+    default_timeout: float = Field(default=30.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0)
+
+    # Retries: connection failures, 429 and 5xx; never a blind re-send of a run creation.
+    max_retries: int = Field(default=3, ge=0, le=10)
+    retry_initial_backoff: float = Field(default=0.5, ge=0)
+    retry_max_backoff: float = Field(default=8.0, ge=0)
+    # The Search API asks callers to back off from about 15 s on 429.
+    search_rate_limit_backoff: float = Field(default=15.0, ge=0)
+    retry_max_total_wait: float = Field(default=30.0, ge=0)
+
+    # --- MCP server ----------------------------------------------------------
+    mcp_toolsets: Annotated[tuple[Toolset, ...], NoDecode] = Field(default=TOOLSETS)
+    mcp_call_window: float = Field(
+        default=50.0,
+        gt=0,
+        le=600,
+        description="Default seconds a run tool waits before returning RUNNING (max_wait_seconds).",
+    )
+    mcp_cancel_on_disconnect: bool = Field(
+        default=True, description="Cancel the upstream run when the client cancels the tool call."
+    )
+    mcp_poll_initial: float = Field(default=1.0, gt=0, description="First poll interval when polling a run.")
+    mcp_poll_max: float = Field(default=5.0, gt=0, description="Largest poll interval when polling a run.")
+    mcp_max_result_chars: int = Field(default=20_000, ge=1000)
+    mcp_browser_default_timeout: int = Field(default=300, ge=5, le=86400)
+    mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # --- HTTP transport and authorization ------------------------------------
+    mcp_auth: AuthMode = "oauth"
+    mcp_host: str = "127.0.0.1"
+    mcp_port: int = Field(default=8000, ge=0, le=65535)
+    mcp_public_url: str | None = Field(
+        default=None, description="Public base URL of this server (behind a proxy); default http://host:port."
+    )
+    mcp_stateless: bool = True
+    mcp_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    mcp_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    mcp_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    mcp_secret: SecretStr | None = Field(
+        default=None, description="Key material for encrypting stored API keys (oauth mode)."
+    )
+    mcp_database_url: str = "sqlite+aiosqlite:///tinyfish-mcp.db"
+    mcp_access_token_ttl: int = Field(default=3600, ge=60)
+    mcp_refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=300)
+    mcp_auth_code_ttl: int = Field(default=300, ge=30, le=600)
+    # jwt mode: an external authorization server issues the tokens.
+    mcp_jwt_issuer: str | None = None
+    mcp_jwt_jwks_url: str | None = None
+    mcp_jwt_audience: str | None = None
+    mcp_jwt_required_scope: str | None = None
+
+    @field_validator("mcp_toolsets", mode="before")
+    @classmethod
+    def _split_toolsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            items = [part.strip().lower() for part in value.split(",") if part.strip()]
+            if not items or items == ["all"]:
+                return TOOLSETS
+            unknown = sorted(set(items) - set(TOOLSETS))
+            if unknown:
+                raise ValueError(
+                    f"unknown toolset(s) {', '.join(unknown)}; choose from {', '.join(TOOLSETS)} or 'all'"
+                )
+            return tuple(dict.fromkeys(items))
+        return value
+
+    @field_validator("mcp_allowed_origins", "mcp_allowed_hosts", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("base_url", "mcp_public_url", mode="before")
+    @classmethod
+    def _strip_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().rstrip("/")
+            return value or None
+        return value
+
+    @cached_property
+    def public_url(self) -> str:
+        """The externally visible base URL of the HTTP server, without a trailing slash."""
+        if self.mcp_public_url:
+            return self.mcp_public_url
+        host = self.mcp_host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.mcp_port}"
+
+    def product_url(self, product: Product, path: str = "") -> str:
+        """The absolute URL of ``path`` on ``product``, routed as the official SDK routes it.
+
+        With ``base_url`` set, every product is ``{base}/v1/{product}{path}``. Without it, a
+        fetch or search request itself goes to that product's own host (API at the root), and
+        everything else, their usage listings included, to the agent host.
+        """
+        if self.base_url:
+            return f"{self.base_url}/v1/{product}{path}"
+        if not path and product == "fetch":
+            return f"{DEFAULT_FETCH_BASE_URL}/"
+        if not path and product == "search":
+            return f"{DEFAULT_SEARCH_BASE_URL}/"
+        return f"{DEFAULT_AGENT_BASE_URL}/v1/{product}{path}"
+
+    def timeout_for(self, product: Product) -> float:
+        """The read timeout for one request to ``product``."""
+        return {
+            "search": self.search_timeout,
+            "fetch": self.fetch_timeout,
+            "browser": self.browser_timeout,
+        }.get(product, self.default_timeout)
