@@ -71,7 +71,9 @@ class TinyFishClient:
         """POST /v1/automation/run-async. Never re-sent blindly (it may have created a run)."""
         raise NotImplementedError
 
-    def stream_run(self, key: str, request: RunRequest) -> AbstractAsyncContextManager[AsyncIterator[RunEvent]]:
+    def stream_run(
+        self, key: str, request: RunRequest
+    ) -> AbstractAsyncContextManager[AsyncIterator[RunEvent]]:
         """POST /v1/automation/run-sse as ``async with client.stream_run(k, r) as events``.
 
         Yields typed events in order; unknown types come as ``UnknownEvent``; an event whose

@@ -485,8 +485,8 @@ class BrowserPage(_Response):
     type: str | None = None
     title: str | None = None
     url: str = ""
-    devtoolsFrontendUrl: str | None = None  # noqa: N815 - the wire name
-    webSocketDebuggerUrl: str | None = None  # noqa: N815 - the wire name
+    devtoolsFrontendUrl: str | None = None  # the wire name
+    webSocketDebuggerUrl: str | None = None  # the wire name
 
 
 # --------------------------------------------------------------------------- usage and vault

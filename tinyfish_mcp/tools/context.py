@@ -1,0 +1,54 @@
+"""What every tool module needs: settings, the shared client, and the caller's API key.
+
+Each ``tools/<product>.py`` exposes ``register(mcp, deps)``; ``server.build_server``
+calls it for every enabled toolset. The key is resolved per call because the HTTP
+server serves many users: over stdio it is ``TINYFISH_API_KEY``; behind OAuth it is
+the key of the token's user (the auth layer passes its own resolver).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from ..settings import Settings
+from ..upstream.client import TinyFishClient
+
+__all__ = ["KeyResolver", "MissingKeyError", "ToolDeps", "settings_key_resolver"]
+
+KeyResolver = Callable[[], Awaitable[str]]
+"""Returns the TinyFish API key for the current request, or raises ``ToolError``."""
+
+
+class MissingKeyError(ToolError):
+    """No TinyFish API key is configured for this caller."""
+
+
+def settings_key_resolver(settings: Settings) -> KeyResolver:
+    """The stdio resolver: the one key from the environment, checked at call time.
+
+    The server starts and lists its tools without a key (clients expect that); only a
+    call fails, with a message that says how to set the key.
+    """
+
+    async def resolve() -> str:
+        if settings.api_key is None or not settings.api_key.get_secret_value().strip():
+            raise MissingKeyError(
+                "No TinyFish API key is configured. Set the TINYFISH_API_KEY environment variable "
+                "in this MCP server's configuration (get a key at https://agent.tinyfish.ai/api-keys), "
+                "then restart the server."
+            )
+        return settings.api_key.get_secret_value().strip()
+
+    return resolve
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDeps:
+    """Everything a tool needs, built once by ``server.build_server``."""
+
+    settings: Settings
+    client: TinyFishClient
+    resolve_key: KeyResolver

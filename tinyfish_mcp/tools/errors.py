@@ -1,0 +1,55 @@
+"""Turning upstream failures into tool errors that tell the model what to do next.
+
+Upstream errors become ``isError`` tool results (not protocol errors), so the model
+reads them and can act: fix the input, wait and retry, or ask the user for a key.
+Whenever a run already exists, its id is part of the message, so the run is never lost.
+"""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
+
+from ..upstream.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitError,
+    UpstreamError,
+)
+
+__all__ = ["invalid_input", "tool_error"]
+
+
+def tool_error(exc: UpstreamError, *, action: str, run_id: str | None = None) -> ToolError:
+    """A ``ToolError`` for ``exc`` raised while doing ``action`` (e.g. "starting the run")."""
+    parts = [f"TinyFish failed while {action}: {exc}."]
+    if run_id:
+        parts.append(
+            f"The run {run_id} was already started and may still be going: "
+            f"check it with get_run(run_id='{run_id}') or wait_for_run."
+        )
+    if isinstance(exc, AuthenticationError):
+        parts.append(
+            "The API key was not accepted. Ask the user to check TINYFISH_API_KEY "
+            "(or to sign in again on a hosted server)."
+        )
+    elif isinstance(exc, RateLimitError):
+        parts.append("Rate limited: wait about 15-60 seconds before calling again; do not loop quickly.")
+    elif isinstance(exc, NotFoundError):
+        parts.append("Check the id (list_runs shows recent runs).")
+    elif isinstance(exc, InvalidInputError):
+        parts.append("Correct the named fields and call again.")
+    else:
+        parts.append(exc.hint)
+    return ToolError(" ".join(parts))
+
+
+def invalid_input(exc: ValidationError, *, what: str = "the arguments") -> ToolError:
+    """A ``ToolError`` listing each invalid field of ``what`` in plain words."""
+    problems = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "(input)"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{loc}: {msg}")
+    return ToolError(f"Invalid {what}: " + "; ".join(problems) + ". Fix these and call again.")
