@@ -1,20 +1,33 @@
 """The TinyFish REST client: every endpoint, one shared connection pool, a key per call.
 
-INTERFACE CONTRACT (filled in by the upstream work; the tools layer codes against it).
+INTERFACE CONTRACT (the tools layer codes against it).
 Every method takes the caller's API key as its first argument, because one process
 serves many users through the same pool. Methods raise only ``UpstreamError``
 subclasses (see ``errors.py``); request models have already validated their input.
+Cancellation (``asyncio.CancelledError`` / anyio cancel scopes) is never translated:
+it propagates unchanged, after any open response has been closed.
+
+Routing is ``settings.product_url``; timeouts are ``settings.timeout_for(product)``,
+except the synchronous ``/run`` (``settings.run_timeout``) and the run-sse stream
+(``constants.SSE_READ_TIMEOUT`` of silence; heartbeats keep it alive). Retries follow
+the rule written in ``retry.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
 
+import anyio
 import httpx
+from pydantic import BaseModel, TypeAdapter
 
-from ..settings import Settings
+from ..settings import DEFAULT_AGENT_BASE_URL, Product, Settings
+from ._http import HttpCore
+from .constants import SSE_READ_TIMEOUT
+from .errors import InvalidInputError
 from .models import (
     AsyncRunResponse,
     BatchRunResponse,
@@ -39,8 +52,40 @@ from .models import (
     VaultConnectionList,
     VaultItemList,
 )
+from .retry import RequestKind
+from .sse import check_event_stream, iter_run_events
 
 __all__ = ["TinyFishClient"]
+
+CREATE = RequestKind.CREATE
+IDEMPOTENT = RequestKind.IDEMPOTENT
+
+M = TypeVar("M", bound=BaseModel)
+
+_PAGES = TypeAdapter(list[BrowserPage])
+_MAX_IDS = 100
+
+
+def _run_path(run_id: str, suffix: str = "") -> str:
+    """``/{run_id}{suffix}`` with the id escaped, so an id can never climb to another path."""
+    if not run_id or not run_id.strip():
+        raise InvalidInputError(
+            "run_id must not be empty", details=[{"path": ["run_id"], "message": "empty"}]
+        )
+    return f"/{quote(run_id.strip(), safe='')}{suffix}"
+
+
+def _id_list(run_ids: list[str]) -> list[str]:
+    if not 1 <= len(run_ids) <= _MAX_IDS:
+        raise InvalidInputError(
+            f"run_ids must hold 1 to {_MAX_IDS} ids (got {len(run_ids)})",
+            details=[{"path": ["run_ids"], "message": f"1 to {_MAX_IDS} ids"}],
+        )
+    return list(run_ids)
+
+
+def _query(params: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in params.items() if value is not None}
 
 
 class TinyFishClient:
@@ -51,10 +96,12 @@ class TinyFishClient:
     """
 
     def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None) -> None:
-        raise NotImplementedError
+        self.settings = settings
+        self._core = HttpCore(settings, http)
 
     async def aclose(self) -> None:
-        raise NotImplementedError
+        """Close the pool, unless it was handed in by the caller (who then closes it)."""
+        await self._core.aclose()
 
     async def __aenter__(self) -> TinyFishClient:
         return self
@@ -62,14 +109,35 @@ class TinyFishClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    def _timeout(self, product: Product) -> float:
+        return self.settings.timeout_for(product)
+
     # ---------------------------------------------------------------- agent
     async def run(self, key: str, request: RunRequest) -> SyncRunResponse:
         """POST /v1/automation/run (blocks until the run ends). Never retried once sent."""
-        raise NotImplementedError
+        return await self._core.request_model(
+            SyncRunResponse,
+            "POST",
+            self.settings.product_url("automation", "/run"),
+            key=key,
+            kind=CREATE,
+            product="automation",
+            read_timeout=self.settings.run_timeout,
+            json=request.to_body(),
+        )
 
     async def run_async(self, key: str, request: RunRequest) -> AsyncRunResponse:
         """POST /v1/automation/run-async. Never re-sent blindly (it may have created a run)."""
-        raise NotImplementedError
+        return await self._core.request_model(
+            AsyncRunResponse,
+            "POST",
+            self.settings.product_url("automation", "/run-async"),
+            key=key,
+            kind=CREATE,
+            product="automation",
+            read_timeout=self._timeout("automation"),
+            json=request.to_body(),
+        )
 
     def stream_run(
         self, key: str, request: RunRequest
@@ -77,62 +145,226 @@ class TinyFishClient:
         """POST /v1/automation/run-sse as ``async with client.stream_run(k, r) as events``.
 
         Yields typed events in order; unknown types come as ``UnknownEvent``; an event whose
-        data is not a JSON object is logged and skipped. An error status before the stream
-        starts raises the typed ``APIError``; a stream that breaks mid-way raises
-        ``UpstreamConnectionError`` (or ``UpstreamTimeoutError`` when no event — not even a
-        heartbeat — arrived within the read timeout). Retried only when the connection
-        could not be opened at all.
+        data is not a JSON object (or a known type in an unreadable shape) is logged as a
+        warning and skipped. An error status (or a non-event-stream answer) before the stream
+        starts raises the typed ``APIError``; a stream that breaks mid-way (or ends before
+        COMPLETE) raises ``UpstreamConnectionError`` (or ``UpstreamTimeoutError`` when no
+        event — not even a heartbeat — arrived within the read timeout). Retried only when
+        the connection could not be opened at all, or on a 429. Iteration stops after
+        COMPLETE. Leaving the block early (break, an error, cancellation) closes the HTTP
+        response at once (shielded, so it also happens inside a cancelled scope) and lets
+        ``CancelledError`` through untouched; the run itself goes on upstream until cancelled.
         """
-        raise NotImplementedError
+        return self._stream_run(key, request)
+
+    @asynccontextmanager
+    async def _stream_run(self, key: str, request: RunRequest) -> AsyncIterator[AsyncIterator[RunEvent]]:
+        async with self._core.stream(
+            "POST",
+            self.settings.product_url("automation", "/run-sse"),
+            key=key,
+            kind=CREATE,
+            product="automation",
+            read_timeout=SSE_READ_TIMEOUT,
+            json=request.to_body(),
+        ) as response:
+            check_event_stream(response)  # a wrong answer fails at ``async with``, like an error status
+            events = iter_run_events(response)
+            try:
+                yield events
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await events.aclose()
 
     async def run_batch(self, key: str, request: RunBatchRequest) -> BatchRunResponse:
         """POST /v1/automation/run-batch (1-100 runs, atomic, no idempotency key: never re-sent)."""
-        raise NotImplementedError
+        return await self._core.request_model(
+            BatchRunResponse,
+            "POST",
+            self.settings.product_url("automation", "/run-batch"),
+            key=key,
+            kind=CREATE,
+            product="automation",
+            read_timeout=self._timeout("automation"),
+            json=request.to_body(),
+        )
 
     # ---------------------------------------------------------------- runs
     async def list_runs(self, key: str, params: ListRunsParams) -> RunList:
-        raise NotImplementedError
+        """GET /v1/runs with only the parameters that are set."""
+        return await self._core.request_model(
+            RunList,
+            "GET",
+            self.settings.product_url("runs"),
+            key=key,
+            kind=IDEMPOTENT,
+            product="runs",
+            read_timeout=self._timeout("runs"),
+            params=params.to_body(),
+        )
 
     async def get_run(self, key: str, run_id: str, *, screenshots: bool = False) -> Run:
         """GET /v1/runs/{id}; ``screenshots=True`` adds ``?screenshots=base64``."""
-        raise NotImplementedError
+        return await self._core.request_model(
+            Run,
+            "GET",
+            self.settings.product_url("runs", _run_path(run_id)),
+            key=key,
+            kind=IDEMPOTENT,
+            product="runs",
+            read_timeout=self._timeout("runs"),
+            params={"screenshots": "base64"} if screenshots else None,
+        )
 
     async def get_runs(self, key: str, run_ids: list[str]) -> RunsBatchResponse:
         """POST /v1/runs/batch with ``{"run_ids": [...]}`` (<= 100)."""
-        raise NotImplementedError
+        return await self._core.request_model(
+            RunsBatchResponse,
+            "POST",
+            self.settings.product_url("runs", "/batch"),
+            key=key,
+            kind=IDEMPOTENT,
+            product="runs",
+            read_timeout=self._timeout("runs"),
+            json={"run_ids": _id_list(run_ids)},
+        )
 
     async def cancel_run(self, key: str, run_id: str) -> CancelResult:
         """POST /v1/runs/{id}/cancel (idempotent, so safe to retry)."""
-        raise NotImplementedError
+        return await self._core.request_model(
+            CancelResult,
+            "POST",
+            self.settings.product_url("runs", _run_path(run_id, "/cancel")),
+            key=key,
+            kind=IDEMPOTENT,
+            product="runs",
+            read_timeout=self._timeout("runs"),
+        )
 
     async def cancel_runs(self, key: str, run_ids: list[str]) -> CancelBatchResponse:
         """POST /v1/runs/batch/cancel with ``{"run_ids": [...]}`` (<= 100, idempotent)."""
-        raise NotImplementedError
+        return await self._core.request_model(
+            CancelBatchResponse,
+            "POST",
+            self.settings.product_url("runs", "/batch/cancel"),
+            key=key,
+            kind=IDEMPOTENT,
+            product="runs",
+            read_timeout=self._timeout("runs"),
+            json={"run_ids": _id_list(run_ids)},
+        )
 
     # ---------------------------------------------------------------- fetch and search
     async def fetch(self, key: str, request: FetchRequest) -> FetchResponse:
-        raise NotImplementedError
+        """POST /v1/fetch: per-URL failures come back in ``errors[]``, not as exceptions."""
+        return await self._core.request_model(
+            FetchResponse,
+            "POST",
+            self.settings.product_url("fetch"),
+            key=key,
+            kind=IDEMPOTENT,
+            product="fetch",
+            read_timeout=self._timeout("fetch"),
+            json=request.to_body(),
+        )
 
     async def search(self, key: str, params: SearchParams) -> SearchResponse:
-        raise NotImplementedError
+        """GET /v1/search; a 429 backs off from ``search_rate_limit_backoff`` before retrying."""
+        return await self._core.request_model(
+            SearchResponse,
+            "GET",
+            self.settings.product_url("search"),
+            key=key,
+            kind=IDEMPOTENT,
+            product="search",
+            read_timeout=self._timeout("search"),
+            params=params.to_body(),
+        )
 
     # ---------------------------------------------------------------- browser
     async def create_browser_session(self, key: str, request: BrowserSessionRequest) -> BrowserSession:
-        raise NotImplementedError
+        """POST /v1/browser (201). A session is billable: never re-sent blindly."""
+        return await self._core.request_model(
+            BrowserSession,
+            "POST",
+            self.settings.product_url("browser"),
+            key=key,
+            kind=CREATE,
+            product="browser",
+            read_timeout=self._timeout("browser"),
+            json=request.to_body(),
+        )
 
     async def list_browser_pages(self, key: str, base_url: str) -> list[BrowserPage]:
-        """GET {base_url}/pages of a session."""
-        raise NotImplementedError
+        """GET {base_url}/pages of a session.
+
+        The key goes along only to a TinyFish host (the production domain, or the host of
+        the configured base URL): ``base_url`` may come from a tool argument, and the key
+        must never be handed to an arbitrary server. The documents' own example reads
+        ``/pages`` without a key, so leaving it out elsewhere costs nothing.
+        """
+        parts = urlsplit(base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidInputError(
+                "base_url must be the absolute http(s) base_url of a browser session",
+                details=[{"path": ["base_url"], "message": "not an absolute http(s) URL"}],
+            )
+        url = base_url.strip().rstrip("/") + "/pages"
+        return await self._core.request_adapter(
+            _PAGES,
+            "GET",
+            url,
+            key=key if self._is_tinyfish_host(parts.scheme, parts.netloc) else "",
+            kind=IDEMPOTENT,
+            product="browser",
+            read_timeout=self._timeout("browser"),
+            label="GET {session base_url}/pages",  # the session URL may act as a credential
+        )
+
+    def _is_tinyfish_host(self, scheme: str, netloc: str) -> bool:
+        if self.settings.base_url:
+            return netloc.lower() == urlsplit(self.settings.base_url).netloc.lower()
+        production = urlsplit(DEFAULT_AGENT_BASE_URL).hostname or ""
+        domain = production.split(".", 1)[1] if production.count(".") >= 2 else production
+        host = netloc.rsplit("@", 1)[-1].split(":", 1)[0].lower()
+        return scheme == "https" and (host == domain or host.endswith("." + domain))
 
     async def browser_usage(self, key: str, **params: Any) -> UsageResponse:
-        raise NotImplementedError
+        """GET /v1/browser/usage; ``params`` (e.g. limit, cursor) are sent when not None."""
+        return await self._usage("browser", key, params)
 
     async def search_usage(self, key: str, **params: Any) -> UsageResponse:
-        raise NotImplementedError
+        """GET /v1/search/usage; ``params`` are sent when not None."""
+        return await self._usage("search", key, params)
+
+    async def _usage(self, product: Product, key: str, params: dict[str, Any]) -> UsageResponse:
+        return await self._core.request_model(
+            UsageResponse,
+            "GET",
+            self.settings.product_url(product, "/usage"),
+            key=key,
+            kind=IDEMPOTENT,
+            product=product,
+            read_timeout=self._timeout(product),
+            params=_query(params),
+        )
 
     # ---------------------------------------------------------------- vault (read only)
     async def list_vault_connections(self, key: str) -> VaultConnectionList:
-        raise NotImplementedError
+        """GET /v1/vault/connections."""
+        return await self._vault("/connections", key, VaultConnectionList)
 
     async def list_vault_items(self, key: str) -> VaultItemList:
-        raise NotImplementedError
+        """GET /v1/vault/items."""
+        return await self._vault("/items", key, VaultItemList)
+
+    async def _vault(self, path: str, key: str, model: type[M]) -> M:
+        return await self._core.request_model(
+            model,
+            "GET",
+            self.settings.product_url("vault", path),
+            key=key,
+            kind=IDEMPOTENT,
+            product="vault",
+            read_timeout=self._timeout("vault"),
+        )

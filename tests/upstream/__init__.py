@@ -1,0 +1,1 @@
+"""Tests of the TinyFish REST client (``tinyfish_mcp.upstream``)."""

@@ -1,0 +1,290 @@
+"""The request mechanics under ``TinyFishClient``: headers, timeouts, retries, error mapping.
+
+One ``HttpCore`` wraps the process-wide ``httpx.AsyncClient``. The API key arrives with
+each call and lives only in that call's headers: it is never stored, never logged (debug
+logs name method, path, status, attempt and wait — no headers, no query), and scrubbed
+from every error message as a last line of defence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ..settings import Product, Settings
+from .constants import API_KEY_HEADER, POOL_LIMITS, REQUEST_ID_HEADERS, USER_AGENT
+from .errors import (
+    AuthenticationError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeoutError,
+    error_from_response,
+)
+from .retry import RequestKind, RetryPolicy, next_delay
+
+__all__ = ["HttpCore", "map_transport_error", "scrub"]
+
+log = logging.getLogger("tinyfish_mcp.upstream")
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+_REDACTED = "[redacted]"
+
+
+def scrub(error: UpstreamError, key: str) -> UpstreamError:
+    """Remove ``key`` from the error's text, should anything have echoed it."""
+    if key and key in error.message:
+        error.message = error.message.replace(key, _REDACTED)
+        error.args = (error.message,)
+    return error
+
+
+def map_transport_error(exc: Exception, *, what: str) -> UpstreamError:
+    """Turn an httpx failure without a usable answer into our error tree.
+
+    The message is built from the exception's class and text: httpx never puts
+    request headers (so never the key) into its exception messages.
+    """
+    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeoutError(f"{what} timed out ({detail})")
+    if isinstance(exc, httpx.TransportError | httpx.InvalidURL):
+        return UpstreamConnectionError(f"{what} failed: no answer ({detail})")
+    return UpstreamProtocolError(f"{what}: unreadable answer ({detail})")
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def _decode_body(response: httpx.Response) -> Any:
+    """The decoded JSON of an (already read) error response, else its text."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _what(method: str, url: str) -> str:
+    return f"{method} {urlsplit(url).path or '/'}"
+
+
+class HttpCore:
+    """Sends requests for the client; owns the pool unless one was handed in.
+
+    Redirects are never followed, even on a shared client that follows them elsewhere:
+    httpx drops ``Authorization`` on a cross-site redirect but not ``X-API-Key``.
+    """
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self.policy = RetryPolicy.from_settings(settings)
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient(
+            limits=POOL_LIMITS,
+            timeout=httpx.Timeout(settings.default_timeout, connect=settings.connect_timeout),
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+
+    # ------------------------------------------------------------------ pieces
+    def headers(self, key: str, *, accept: str = "application/json") -> dict[str, str]:
+        """Per-call headers. An empty key sends no key header (the service says MISSING_API_KEY)."""
+        headers = {"User-Agent": USER_AGENT, "Accept": accept}
+        key = key.strip()
+        if key:
+            # A header value must be printable ASCII; httpx would fail with an error that
+            # is not ours (and that holds the value), so refuse here without echoing it.
+            if not all(32 < ord(ch) < 127 for ch in key):
+                raise AuthenticationError(
+                    "The API key contains characters that cannot be sent in a header "
+                    "(spaces, line breaks or non-ASCII).",
+                    code="INVALID_API_KEY",
+                )
+            headers[API_KEY_HEADER] = key
+        return headers
+
+    def timeout(self, read: float) -> httpx.Timeout:
+        return httpx.Timeout(read, connect=self.settings.connect_timeout, pool=self.settings.connect_timeout)
+
+    # ------------------------------------------------------------------ plain requests
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        key: str,
+        kind: RequestKind,
+        product: Product,
+        read_timeout: float,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        label: str | None = None,
+    ) -> httpx.Response:
+        """Send one call (with the retries the rule allows) and return its 2xx response, read.
+
+        ``label`` names the call in logs and error messages instead of the URL's path (for
+        URLs whose path is itself a credential, like a browser session's).
+        """
+        headers = self.headers(key)
+        what = label or _what(method, url)
+        try:
+            request = self.http.build_request(
+                method, url, headers=headers, json=json, params=params, timeout=self.timeout(read_timeout)
+            )
+        except httpx.InvalidURL as exc:
+            raise scrub(map_transport_error(exc, what=what), key) from None
+        attempt, waited = 0, 0.0
+        while True:
+            outcome: int | Exception
+            failed: httpx.Response | None = None
+            try:
+                response = await self.http.send(request, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                log.debug("tinyfish %s -> %s (attempt %d)", what, type(exc).__name__, attempt + 1)
+                outcome = exc
+            else:
+                log.debug("tinyfish %s -> %d (attempt %d)", what, response.status_code, attempt + 1)
+                if response.is_success:
+                    return response
+                outcome, failed = response.status_code, response
+            delay = next_delay(self.policy, kind, product, attempt, outcome, waited)
+            if delay is None:
+                raise scrub(self._failure(what, outcome, failed), key) from None
+            log.debug("tinyfish %s: retry %d in %.2fs", what, attempt + 1, delay)
+            await anyio.sleep(delay)
+            attempt, waited = attempt + 1, waited + delay
+
+    async def request_model(
+        self,
+        model: type[M],
+        method: str,
+        url: str,
+        **kwargs: Any,
+    ) -> M:
+        response = await self.request(method, url, **kwargs)
+        what = kwargs.get("label") or _what(method, url)
+        return _parse(TypeAdapter(model), response, what, kwargs["key"])
+
+    async def request_adapter(self, adapter: TypeAdapter[T], method: str, url: str, **kwargs: Any) -> T:
+        response = await self.request(method, url, **kwargs)
+        what = kwargs.get("label") or _what(method, url)
+        return _parse(adapter, response, what, kwargs["key"])
+
+    def _failure(self, what: str, outcome: int | Exception, response: httpx.Response | None) -> UpstreamError:
+        if isinstance(outcome, Exception):
+            return map_transport_error(outcome, what=what)
+        assert response is not None
+        if response.is_error:
+            return error_from_response(
+                response.status_code, _decode_body(response), request_id=_request_id(response)
+            )
+        status = response.status_code
+        return UpstreamProtocolError(f"{what}: unexpected HTTP {status}", status=status)
+
+    # ------------------------------------------------------------------ streams
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        key: str,
+        kind: RequestKind,
+        product: Product,
+        read_timeout: float,
+        json: Any = None,
+        accept: str = "text/event-stream",
+    ) -> AsyncIterator[httpx.Response]:
+        """Open a streamed response (2xx, body unread) and close it when the block exits.
+
+        Opening follows the same retry rule as :meth:`request`; once the response is
+        handed out nothing is retried. The response is closed on every exit — normal,
+        error or cancellation — under a shield, so a cancelled caller never leaves the
+        connection (and the upstream stream) hanging open.
+        """
+        headers = self.headers(key, accept=accept)
+        headers["Cache-Control"] = "no-store"
+        what = _what(method, url)
+        try:
+            request = self.http.build_request(
+                method, url, headers=headers, json=json, timeout=self.timeout(read_timeout)
+            )
+        except httpx.InvalidURL as exc:
+            raise scrub(map_transport_error(exc, what=what), key) from None
+        attempt, waited = 0, 0.0
+        while True:
+            outcome: int | Exception
+            response: httpx.Response | None = None
+            try:
+                response = await self.http.send(request, stream=True, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                log.debug("tinyfish %s -> %s (attempt %d)", what, type(exc).__name__, attempt + 1)
+                outcome = exc
+            else:
+                log.debug("tinyfish %s -> %d (attempt %d)", what, response.status_code, attempt + 1)
+                if response.is_success:
+                    break
+                outcome = response.status_code
+                # Read the (small) error body so the typed error can carry code and message.
+                try:
+                    await response.aread()
+                except httpx.HTTPError as exc:
+                    outcome = exc
+                finally:
+                    await _close(response)
+            delay = next_delay(self.policy, kind, product, attempt, outcome, waited)
+            if delay is None:
+                raise scrub(self._failure(what, outcome, response), key) from None
+            log.debug("tinyfish %s: retry %d in %.2fs", what, attempt + 1, delay)
+            await anyio.sleep(delay)
+            attempt, waited = attempt + 1, waited + delay
+        try:
+            yield response
+        finally:
+            await _close(response)
+
+
+async def _close(response: httpx.Response) -> None:
+    """Close a response even inside a cancelled scope (and never wait long for it)."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+        await response.aclose()
+
+
+def _parse(adapter: TypeAdapter[T], response: httpx.Response, what: str, key: str) -> T:
+    try:
+        data = response.json()
+    except ValueError:
+        snippet = response.text[:120]
+        raise scrub(
+            UpstreamProtocolError(f"{what}: answer is not JSON ({snippet!r})", status=response.status_code),
+            key,
+        ) from None
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise scrub(
+            UpstreamProtocolError(
+                f"{what}: answer has an unexpected shape ({problems})", status=response.status_code
+            ),
+            key,
+        ) from None

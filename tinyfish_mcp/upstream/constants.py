@@ -1,0 +1,35 @@
+"""Fixed tunables of the upstream client that are not worth a setting.
+
+Everything a deployment may want to change (timeouts, retry bounds) lives in
+``Settings``; these are the values that only change with the code.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from .. import __version__
+
+__all__ = [
+    "API_KEY_HEADER",
+    "POOL_LIMITS",
+    "REQUEST_ID_HEADERS",
+    "SSE_READ_TIMEOUT",
+    "USER_AGENT",
+]
+
+API_KEY_HEADER = "X-API-Key"
+USER_AGENT = f"tinyfish-mcp/{__version__}"
+
+# One pool serves every user of an HTTP deployment, so it is sized for many concurrent
+# calls (long SSE streams each hold a connection) while keeping a bounded idle set.
+POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=5.0)
+
+# The run-sse stream sends a HEARTBEAT every few seconds while the agent works, and every
+# received chunk restarts httpx's read timer. A read timeout well above the heartbeat gap
+# therefore only fires on a stream that has really gone silent, while a slow run (minutes
+# between PROGRESS events) is never cut off.
+SSE_READ_TIMEOUT = 60.0
+
+# Header names under which a gateway may report the id of the request (for support).
+REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "cf-ray")

@@ -1,0 +1,90 @@
+"""Reading the run-sse event stream into typed events, with httpx-sse.
+
+The stream is a sequence of ``data: {json}`` events: STARTED, STREAMING_URL, PROGRESS
+and HEARTBEAT while the run goes on, then one COMPLETE, after which the service ends
+the response. What can go wrong, and what the reader does:
+
+* a data line that is not a JSON object: logged as a warning and skipped — one bad
+  line must not cost the caller the rest of the run;
+* an event type this version does not know: yielded as ``UnknownEvent``;
+* a known type with an unreadable shape: logged and skipped, like a bad line;
+* the connection breaks, or the response ends before COMPLETE:
+  ``UpstreamConnectionError`` (the run itself goes on upstream; poll it by id);
+* nothing at all — not even a heartbeat — within the read timeout: ``UpstreamTimeoutError``.
+
+Cancellation (``asyncio.CancelledError``, anyio cancel scopes, ``asyncio.timeout``) is
+never caught or translated here: it goes straight through to the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator
+
+import httpx
+from httpx_sse import EventSource
+from pydantic import ValidationError
+
+from ._http import map_transport_error
+from .errors import UpstreamConnectionError, UpstreamProtocolError
+from .models import CompleteEvent, RunEvent, parse_event
+
+__all__ = ["check_event_stream", "iter_run_events"]
+
+log = logging.getLogger("tinyfish_mcp.upstream")
+
+
+def check_event_stream(response: httpx.Response) -> None:
+    """Refuse a 2xx answer that is not an event stream (a proxy page, a JSON body)."""
+    content_type = response.headers.get("content-type", "").partition(";")[0].strip()
+    if content_type != "text/event-stream":
+        raise UpstreamProtocolError(
+            f"run-sse answered {content_type or 'without a content type'} instead of text/event-stream",
+            status=response.status_code,
+        )
+
+
+async def iter_run_events(
+    response: httpx.Response, *, what: str = "run-sse"
+) -> AsyncGenerator[RunEvent, None]:
+    """Yield the typed events of an open run-sse response, ending after COMPLETE."""
+    check_event_stream(response)
+    source = EventSource(response)
+    events = source.aiter_sse()
+    try:
+        while True:
+            try:
+                sse = await events.__anext__()
+            except StopAsyncIteration:
+                break
+            except httpx.HTTPError as exc:
+                raise map_transport_error(exc, what=f"{what} stream") from None
+            if not sse.data.strip():
+                continue  # keep-alive or an id-only event: nothing to report
+            try:
+                data = json.loads(sse.data)
+            except ValueError:
+                log.warning("%s: skipped an event whose data is not JSON (%d chars)", what, len(sse.data))
+                continue
+            if not isinstance(data, dict):
+                log.warning("%s: skipped an event whose data is not a JSON object", what)
+                continue
+            if "type" not in data and sse.event and sse.event != "message":
+                data["type"] = sse.event  # the type may come as the SSE event name instead
+            try:
+                event = parse_event(data)
+            except ValidationError as exc:
+                log.warning(
+                    "%s: skipped a %s event of unexpected shape (%d problems)",
+                    what,
+                    data.get("type"),
+                    exc.error_count(),
+                )
+                continue
+            yield event
+            if isinstance(event, CompleteEvent):
+                return
+    finally:
+        await events.aclose()
+    raise UpstreamConnectionError(f"{what}: the event stream ended before the COMPLETE event")
