@@ -1,0 +1,111 @@
+"""Shared fixtures: one TinyFish emulator per test session, reset before every test.
+
+``emulator`` gives the base URL, the keys it accepts, and sync helpers for the control
+API (``fault``, ``requests``, ``run``). Time is scaled so the 10-minute run limit is
+0.6 s and scripted steps take a few hundredths of a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tinyfish_mcp.emulator import EmulatorConfig, EmulatorHandle, serve_in_thread
+
+API_KEY = "sk-tinyfish-emulator"
+OTHER_KEY = "sk-tinyfish-other-user"
+NO_CREDIT_KEY = "sk-tinyfish-no-credit"
+
+
+@dataclass
+class Emulator:
+    """A test's view of the session emulator (already reset for this test)."""
+
+    base_url: str
+    api_key: str
+    other_key: str
+    no_credit_key: str
+    handle: EmulatorHandle
+    http: httpx.Client  # one pooled client for the whole session: cheap control calls
+
+    def _control(self, method: str, path: str, body: Any = None) -> Any:
+        response = self.http.request(method, f"{self.base_url}/_emulator{path}", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def fault(
+        self,
+        path: str,
+        *,
+        method: str | None = None,
+        count: int = 1,
+        status: int | None = None,
+        delay: float | None = None,
+        hang: bool = False,
+        drop_after: int | None = None,
+        malformed_after: int | None = None,
+    ) -> dict[str, Any]:
+        """Make the next ``count`` requests to ``path`` (``*`` wildcards) misbehave."""
+        body = {
+            "path": path,
+            "method": method,
+            "count": count,
+            "status": status,
+            "delay": delay,
+            "hang": hang,
+            "drop_after": drop_after,
+            "malformed_after": malformed_after,
+        }
+        result: dict[str, Any] = self._control("POST", "/faults", body)
+        return result
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every API request received since the reset: method, path, query, key_suffix, body."""
+        result: list[dict[str, Any]] = self._control("GET", "/requests")
+        return result
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """The emulator's view of a run, including ``cancel_requested`` and ``owner_key_suffix``."""
+        result: dict[str, Any] = self._control("GET", f"/runs/{run_id}")
+        return result
+
+    def reset(self) -> None:
+        self._control("POST", "/reset")
+
+
+@pytest.fixture(scope="session")
+def _control_http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorHandle]:
+    config = EmulatorConfig(
+        api_keys=(API_KEY, OTHER_KEY),
+        no_credit_keys=(NO_CREDIT_KEY,),
+        time_scale=0.001,
+        step_delay=0.02,
+        heartbeat_interval=0.05,
+        navigation_delay=0.05,
+    )
+    with serve_in_thread(config) as handle:
+        yield handle
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorHandle, _control_http: httpx.Client) -> Emulator:
+    emu = Emulator(
+        base_url=emulator_server.base_url,
+        api_key=API_KEY,
+        other_key=OTHER_KEY,
+        no_credit_key=NO_CREDIT_KEY,
+        handle=emulator_server,
+        http=_control_http,
+    )
+    emu.reset()
+    return emu

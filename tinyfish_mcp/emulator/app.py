@@ -1,0 +1,159 @@
+"""``create_app``: the Starlette application that plays the TinyFish API.
+
+Every API route goes through :func:`api`, which, in this order, records the request
+(with only the last four characters of the key), applies a scripted fault, checks the
+``X-API-Key`` header and credit, and turns :class:`ApiError` into the documented body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from . import browser, fetch, runs, search, usage, vault
+from .config import EmulatorConfig
+from .context import Call
+from .control import control_routes
+from .faults import Fault
+from .fixtures import fixture_routes
+from .state import Store, key_suffix
+from .wire import ApiError, error_response
+
+__all__ = ["api", "create_app"]
+
+Handler = Callable[[Call], Awaitable[Response]]
+NO_CREDIT_MESSAGE = "Insufficient credits or no active subscription"
+
+
+def _log(store: Store, request: Request, raw: bytes, key: str | None) -> None:
+    body: Any = None
+    if raw.strip():
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+    store.requests.append(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "query": dict(request.query_params),
+            "key_suffix": key_suffix(key),
+            "body": body,
+        }
+    )
+
+
+async def _hang(request: Request) -> None:
+    """Never answer: wait until the client goes away (the server's shutdown ends it too)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def api(
+    handler: Handler, *, billed: bool = False, credit_status: int = 403, auth: bool = True
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler with logging, faults, authentication and error rendering.
+
+    ``billed`` endpoints refuse keys without credit: 403 FORBIDDEN as the error page
+    documents, or 402 INSUFFICIENT_CREDITS where a product's page says so (browser,
+    search). ``auth=False`` is for session URLs, which are their own credential.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        store: Store = request.app.state.store
+        config: EmulatorConfig = request.app.state.config
+        key = request.headers.get("x-api-key", "").strip() or None
+        raw = await request.body()
+        _log(store, request, raw, key)
+        fault: Fault | None = store.faults.take(request.method, request.url.path)
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.hang:
+                await _hang(request)
+                return Response(status_code=499)
+            if fault.status is not None:
+                return error_response(fault.status)
+        if auth:
+            if key is None:
+                return error_response(401, "MISSING_API_KEY", "X-API-Key header is required")
+            if not config.is_known_key(key):
+                return error_response(401, "INVALID_API_KEY", "The provided API key is invalid")
+            if billed and not config.has_credit(key):
+                code = "INSUFFICIENT_CREDITS" if credit_status == 402 else "FORBIDDEN"
+                return error_response(credit_status, code, NO_CREDIT_MESSAGE)
+        try:
+            return await handler(Call(request, key or "", store, config, fault))
+        except ApiError as error:
+            return error_response(error.status, error.code, error.message, error.details)
+
+    return endpoint
+
+
+def _api_routes() -> list[BaseRoute]:
+    return [
+        Route("/v1/automation/run", api(runs.run_sync, billed=True), methods=["POST"]),
+        Route("/v1/automation/run-async", api(runs.run_async, billed=True), methods=["POST"]),
+        Route("/v1/automation/run-sse", api(runs.run_sse, billed=True), methods=["POST"]),
+        Route("/v1/automation/run-batch", api(runs.run_batch, billed=True), methods=["POST"]),
+        Route("/v1/runs", api(runs.list_runs), methods=["GET"]),
+        Route("/v1/runs/batch", api(runs.get_runs_batch), methods=["POST"]),
+        Route("/v1/runs/batch/cancel", api(runs.cancel_batch), methods=["POST"]),
+        Route("/v1/runs/{run_id}", api(runs.get_run), methods=["GET"]),
+        Route("/v1/runs/{run_id}/cancel", api(runs.cancel), methods=["POST"]),
+        Route("/v1/fetch", api(fetch.fetch, billed=True), methods=["POST"]),
+        Route("/v1/search", api(search.search, billed=True, credit_status=402), methods=["GET"]),
+        Route("/v1/search/usage", api(usage.search_usage), methods=["GET"]),
+        Route("/v1/browser", api(browser.create_session, billed=True, credit_status=402), methods=["POST"]),
+        Route("/v1/browser/usage", api(usage.browser_usage), methods=["GET"]),
+        Route("/_browser/{session_id}/pages", api(browser.list_pages, auth=False), methods=["GET"]),
+        Route("/v1/vault/connections", api(vault.list_connections), methods=["GET"]),
+        Route("/v1/vault/connections", api(vault.connect), methods=["POST"]),
+        Route("/v1/vault/connections/{connection_id}", api(vault.disconnect), methods=["DELETE"]),
+        Route("/v1/vault/items", api(vault.list_items), methods=["GET"]),
+        Route("/v1/vault/items/sync", api(vault.sync_items), methods=["POST"]),
+        Route("/v1/vault/items/{item_id:path}/enable", api(vault.set_item_enabled), methods=["PATCH"]),
+        Route("/v1/vault/items/{item_id:path}/disable", api(vault.set_item_enabled), methods=["PATCH"]),
+        Route("/_live/{run_id}/stream/0", live_view, methods=["GET"]),
+    ]
+
+
+async def live_view(request: Request) -> Response:
+    """What a run's ``streaming_url`` shows: a placeholder for the live browser view."""
+    run_id = request.path_params["run_id"]
+    return HTMLResponse(f"<!DOCTYPE html><title>Live view</title><p>Live browser view of run {run_id}</p>")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        return error_response(404, "NOT_FOUND", f"No route for {request.method} {request.url.path}")
+    if status == 405:
+        return error_response(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed here")
+    return error_response(status)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred")
+
+
+def create_app(config: EmulatorConfig | None = None) -> Starlette:
+    """A fresh emulator with its own empty store."""
+    config = config or EmulatorConfig()
+    app = Starlette(
+        routes=[*_api_routes(), *control_routes(), *fixture_routes()],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.config = config
+    app.state.store = Store()
+    return app

@@ -1,0 +1,75 @@
+"""The control API under ``/_emulator``: tests script the emulator and inspect it.
+
+No API key is needed here; nothing here is part of the TinyFish API.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .faults import parse_fault
+from .state import Store, key_suffix
+from .wire import error_response, iso, read_json
+
+__all__ = ["control_routes"]
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+async def reset(request: Request) -> Response:
+    """Forget runs, sessions, faults, rate-limit counters and the request log."""
+    _store(request).reset()
+    return JSONResponse({"ok": True})
+
+
+async def add_fault(request: Request) -> Response:
+    fault, issues = parse_fault(await read_json(request))
+    if fault is None:
+        return error_response(400, "INVALID_INPUT", "Invalid fault", issues)
+    _store(request).faults.add(fault)
+    return JSONResponse({"ok": True, "fault": fault.to_wire()})
+
+
+async def list_faults(request: Request) -> Response:
+    return JSONResponse(_store(request).faults.pending())
+
+
+async def clear_faults(request: Request) -> Response:
+    _store(request).faults.clear()
+    return JSONResponse({"ok": True})
+
+
+async def requests_log(request: Request) -> Response:
+    return JSONResponse(_store(request).requests)
+
+
+async def run_detail(request: Request) -> Response:
+    run = _store(request).runs.get(request.path_params["run_id"])
+    if run is None:
+        return error_response(404, "NOT_FOUND", "Run not found")
+    return JSONResponse(
+        {
+            **run.to_wire(),
+            "cancel_requested": run.cancel_requested,
+            "cancelled_at": iso(run.cancelled_at),
+            "owner_key_suffix": key_suffix(run.owner),
+            "origin": run.origin,
+            "scenario": run.scenario.kind,
+        }
+    )
+
+
+def control_routes() -> list[Route]:
+    return [
+        Route("/_emulator/reset", reset, methods=["POST"]),
+        Route("/_emulator/faults", add_fault, methods=["POST"]),
+        Route("/_emulator/faults", list_faults, methods=["GET"]),
+        Route("/_emulator/faults", clear_faults, methods=["DELETE"]),
+        Route("/_emulator/requests", requests_log, methods=["GET"]),
+        Route("/_emulator/runs/{run_id}", run_detail, methods=["GET"]),
+    ]

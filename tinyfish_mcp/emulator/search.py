@@ -1,0 +1,153 @@
+"""GET /v1/search: deterministic ranked results from a small built-in corpus.
+
+Ranking counts query terms in the title (3), URL (2) and snippet (1), with a small
+boost for results in the resolved language; ties keep corpus order. ``location`` and
+``language`` resolve each other as documented; neither means ``us``/``en``. Search is
+rate limited per key (``search_rate_limit`` per minute, no Retry-After header).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.responses import JSONResponse, Response
+
+from .context import Call
+from .wire import ApiError, Issue, invalid_input, iso, issue, now
+
+__all__ = ["resolve_locale", "search"]
+
+PAGE_SIZE = 10
+WINDOW_SECONDS = 60.0
+COUNTRY_LANGUAGE = {
+    "us": "en", "gb": "en", "ca": "en", "au": "en", "ie": "en", "nz": "en", "in": "en",
+    "fr": "fr", "be": "fr", "de": "de", "at": "de", "ch": "de", "jp": "ja", "br": "pt", "pt": "pt",
+    "es": "es", "mx": "es", "ar": "es", "it": "it", "nl": "nl", "se": "sv", "pl": "pl",
+    "ru": "ru", "cn": "zh", "tw": "zh", "kr": "ko",
+}  # fmt: skip
+LANGUAGE_COUNTRY = {
+    "en": "us", "fr": "fr", "de": "de", "ja": "jp", "pt": "br", "es": "mx", "it": "it",
+    "nl": "nl", "sv": "se", "pl": "pl", "ru": "ru", "zh": "cn", "ko": "kr", "hi": "in",
+}  # fmt: skip
+COUNTRY_NAMES = {
+    "united states": "us", "usa": "us", "united kingdom": "gb", "uk": "gb", "great britain": "gb",
+    "canada": "ca", "australia": "au", "ireland": "ie", "new zealand": "nz", "india": "in",
+    "france": "fr", "belgium": "be", "germany": "de", "austria": "at", "switzerland": "ch",
+    "japan": "jp", "brazil": "br", "portugal": "pt", "spain": "es", "mexico": "mx",
+    "argentina": "ar", "italy": "it", "netherlands": "nl", "sweden": "se", "poland": "pl",
+    "russia": "ru", "china": "cn", "taiwan": "tw", "south korea": "kr", "korea": "kr",
+}  # fmt: skip
+
+
+@cache
+def _corpus() -> list[dict[str, Any]]:
+    raw = resources.files(__package__).joinpath("data/search_corpus.json").read_text("utf-8")
+    entries: list[dict[str, Any]] = json.loads(raw)
+    return entries
+
+
+def resolve_locale(location: str | None, language: str | None) -> tuple[str, str, list[Issue]]:
+    """(location, language) as lowercase codes, each filled from the other when missing."""
+    issues: list[Issue] = []
+    country = None
+    if location is not None:
+        key = location.strip().lower()
+        country = COUNTRY_NAMES.get(key, key if key in COUNTRY_LANGUAGE else None)
+        if country is None:
+            issues.append(issue("invalid_value", ["location"], f"Unknown location {location!r}"))
+    lang = None
+    if language is not None:
+        lang = language.strip().lower().split("-")[0]
+        if lang not in LANGUAGE_COUNTRY:
+            issues.append(issue("invalid_value", ["language"], f"Unsupported language {language!r}"))
+            lang = None
+    if country is None and lang is None:
+        return "us", "en", issues
+    if country is None:
+        return LANGUAGE_COUNTRY[str(lang)], str(lang), issues
+    return country, lang or COUNTRY_LANGUAGE[country], issues
+
+
+def _rank(query: str, language: str) -> list[dict[str, Any]]:
+    terms = [t for t in re.findall(r"\w+", query.lower()) if len(t) > 1 or not t.isascii()]
+    scored: list[tuple[float, int, dict[str, Any]]] = []
+    for index, entry in enumerate(_corpus()):
+        title, url, snippet = entry["title"].lower(), entry["url"].lower(), entry["snippet"].lower()
+        score = sum(3 * (t in title) + 2 * (t in url) + (t in snippet) for t in terms)
+        if score > 0:
+            scored.append((score + (0.5 if entry["lang"] == language else 0.0), index, entry))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [entry for _, _, entry in scored]
+
+
+def _check_rate(call: Call) -> None:
+    clock = time.monotonic()
+    recent = [t for t in call.store.search_calls.get(call.key, []) if clock - t < WINDOW_SECONDS]
+    if len(recent) >= call.config.search_rate_limit:
+        call.store.search_calls[call.key] = recent
+        raise ApiError(429, "RATE_LIMIT_EXCEEDED", "Rate limit exceeded. Try again in 60 seconds.")
+    call.store.search_calls[call.key] = [*recent, clock]
+
+
+async def search(call: Call) -> Response:
+    _check_rate(call)
+    params = call.request.query_params
+    issues: list[Issue] = []
+    query = params.get("query", "")
+    if not query.strip():
+        issues.append(issue("too_small", ["query"], "Required: query must be a non-empty string"))
+    location, language, locale_issues = resolve_locale(params.get("location"), params.get("language"))
+    issues += locale_issues
+    page = 0
+    if "page" in params:
+        try:
+            page = int(params["page"])
+        except ValueError:
+            page = -1
+        if page < 0:
+            issues.append(issue("too_small", ["page"], "page must be an integer >= 0"))
+    if issues:
+        raise invalid_input(issues)
+    ranked = _rank(query, language)[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    results = []
+    for offset, entry in enumerate(ranked):
+        result = {
+            "position": page * PAGE_SIZE + offset + 1,
+            "title": entry["title"],
+            "url": entry["url"],
+            "snippet": entry["snippet"],
+            "site_name": urlsplit(entry["url"]).hostname or "",
+        }
+        if entry.get("date"):
+            result["date"] = entry["date"]
+        results.append(result)
+    call.store.search_usage.append(
+        {
+            "_owner": call.key,
+            "id": str(uuid.uuid4()),
+            "query": query,
+            "location": location,
+            "language": language,
+            "page": page,
+            "status": "success",
+            "result_count": len(results),
+            "created_at": iso(now()),
+        }
+    )
+    return JSONResponse(
+        {
+            "query": query,
+            "results": results,
+            "total_results": len(results),
+            "page": page,
+            "location": location,
+            "language": language,
+        }
+    )
