@@ -1,0 +1,133 @@
+"""The tool surface as clients see it: schemas every client accepts, the 12 KB budget, a snapshot.
+
+Some clients silently drop every tool of a server whose input schema they cannot
+digest (a top-level ``anyOf``, a ``$schema`` key), and ``tools/list`` is sent to the
+model on every turn. So every tool is checked, the whole list is measured, and a
+snapshot of all schemas (``tests/snapshots/tools.json``) makes any change to the tool
+surface a reviewed change: rerun with ``TINYFISH_UPDATE_SNAPSHOTS=1`` to accept one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp_types import ListToolsResult, Tool
+
+from tinyfish_mcp.server import build_server
+from tinyfish_mcp.settings import TOOLSETS, Settings
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+BUDGET_BYTES = 12_000
+UPDATE_ENV = "TINYFISH_UPDATE_SNAPSHOTS"
+EXPECTED_TOOLS = {
+    "run_web_automation",
+    "run_web_automation_async",
+    "run_web_automation_batch",
+    "wait_for_run",
+    "get_run",
+    "list_runs",
+    "cancel_run",
+    "get_runs",
+    "cancel_runs",
+    "fetch_content",
+    "search_web",
+    "create_browser_session",
+    "list_browser_sessions",
+    "list_vault_items",
+    "get_usage",
+}
+
+
+def _settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Default settings with every toolset, whatever TINYFISH_* the developer has set."""
+    for name in list(os.environ):
+        if name.startswith("TINYFISH_"):
+            monkeypatch.delenv(name)
+    return Settings(mcp_toolsets=TOOLSETS)
+
+
+async def _list(monkeypatch: pytest.MonkeyPatch, mode: str = "auto") -> ListToolsResult:
+    async with Client(build_server(_settings(monkeypatch)), mode=mode) as client:
+        return await client.list_tools()
+
+
+def _wire(result: ListToolsResult) -> str:
+    """The list result as JSON on the wire (aliases, no nulls, no whitespace)."""
+    return result.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def _keys(node: Any) -> set[str]:
+    """Every key used anywhere in a JSON schema (property names included, which is harmless)."""
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in _keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _keys(v)}
+    return set()
+
+
+def _entry(tool: Tool) -> dict[str, Any]:
+    data = tool.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return {key: data.get(key) for key in ("description", "inputSchema", "outputSchema", "annotations")}
+
+
+async def test_every_toolset_is_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = {tool.name for tool in (await _list(monkeypatch)).tools}
+    assert names >= EXPECTED_TOOLS
+
+
+async def test_every_tool_schema_is_accepted_by_every_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    for tool in (await _list(monkeypatch)).tools:
+        schema = tool.input_schema
+        assert schema.get("type") == "object", tool.name
+        assert not {"anyOf", "oneOf", "allOf", "not"} & set(schema), f"{tool.name}: top-level combinator"
+        assert "$schema" not in _keys(schema), f"{tool.name}: $schema in inputSchema"
+        assert "$ref" not in _keys(schema), f"{tool.name}: $ref in inputSchema"
+        assert isinstance(schema.get("properties"), dict), tool.name
+        if tool.output_schema is not None:
+            assert tool.output_schema.get("type") == "object", tool.name
+            assert "$schema" not in _keys(tool.output_schema), tool.name
+
+
+async def test_every_tool_is_described_and_annotated(monkeypatch: pytest.MonkeyPatch) -> None:
+    for tool in (await _list(monkeypatch)).tools:
+        assert tool.description and len(tool.description) >= 40, f"{tool.name}: no real description"
+        assert tool.description == tool.description.strip() and "\n    " not in tool.description
+        hints = tool.annotations
+        assert hints is not None, f"{tool.name}: no annotations"
+        assert hints.read_only_hint is not None and hints.open_world_hint is not None, tool.name
+        if not hints.read_only_hint:
+            assert hints.destructive_hint is not None and hints.idempotent_hint is not None, tool.name
+        assert tool.output_schema is not None, f"{tool.name}: no structured output"
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_tools_list_fits_the_budget(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    result = await _list(monkeypatch, mode)
+    size = len(_wire(result).encode())
+    per_tool = {
+        tool.name: len(tool.model_dump_json(by_alias=True, exclude_none=True)) for tool in result.tools
+    }
+    biggest = sorted(per_tool.items(), key=lambda item: -item[1])[:5]
+    assert size < BUDGET_BYTES, f"tools/list is {size} bytes (budget {BUDGET_BYTES}); biggest: {biggest}"
+
+
+async def test_tool_schemas_match_the_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    update = os.environ.get(UPDATE_ENV) == "1"  # read before _settings clears TINYFISH_*
+    tools = (await _list(monkeypatch)).tools
+    current = {tool.name: _entry(tool) for tool in sorted(tools, key=lambda t: t.name)}
+    text = json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if update:
+        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT.write_text(text)
+    recorded = json.loads(SNAPSHOT.read_text()) if SNAPSHOT.exists() else {}
+    changed = sorted(name for name in set(recorded) | set(current) if recorded.get(name) != current.get(name))
+    assert not changed, (
+        f"The tool surface changed for: {', '.join(changed)}. If that is intended, review the diff "
+        f"and accept it with {UPDATE_ENV}=1 .venv/bin/python -m pytest tests/test_schemas.py "
+        "(it rewrites tests/snapshots/tools.json; commit that file with the change)."
+    )
