@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     mcp_access_token_ttl: int = Field(default=3600, ge=60)
     mcp_refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=300)
     mcp_auth_code_ttl: int = Field(default=300, ge=30, le=600)
+    mcp_cimd_allow_loopback: bool = Field(
+        default=False,
+        description="TEST ONLY: let client ID metadata documents be fetched from loopback addresses.",
+    )
     # jwt mode: an external authorization server issues the tokens.
     mcp_jwt_issuer: str | None = None
     mcp_jwt_jwks_url: str | None = None

@@ -23,7 +23,7 @@ __all__ = ["invalid_input", "tool_error"]
 
 def tool_error(exc: UpstreamError, *, action: str, run_id: str | None = None) -> ToolError:
     """A ``ToolError`` for ``exc`` raised while doing ``action`` (e.g. "starting the run")."""
-    parts = [f"TinyFish failed while {action}: {exc}."]
+    parts = [f"TinyFish failed while {action}: {str(exc).rstrip('.')}."]
     if run_id:
         parts.append(
             f"The run {run_id} was already started and may still be going: "
