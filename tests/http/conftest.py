@@ -1,0 +1,27 @@
+"""Fixtures of the hosted-server tests: an oauth-mode and a no-auth server on the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hosted import SECRET, Served, serve_app
+
+
+@pytest.fixture
+def oauth_server(emulator: Any, tmp_path: Path) -> Iterator[Served]:
+    with serve_app(
+        mcp_auth="oauth",
+        mcp_secret=SECRET,
+        mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
+        base_url=emulator.base_url,
+    ) as served:
+        yield served
+
+
+@pytest.fixture
+def open_server(emulator: Any) -> Iterator[Served]:
+    with serve_app(mcp_auth="none", base_url=emulator.base_url, api_key=emulator.api_key) as served:
+        yield served

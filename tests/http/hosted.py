@@ -1,0 +1,87 @@
+"""The real HTTP app under uvicorn on a loopback port, for the hosted-server tests.
+
+The app is built by ``tinyfish_mcp.http.app.create_app`` exactly as ``tinyfish-mcp http``
+builds it, and served by uvicorn in a thread of its own (with its own event loop), so
+the tests talk to it over real sockets with the SDK's streamable-HTTP and OAuth clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from tinyfish_mcp.http.app import create_app
+from tinyfish_mcp.settings import Settings
+
+# The browser side of the OAuth flow (consent form, PKCE helpers) lives with the auth tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "auth"))
+
+SECRET = "http-test-secret-" + "y" * 40
+
+FAST: dict[str, Any] = {
+    "mcp_poll_initial": 0.05,
+    "mcp_poll_max": 0.2,
+    "retry_initial_backoff": 0.01,
+    "retry_max_backoff": 0.05,
+    "search_rate_limit_backoff": 0.05,
+}
+
+
+@dataclass
+class Served:
+    url: str
+    settings: Settings
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
+
+
+@contextmanager
+def serve_app(**overrides: Any) -> Iterator[Served]:
+    """Run ``create_app(Settings(**overrides))`` under uvicorn until the block ends."""
+    # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (no delayed-ACK stalls).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    settings = Settings(**{"mcp_host": "127.0.0.1", "mcp_port": port, **FAST, **overrides})
+    server: dict[str, uvicorn.Server] = {}
+    failure: list[BaseException] = []
+
+    async def main() -> None:
+        app = await create_app(settings)
+        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1)
+        server["it"] = uvicorn.Server(config)
+        await server["it"].serve(sockets=[sock])
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # surfaced to the test below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True, name="tinyfish-mcp-http")
+    thread.start()
+    deadline = time.monotonic() + 15
+    while "it" not in server or not server["it"].started:
+        if failure:
+            raise failure[0]
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the HTTP server did not start")
+        time.sleep(0.01)
+    try:
+        yield Served(url=f"http://127.0.0.1:{port}", settings=settings)
+    finally:
+        server["it"].should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,205 @@
+"""The hosted server end to end: OAuth sign-in with the SDK's client, then real tool calls.
+
+uvicorn serves the real app on a loopback port; the SDK's OAuth client provider does
+discovery, registration and the token exchange, a scripted browser submits the consent
+form, and the tools reach the emulator with the signed-in user's own key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx2
+from _mcp import ProgressLog, result_json, result_text
+from hosted import Served
+from mcp import Client
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+from oauth_helpers import MemoryTokenStorage, query_of, submit_consent
+
+REDIRECT = "http://127.0.0.1:53682/callback"
+
+
+class Browser:
+    """Plays the user's browser: follows /authorize to the consent page and signs in with a key."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.base_url = base_url
+        self.api_key = api_key
+        self.result: AuthorizationCodeResult | None = None
+
+    async def redirect_handler(self, url: str) -> None:
+        async with httpx2.AsyncClient(base_url=self.base_url, follow_redirects=False) as http:
+            response = await http.get(url)
+            assert response.status_code == 302, response.text
+            done = await submit_consent(http, response.headers["location"], self.api_key)
+        assert done.status_code == 303, done.text
+        query = query_of(done.headers["location"])
+        self.result = AuthorizationCodeResult(
+            code=query["code"], state=query.get("state"), iss=query.get("iss")
+        )
+
+    async def callback_handler(self) -> AuthorizationCodeResult:
+        assert self.result is not None
+        return self.result
+
+
+def _provider(served: Served, browser: Browser, storage: MemoryTokenStorage) -> OAuthClientProvider:
+    return OAuthClientProvider(
+        server_url=served.mcp_url,
+        client_metadata=OAuthClientMetadata(
+            redirect_uris=[REDIRECT], client_name="E2E Client", token_endpoint_auth_method="none"
+        ),
+        storage=storage,
+        redirect_handler=browser.redirect_handler,
+        callback_handler=browser.callback_handler,
+    )
+
+
+async def _signed_in_client(
+    served: Served, api_key: str
+) -> tuple[httpx2.AsyncClient, MemoryTokenStorage]:
+    storage = MemoryTokenStorage()
+    browser = Browser(served.url, api_key)
+    http = httpx2.AsyncClient(auth=_provider(served, browser, storage), timeout=30)
+    return http, storage
+
+
+async def test_sign_in_run_with_progress_refresh_and_revoke(
+    oauth_server: Served, emulator: Any
+) -> None:
+    http, storage = await _signed_in_client(oauth_server, emulator.api_key)
+    progress = ProgressLog()
+    async with (
+        http,
+        Client(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
+    ):
+        result = await client.call_tool(
+            "run_web_automation",
+            {"url": "https://shop.example.com/?tf_steps=3", "goal": "List the products"},
+            progress_callback=progress,
+        )
+    run = result_json(result)
+    assert run["status"] == "COMPLETED"
+    # Progress streamed on the tool call's response: STARTED names the run, then each step.
+    assert any(run["run_id"] in (m or "") for m in progress.messages)
+    assert progress.counters == sorted(progress.counters) and len(set(progress.counters)) == len(
+        progress.counters
+    )
+    # The run was made with the signed-in user's key, which never left the server otherwise.
+    assert emulator.run(run["run_id"])["owner_key_suffix"] == emulator.api_key[-4:]
+    tokens = storage.tokens
+    client_info = storage.client_info
+    assert tokens is not None and tokens.refresh_token and client_info is not None
+
+    async with httpx2.AsyncClient(base_url=oauth_server.url) as raw:
+        refreshed = await raw.post(
+            "/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.refresh_token,
+                "client_id": client_info.client_id,
+                "resource": oauth_server.mcp_url,
+            },
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        new_access = refreshed.json()["access_token"]
+        assert new_access != tokens.access_token
+        listed = await _raw_tool_call(raw, new_access, "list_runs", {"limit": 5})
+        assert listed.status_code == 200 and run["run_id"] in listed.text
+
+        revoked = await raw.post(
+            "/revoke", data={"token": new_access, "client_id": client_info.client_id}
+        )
+        assert revoked.status_code == 200, revoked.text
+        after = await _raw_tool_call(raw, new_access, "list_runs", {"limit": 5})
+        assert after.status_code == 401
+        assert 'resource_metadata="' + oauth_server.url in after.headers["www-authenticate"]
+
+
+async def _raw_tool_call(
+    http: httpx2.AsyncClient, token: str, name: str, arguments: dict[str, Any]
+) -> Any:
+    """A stateless JSON-RPC initialize + tools/call with a bearer token, as any client sends it."""
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": "2025-06-18",
+    }
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"},
+        },
+    }
+    first = await http.post("/mcp", json=init, headers=headers)
+    if first.status_code != 200:
+        return first
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+    return await http.post("/mcp", json=call, headers=headers)
+
+
+async def test_two_users_at_once_never_see_each_others_runs(
+    oauth_server: Served, emulator: Any
+) -> None:
+    async def user(api_key: str) -> tuple[str, str, str]:
+        http, _ = await _signed_in_client(oauth_server, api_key)
+        async with (
+            http,
+            Client(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
+        ):
+            started = result_json(
+                await client.call_tool(
+                    "run_web_automation_async",
+                    {
+                        "url": "https://site.example.com/?tf_scenario=slow&tf_steps=5&tf_step_delay=0.05",
+                        "goal": "x",
+                    },
+                )
+            )
+            listed = result_text(await client.call_tool("list_runs", {"limit": 50}))
+            return started["run_id"], listed, api_key
+
+    (run_a, listed_a, _), (run_b, listed_b, _) = await asyncio.gather(
+        user(emulator.api_key), user(emulator.other_key)
+    )
+    assert run_a in listed_a and run_b not in listed_a
+    assert run_b in listed_b and run_a not in listed_b
+    assert emulator.run(run_a)["owner_key_suffix"] == emulator.api_key[-4:]
+    assert emulator.run(run_b)["owner_key_suffix"] == emulator.other_key[-4:]
+
+    # And user B cannot read user A's run by id.
+    http, _ = await _signed_in_client(oauth_server, emulator.other_key)
+    async with (
+        http,
+        Client(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
+    ):
+        peek = await client.call_tool("get_run", {"run_id": run_a})
+    assert peek.is_error
+    assert "NOT_FOUND" in result_text(peek)
+
+
+async def test_consent_page_refuses_a_key_the_upstream_rejects(oauth_server: Served) -> None:
+    browser = Browser(oauth_server.url, "sk-tinyfish-not-a-real-key")
+    storage = MemoryTokenStorage()
+    http = httpx2.AsyncClient(auth=_provider(oauth_server, browser, storage), timeout=30)
+    failed: BaseException | None = None
+    try:
+        async with http, Client(streamable_http_client(oauth_server.mcp_url, http_client=http)):
+            pass
+    except BaseException as exc:  # the scripted browser's assertion on the consent answer
+        failed = exc
+    assert failed is not None
+    assert storage.tokens is None

@@ -1,0 +1,175 @@
+"""The hosted server: MCP streamable HTTP at ``/mcp``, ``/healthz`` and the OAuth endpoints.
+
+One Starlette app per process. In stateless mode (the default) no MCP session lives
+in the process, so any replica can answer any request; OAuth state lives in the
+shared database, so several replicas behind a load balancer need nothing sticky.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from .. import __version__
+from ..server import build_server
+from ..settings import Settings
+from ..tools.context import KeyResolver, settings_key_resolver
+from ..upstream.client import TinyFishClient
+from ..upstream.errors import AuthenticationError, PermissionDeniedError
+from ..upstream.models import ListRunsParams
+from .security import (
+    BodyLimitMiddleware,
+    ConfigError,
+    cors_origin_regex,
+    is_loopback,
+    transport_security,
+)
+
+__all__ = ["ConfigError", "create_app", "serve"]
+
+logger = logging.getLogger(__name__)
+
+
+def _check_deployment(settings: Settings) -> None:
+    """Refuse unsafe combinations before anything listens."""
+    if settings.mcp_auth == "none" and not is_loopback(settings.mcp_host):
+        raise ConfigError(
+            f"Refusing to serve on {settings.mcp_host} without authentication: anyone who can reach it "
+            "could spend your TinyFish credits. Use --auth oauth (or jwt), or bind to 127.0.0.1."
+        )
+
+
+def _key_checker(client: TinyFishClient) -> Any:
+    """The consent page's check of a pasted key: one cheap upstream call (list one run)."""
+
+    async def verify_key(api_key: str) -> bool:
+        try:
+            await client.list_runs(api_key, ListRunsParams(limit=1))
+        except (AuthenticationError, PermissionDeniedError):
+            return False
+        return True
+
+    return verify_key
+
+
+async def _healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+async def create_app(settings: Settings, *, client: TinyFishClient | None = None) -> Starlette:
+    """Build the whole hosted app for ``settings`` (auth mode, public URL, limits)."""
+    _check_deployment(settings)
+    owns_client = client is None
+    client = client or TinyFishClient(settings)
+    extra_routes: list[BaseRoute] = []
+    resolve_key: KeyResolver
+    mcp_kwargs: dict[str, Any] = {}
+    auth_setup = None
+    if settings.mcp_auth == "none":
+        resolve_key = settings_key_resolver(settings)
+    else:
+        from ..auth import (
+            build_auth,
+        )  # the database and crypto stack only load when hosting with auth
+
+        # No shared http client here: the auth layer's own one refuses proxies and redirects,
+        # which its SSRF fence for client metadata documents relies on.
+        from ..auth import AuthConfigurationError
+
+        try:
+            auth_setup = await build_auth(settings, verify_key=_key_checker(client))
+        except AuthConfigurationError as exc:
+            if owns_client:
+                await client.aclose()
+            raise ConfigError(str(exc)) from None
+        resolve_key = auth_setup.resolve_key
+        extra_routes.extend(auth_setup.routes)
+        mcp_kwargs = {
+            "auth_server_provider": auth_setup.provider,
+            "token_verifier": auth_setup.token_verifier,
+            "auth": auth_setup.auth_settings,
+        }
+
+    mcp = build_server(settings, client=client, resolve_key=resolve_key, **mcp_kwargs)
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=settings.mcp_stateless,
+        max_request_body_size=settings.mcp_max_body_bytes,
+        transport_security=transport_security(settings),
+        host=settings.mcp_host,
+    )
+    served_app = auth_setup.wrap_mcp_app(mcp_app) if auth_setup is not None else mcp_app
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if auth_setup is not None:
+            await auth_setup.startup()
+        try:
+            # A mounted sub-app's lifespan does not run, so the session manager is entered here.
+            async with mcp.session_manager.run():
+                yield
+        finally:
+            if auth_setup is not None:
+                await auth_setup.shutdown()
+            if owns_client:
+                await client.aclose()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", _healthz, methods=["GET"]),
+        *extra_routes,
+        Mount("/", app=served_app),
+    ]
+    middleware = [
+        Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),
+        Middleware(
+            CORSMiddleware,
+            allow_origin_regex=cors_origin_regex(settings),
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Accept",
+                "Mcp-Session-Id",
+                "Mcp-Protocol-Version",
+                "Last-Event-ID",
+            ],
+            expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
+            max_age=600,
+        ),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def serve(settings: Settings) -> None:
+    """Run the hosted server under uvicorn until interrupted."""
+    import anyio
+    import uvicorn
+
+    async def main() -> None:
+        app = await create_app(settings)
+        config = uvicorn.Config(
+            app,
+            host=settings.mcp_host,
+            port=settings.mcp_port,
+            log_level=settings.mcp_log_level.lower(),
+            proxy_headers=True,
+            server_header=False,
+        )
+        logger.info(
+            "tinyfish-mcp %s serving %s/mcp (auth: %s)",
+            __version__,
+            settings.public_url,
+            settings.mcp_auth,
+        )
+        await uvicorn.Server(config).serve()
+
+    anyio.run(main)
