@@ -39,7 +39,8 @@ def wait_for(url: str, deadline: float) -> None:
     raise SystemExit(f"conformance: {url} did not come up in time")
 
 
-def main() -> int:
+def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> int:
+    """Start the emulator and our HTTP server with ``extra_env``; run the suite with ``suite_args``."""
     emulator_port, server_port = free_port(), free_port()
     env = dict(os.environ)
     env.update(
@@ -48,12 +49,14 @@ def main() -> int:
         TINYFISH_MCP_AUTH="none",
         TINYFISH_MCP_LOG_LEVEL="WARNING",
     )
+    env.update(extra_env)
     procs = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "tinyfish_mcp.emulator", "--port", str(emulator_port)], env=env
         ),
         subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "tinyfish_mcp", "http", "--auth", "none", "--port", str(server_port)], env=env
+            [sys.executable, "-m", "tinyfish_mcp", "http", "--auth", "none", "--port", str(server_port)],
+            env=env,
         ),
     ]
     try:
@@ -69,8 +72,7 @@ def main() -> int:
             "server",
             "--url",
             f"http://127.0.0.1:{server_port}/mcp",
-            "--expected-failures",
-            str(BASELINE),
+            *suite_args,
         ]
         return subprocess.run(command, env=run_env, check=False, timeout=600).returncode  # noqa: S603
     finally:
@@ -81,6 +83,14 @@ def main() -> int:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def main() -> int:
+    # The default deployment (stateless) against the whole active suite and our baseline...
+    status = run_suite({"TINYFISH_MCP_STATELESS": "true"}, ["--expected-failures", str(BASELINE)])
+    # ...and the stateful mode for the one scenario that needs an MCP session.
+    stateful = run_suite({"TINYFISH_MCP_STATELESS": "false"}, ["--scenario", "server-sse-multiple-streams"])
+    return status or stateful
 
 
 if __name__ == "__main__":
