@@ -1,13 +1,188 @@
-"""Tools of the 'agent' toolset (to be written)."""
+"""The 'agent' toolset: start web-agent runs and follow them to their result.
+
+``run_web_automation`` streams a run (``/run-sse``) with progress, inside a call window;
+``wait_for_run`` continues where a window closed; ``run_web_automation_async`` and
+``run_web_automation_batch`` only start runs. The first tool names match TinyFish's
+hosted MCP server, so prompts written for it keep working.
+"""
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import MCPServer
+from typing import Annotated, Any
 
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from ..upstream.errors import UpstreamError
+from ._inputs import (
+    BrowserProfile,
+    CredentialIds,
+    MaxSteps,
+    OutputSchema,
+    Profile,
+    ProxyInput,
+    RunSpec,
+    Url,
+    batch_request,
+    run_request,
+)
+from ._watch import follow_existing_run, follow_new_run
 from .context import ToolDeps
+from .errors import tool_error
+from .prompts import register_prompts
+from .results import (
+    RunResult,
+    StartedRun,
+    StartedRuns,
+    as_tool_result,
+    bound_result,
+    failed_run_error,
+)
 
 __all__ = ["register"]
 
+MaxWait = Annotated[float | None, Field(ge=1, le=600)]
+RunIdArg = Annotated[str, Field(min_length=1)]
+# Items are checked by ``batch_request`` (same fields as run_web_automation), so the
+# schema does not repeat run_web_automation's arguments: tools/list has a 12 KB budget.
+Specs = Annotated[
+    list[dict[str, Any]],
+    Field(min_length=1, max_length=100, description="Each: run_web_automation's arguments"),
+]
+
+_STARTS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
+_WAITS = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+
+
+def _deliver(deps: ToolDeps, out: RunResult) -> CallToolResult:
+    """A followed run as the tool result: FAILED is a tool error, a big result is clipped."""
+    if out.status == "FAILED":
+        raise failed_run_error(out.run_id, out.error)
+    return as_tool_result(bound_result(out, deps.settings.mcp_max_result_chars))
+
 
 def register(mcp: MCPServer, deps: ToolDeps) -> None:
-    """Register this toolset's tools on ``mcp``."""
+    """Register the agent tools and the goal-writing prompt on ``mcp``."""
+    window = deps.settings.mcp_call_window
+
+    @mcp.tool(
+        annotations=_STARTS,
+        description=(
+            "Do a task on a website in a real cloud browser; goal = exact steps, fields, stop rules. "
+            f"Waits max_wait_seconds (default {window:g}), then returns RUNNING: call wait_for_run. "
+            "Check warning on COMPLETED."
+        ),
+    )
+    async def run_web_automation(
+        url: Url,
+        goal: str,
+        ctx: Context[Any, Any],
+        browser_profile: BrowserProfile = None,
+        proxy_config: ProxyInput | None = None,
+        output_schema: OutputSchema = None,
+        max_steps: MaxSteps = None,
+        use_vault: bool | None = None,
+        credential_item_ids: CredentialIds = None,
+        webhook_url: str | None = None,
+        max_wait_seconds: MaxWait = None,
+    ) -> Annotated[CallToolResult, RunResult]:
+        key = await deps.resolve_key()
+        request = run_request(
+            RunSpec(
+                url=url,
+                goal=goal,
+                browser_profile=browser_profile,
+                proxy_config=proxy_config,
+                output_schema=output_schema,
+                max_steps=max_steps,
+                use_vault=use_vault,
+                credential_item_ids=credential_item_ids,
+                webhook_url=webhook_url,
+            )
+        )
+        out = await follow_new_run(deps, key, request, ctx, max_wait_seconds or window)
+        return _deliver(deps, out)
+
+    @mcp.tool(
+        annotations=_WAITS,
+        description=(
+            f"Wait up to max_wait_seconds (default {window:g}) for a run to finish; RUNNING means call again."
+        ),
+    )
+    async def wait_for_run(
+        run_id: RunIdArg, ctx: Context[Any, Any], max_wait_seconds: MaxWait = None
+    ) -> Annotated[CallToolResult, RunResult]:
+        key = await deps.resolve_key()
+        out = await follow_existing_run(deps, key, run_id, ctx, max_wait_seconds or window)
+        return _deliver(deps, out)
+
+    @mcp.tool(
+        annotations=_STARTS,
+        description="Start a run like run_web_automation but return its run_id at once.",
+    )
+    async def run_web_automation_async(
+        url: str,
+        goal: str,
+        browser_profile: Profile = None,
+        proxy_config: ProxyInput | None = None,
+        output_schema: dict[str, Any] | None = None,
+        max_steps: MaxSteps = None,
+        use_vault: bool | None = None,
+        credential_item_ids: list[str] | None = None,
+        webhook_url: str | None = None,
+    ) -> Annotated[CallToolResult, StartedRun]:
+        key = await deps.resolve_key()
+        request = run_request(
+            RunSpec(
+                url=url,
+                goal=goal,
+                browser_profile=browser_profile,
+                proxy_config=proxy_config,
+                output_schema=output_schema,
+                max_steps=max_steps,
+                use_vault=use_vault,
+                credential_item_ids=credential_item_ids,
+                webhook_url=webhook_url,
+            )
+        )
+        try:
+            started = await deps.client.run_async(key, request)
+        except UpstreamError as exc:
+            raise tool_error(exc, action="starting the run") from None
+        if not started.run_id:
+            message = started.error.message if started.error else "no run_id was returned"
+            raise tool_error(UpstreamError(message, code="RUN_NOT_STARTED"), action="starting the run")
+        return as_tool_result(
+            StartedRun(
+                run_id=started.run_id,
+                status="PENDING",
+                next_step=f"Call wait_for_run(run_id='{started.run_id}') for the result.",
+            )
+        )
+
+    @mcp.tool(
+        annotations=_STARTS,
+        description=(
+            "Start 1-100 runs (all or none); returns run_ids for get_runs. After an error, check "
+            "list_runs before resending."
+        ),
+    )
+    async def run_web_automation_batch(runs: Specs) -> Annotated[CallToolResult, StartedRuns]:
+        key = await deps.resolve_key()
+        request = batch_request(runs)
+        try:
+            started = await deps.client.run_batch(key, request)
+        except UpstreamError as exc:
+            raise tool_error(exc, action="starting the batch") from None
+        if not started.run_ids:
+            message = started.error.message if started.error else "no run_ids were returned"
+            raise tool_error(UpstreamError(message, code="BATCH_NOT_STARTED"), action="starting the batch")
+        return as_tool_result(
+            StartedRuns(
+                run_ids=started.run_ids,
+                next_step="Check progress with get_runs(run_ids=[...]); read one result with get_run.",
+            )
+        )
+
+    register_prompts(mcp)

@@ -1,0 +1,101 @@
+"""The ``tinyfish-mcp`` command: flags and errors, --toolsets, and --sandbox end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+import pytest
+from _mcp import ProgressLog, result_json, stdio_server
+
+from tinyfish_mcp import __version__
+from tinyfish_mcp.cli import main
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "tinyfish_mcp", *args],
+        env={**clean, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--toolsets", "agent,nope"], {}, "TINYFISH_MCP_TOOLSETS / --toolsets: unknown toolset(s) nope"),
+        ([], {"TINYFISH_MCP_PORT": "eighty"}, "TINYFISH_MCP_PORT / --port: Input should be a valid integer"),
+        ([], {"TINYFISH_MCP_CALL_WINDOW": "0"}, "TINYFISH_MCP_CALL_WINDOW: Input should be greater than 0"),
+        (["--bogus"], {}, "unrecognized arguments: --bogus"),
+        (["--log-level", "loud"], {}, "invalid choice: 'LOUD'"),
+        (["http", "--port", "x"], {}, "argument --port: invalid int value: 'x'"),
+        (["http", "--auth", "magic"], {}, "argument --auth: invalid choice: 'magic'"),
+    ],
+)
+def test_bad_flags_and_settings_are_one_line_and_exit_2(
+    args: list[str],
+    env: dict[str, str],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's own errors exit; settings errors return
+        code = exc.code  # type: ignore[assignment]
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], err
+
+
+def test_bad_setting_from_the_command_line_has_no_traceback() -> None:
+    done = _cli(env={"TINYFISH_MCP_LOG_LEVEL": "CHATTY"})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("tinyfish-mcp: invalid setting: TINYFISH_MCP_LOG_LEVEL / --log-level")
+    assert "Traceback" not in done.stderr
+
+
+def test_version() -> None:
+    done = _cli("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"tinyfish-mcp {__version__}"
+
+
+async def test_toolsets_flag_overrides_the_environment(emulator: Any) -> None:
+    env = {"TINYFISH_MCP_TOOLSETS": "agent"}
+    async with stdio_server(emulator, env=env, args=["stdio", "--toolsets", "runs"]) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert names == {"get_run", "list_runs", "cancel_run", "get_runs", "cancel_runs"}
+
+
+async def test_sandbox_runs_with_no_key_and_says_so_on_stderr(emulator: Any) -> None:
+    with tempfile.TemporaryFile(mode="w+") as stderr:
+        async with stdio_server(None, api_key=None, args=["--sandbox"], stderr=stderr) as client:
+            log = ProgressLog()
+            result = await client.call_tool(
+                "run_web_automation",
+                {"url": "example.com", "goal": "Read the page title"},
+                progress_callback=log,
+            )
+            data = result_json(result)
+            listed = result_json(await client.call_tool("list_runs", {}))
+        stderr.seek(0)
+        log_text = stderr.read()
+    assert data["status"] == "COMPLETED" and data["result"]
+    assert [row["run_id"] for row in listed["runs"]] == [data["run_id"]]
+    assert log.messages[0] == f"Run {data['run_id']} started"
+    assert "SANDBOX" in log_text
+    # The sandbox runs its own emulator: the test emulator saw nothing.
+    assert emulator.requests() == []
+    # Logs never show a key, not even the sandbox's built-in one.
+    assert "sk-tinyfish-emulator" not in log_text

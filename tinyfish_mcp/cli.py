@@ -1,0 +1,190 @@
+"""The ``tinyfish-mcp`` command: flags -> settings -> stdio, sandbox or HTTP.
+
+``tinyfish-mcp`` (or ``tinyfish-mcp stdio``) is what desktop clients launch: the MCP
+protocol on stdin/stdout, logs on stderr. ``--sandbox`` serves against the built-in
+emulator, so a client configuration can be tried with no key and no network.
+``tinyfish-mcp http`` runs the hosted server. A bad flag or setting is one line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from . import __version__
+from .settings import TOOLSETS, Settings
+
+__all__ = ["build_parser", "main", "settings_from_args"]
+
+log = logging.getLogger("tinyfish_mcp")
+
+EXIT_USAGE = 2
+
+# Which command-line flag sets which setting, for error messages that name both.
+_FLAGS = {
+    "mcp_toolsets": "--toolsets",
+    "mcp_log_level": "--log-level",
+    "mcp_host": "--host",
+    "mcp_port": "--port",
+    "mcp_auth": "--auth",
+    "mcp_public_url": "--public-url",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (argparse prints the whole usage)."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Subcommands share these flags; SUPPRESS keeps a subcommand's missing flag from
+    # overwriting one given before the subcommand name.
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--toolsets",
+        default=default,
+        metavar="LIST",
+        help=f"comma-separated toolsets to enable: {','.join(TOOLSETS)} or all "
+        "(default: TINYFISH_MCP_TOOLSETS, else all)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=default,
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="stderr log level (default: TINYFISH_MCP_LOG_LEVEL, else INFO)",
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="serve against the built-in TinyFish emulator: no API key, no real browsers",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tinyfish-mcp",
+        description="MCP server for the TinyFish web agent. Without a command it serves stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _common(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="{stdio,http}", parser_class=_Parser)
+    stdio = commands.add_parser("stdio", help="serve MCP on stdin/stdout (the default)")
+    _common(stdio, top=False)
+    http = commands.add_parser("http", help="serve MCP over streamable HTTP with authorization")
+    _common(http, top=False)
+    http.add_argument("--host", help="interface to bind (default: TINYFISH_MCP_HOST, else 127.0.0.1)")
+    http.add_argument("--port", type=int, help="port (default: TINYFISH_MCP_PORT, else 8000)")
+    http.add_argument("--auth", choices=["oauth", "jwt", "none"], help="authorization mode")
+    http.add_argument("--public-url", help="public base URL when behind a proxy")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings from the environment, overridden by the flags that were given."""
+    overrides: dict[str, Any] = dict(extra)
+    for attr, field in (
+        ("toolsets", "mcp_toolsets"),
+        ("log_level", "mcp_log_level"),
+        ("host", "mcp_host"),
+        ("port", "mcp_port"),
+        ("auth", "mcp_auth"),
+        ("public_url", "mcp_public_url"),
+    ):
+        value = getattr(args, attr, None)
+        if value is not None:
+            overrides[field] = value
+    return Settings(**overrides)
+
+
+def _settings_error(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        source = f"TINYFISH_{field.upper()}"
+        if field in _FLAGS:
+            source += f" / {_FLAGS[field]}"
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{source}: {message}")
+    return "invalid setting: " + "; ".join(problems)
+
+
+def _configure_logging(level: str) -> None:
+    # Before MCPServer configures its own: stdout belongs to the protocol.
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if level != "DEBUG":
+        # One line per upstream request is noise at INFO (URLs only; keys are headers).
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _sandbox() -> AbstractContextManager[Any]:
+    from .emulator import EmulatorConfig, serve_in_thread
+
+    return serve_in_thread(EmulatorConfig())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``tinyfish-mcp`` and ``python -m tinyfish_mcp``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "stdio"
+    try:
+        settings = settings_from_args(args)
+    except ValidationError as exc:
+        print(f"tinyfish-mcp: {_settings_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    _configure_logging(settings.mcp_log_level)
+
+    sandbox: AbstractContextManager[Any] = _sandbox() if args.sandbox else nullcontext()
+    try:
+        with sandbox as emulator:
+            if emulator is not None:
+                from .emulator.config import DEFAULT_API_KEY
+
+                settings = settings.model_copy(
+                    update={"base_url": emulator.base_url, "api_key": SecretStr(DEFAULT_API_KEY)}
+                )
+                log.warning(
+                    "SANDBOX: serving against the built-in TinyFish emulator at %s - "
+                    "runs are simulated, no API key is used",
+                    emulator.base_url,
+                )
+            if command == "http":
+                return _serve_http(settings)
+            return _serve_stdio(settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve_stdio(settings: Settings) -> int:
+    from .server import build_server
+
+    if settings.api_key is None:
+        log.warning("TINYFISH_API_KEY is not set: tools are listed, but every call will say how to set it")
+    log.info("tinyfish-mcp %s on stdio (toolsets: %s)", __version__, ",".join(settings.mcp_toolsets))
+    build_server(settings).run()
+    return 0
+
+
+def _serve_http(settings: Settings) -> int:
+    try:
+        from .http.app import serve
+    except ImportError as exc:
+        print(f"tinyfish-mcp: the HTTP server is not available in this install ({exc})", file=sys.stderr)
+        return 1
+    serve(settings)
+    return 0

@@ -1,0 +1,268 @@
+"""Following a run to its end within a call window, with progress and cancellation.
+
+Three situations share this loop:
+
+* a new run through ``/run-sse``: every event becomes a progress notification;
+* the SSE stream breaks after STARTED: the run goes on upstream (SSE has no resume),
+  so we poll ``GET /v1/runs/{id}`` with backoff and report newly recorded steps;
+* ``wait_for_run``: polling an existing run from the start.
+
+The call never outlives its window (many clients give up after about 60 s whatever
+progress they see): when it closes, the run's current state is returned and the run
+goes on. When the client cancels the call, the upstream run is cancelled too (unless
+``mcp_cancel_on_disconnect`` is off), shielded from the cancellation of this task.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from ..upstream.errors import (
+    RateLimitError,
+    ServerError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeoutError,
+)
+from ..upstream.models import (
+    CompleteEvent,
+    HeartbeatEvent,
+    ProgressEvent,
+    Run,
+    RunEvent,
+    RunRequest,
+    StartedEvent,
+    StreamingUrlEvent,
+)
+from .context import ToolDeps
+from .errors import tool_error
+from .results import RunResult, error_info, finish, run_result
+
+__all__ = ["CANCEL_TIMEOUT", "Progress", "follow_existing_run", "follow_new_run"]
+
+log = logging.getLogger(__name__)
+
+# How long the shielded upstream cancel may take once the client has gone.
+CANCEL_TIMEOUT = 5.0
+# How long the last look at a run may take when the window has closed.
+SNAPSHOT_TIMEOUT = 5.0
+# Consecutive transient poll failures tolerated before giving up (with the run_id).
+MAX_POLL_FAILURES = 3
+_TRANSIENT = (UpstreamConnectionError, UpstreamTimeoutError, ServerError, RateLimitError)
+_MAYBE_STARTED = (
+    "The run may have started anyway: check list_runs(status='RUNNING') before retrying, "
+    "so the same goal does not run twice."
+)
+
+
+class Progress:
+    """Progress notifications of one call, with a strictly increasing counter.
+
+    ``ctx.report_progress`` is a no-op unless the request carried a progress token. A
+    failure to deliver one (the client went away) must never fail the run.
+    """
+
+    def __init__(self, ctx: Context[Any, Any]) -> None:
+        self._ctx = ctx
+        self.count = 0
+
+    async def __call__(self, message: str | None = None) -> None:
+        self.count += 1
+        try:
+            await self._ctx.report_progress(self.count, None, message)
+        except Exception as exc:  # delivery is best effort; the run matters more
+            log.debug("progress notification not delivered: %r", exc)
+
+
+@dataclass
+class Tracker:
+    """What we know of the run being followed."""
+
+    run_id: str | None = None
+    streaming_url: str | None = None
+    started_at: str | None = None
+    steps_seen: int = 0
+    last: Run | None = None
+
+    async def absorb(self, run: Run, progress: Progress, *, keepalive: bool = True) -> None:
+        """Report what a poll shows that we have not reported yet."""
+        self.last = run
+        if run.streaming_url and run.streaming_url != self.streaming_url:
+            self.streaming_url = run.streaming_url
+            await progress(f"Watch the browser live: {run.streaming_url}")
+        new_steps = run.steps[self.steps_seen :]
+        for step in new_steps:
+            self.steps_seen += 1
+            await progress(step.action or f"step {self.steps_seen}")
+        if not new_steps and keepalive:
+            # Still a notification: clients reset their request timeout on progress.
+            await progress(None)
+
+
+async def _on_event(event: RunEvent, tracker: Tracker, progress: Progress) -> RunResult | None:
+    if isinstance(event, StartedEvent):
+        tracker.run_id = event.run_id
+        tracker.started_at = event.timestamp
+        await progress(f"Run {event.run_id} started")
+    elif isinstance(event, StreamingUrlEvent):
+        tracker.streaming_url = event.streaming_url
+        await progress(f"Watch the browser live: {event.streaming_url}")
+    elif isinstance(event, ProgressEvent):
+        tracker.steps_seen += 1
+        await progress(event.purpose or f"step {tracker.steps_seen}")
+    elif isinstance(event, HeartbeatEvent):
+        await progress(None)
+    elif isinstance(event, CompleteEvent):
+        error = error_info(event.error)
+        if error is not None:
+            error.help_url = error.help_url or event.help_url
+            error.help_message = error.help_message or event.help_message
+        return finish(
+            RunResult(
+                run_id=tracker.run_id or event.run_id or "",
+                status=event.status,
+                result=event.result,
+                error=error,
+                num_of_steps=tracker.steps_seen,
+                streaming_url=tracker.streaming_url,
+                started_at=tracker.started_at,
+                finished_at=event.timestamp,
+            )
+        )
+    else:
+        log.debug("ignoring run event of type %s", event.type)
+    return None
+
+
+async def _poll(
+    deps: ToolDeps, key: str, tracker: Tracker, progress: Progress, *, wait_first: bool = False
+) -> Run:
+    """Poll the run with backoff until it reaches a terminal status."""
+    assert tracker.run_id is not None
+    delay = deps.settings.mcp_poll_initial
+    failures = 0
+    if wait_first:
+        await anyio.sleep(delay)
+    while True:
+        try:
+            run = await deps.client.get_run(key, tracker.run_id)
+        except _TRANSIENT as exc:
+            failures += 1
+            if failures >= MAX_POLL_FAILURES:
+                raise tool_error(exc, action="checking on the run", run_id=tracker.run_id) from None
+            log.info("poll of run %s failed (%s); retrying", tracker.run_id, exc.code)
+        except UpstreamError as exc:
+            raise tool_error(exc, action="checking on the run", run_id=tracker.run_id) from None
+        else:
+            failures = 0
+            await tracker.absorb(run, progress, keepalive=not run.is_terminal)
+            if run.is_terminal:
+                return run
+        await anyio.sleep(delay)
+        delay = min(delay * 2, deps.settings.mcp_poll_max)
+
+
+async def _stream(
+    deps: ToolDeps, key: str, request: RunRequest, tracker: Tracker, progress: Progress
+) -> RunResult:
+    try:
+        async with deps.client.stream_run(key, request) as events:
+            async for event in events:
+                done = await _on_event(event, tracker, progress)
+                if done is not None:
+                    return done
+    except (UpstreamConnectionError, UpstreamTimeoutError, UpstreamProtocolError, ServerError) as exc:
+        if tracker.run_id is None:
+            # The request went out, so a run may exist even though we never learnt its id.
+            raise ToolError(f"{tool_error(exc, action='starting the run')} {_MAYBE_STARTED}") from None
+        log.info("stream of run %s broke (%s); polling instead", tracker.run_id, exc.code)
+    except UpstreamError as exc:
+        action = "starting the run" if tracker.run_id is None else "running"
+        raise tool_error(exc, action=action, run_id=tracker.run_id) from None
+    if tracker.run_id is None:
+        raise ToolError(f"TinyFish closed the stream before confirming a run. {_MAYBE_STARTED}")
+    await progress("The live stream broke; following the run by polling")
+    return run_result(await _poll(deps, key, tracker, progress))
+
+
+async def _cancel_upstream(deps: ToolDeps, key: str, run_id: str | None) -> None:
+    """Cancel the run because the client cancelled the call; must survive our own cancellation."""
+    if run_id is None or not deps.settings.mcp_cancel_on_disconnect:
+        if run_id is not None:
+            log.info("call cancelled; run %s keeps going upstream (mcp_cancel_on_disconnect off)", run_id)
+        return
+    with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_TIMEOUT) as scope:
+        try:
+            await deps.client.cancel_run(key, run_id)
+            log.info("call cancelled by the client; cancelled run %s upstream", run_id)
+        except UpstreamError as exc:
+            log.warning("call cancelled by the client; cancelling run %s failed: %s", run_id, exc)
+    if scope.cancelled_caught:
+        log.warning("call cancelled by the client; cancelling run %s timed out", run_id)
+
+
+async def _snapshot(deps: ToolDeps, key: str, tracker: Tracker) -> RunResult:
+    """The run's state when the call window closed (it may just have finished)."""
+    assert tracker.run_id is not None
+    run: Run | None = None
+    with anyio.move_on_after(SNAPSHOT_TIMEOUT):
+        try:
+            run = await deps.client.get_run(key, tracker.run_id)
+        except UpstreamError as exc:
+            log.info("could not look at run %s after the window: %s", tracker.run_id, exc.code)
+    run = run or tracker.last
+    if run is not None:
+        return run_result(run)
+    return finish(
+        RunResult(
+            run_id=tracker.run_id,
+            status="RUNNING",
+            num_of_steps=tracker.steps_seen,
+            streaming_url=tracker.streaming_url,
+            started_at=tracker.started_at,
+        )
+    )
+
+
+async def follow_new_run(
+    deps: ToolDeps, key: str, request: RunRequest, ctx: Context[Any, Any], window: float
+) -> RunResult:
+    """Start ``request`` on ``/run-sse`` and follow it for at most ``window`` seconds."""
+    tracker = Tracker()
+    progress = Progress(ctx)
+    try:
+        with anyio.move_on_after(window):
+            return await _stream(deps, key, request, tracker, progress)
+    except anyio.get_cancelled_exc_class():
+        # Only the client's cancellation gets here: the window's own is absorbed above.
+        await _cancel_upstream(deps, key, tracker.run_id)
+        raise
+    if tracker.run_id is None:
+        raise ToolError(f"TinyFish did not confirm the run within {window:g} s. {_MAYBE_STARTED}")
+    return await _snapshot(deps, key, tracker)
+
+
+async def follow_existing_run(
+    deps: ToolDeps, key: str, run_id: str, ctx: Context[Any, Any], window: float
+) -> RunResult:
+    """Poll an existing run for at most ``window`` seconds, steps as progress."""
+    progress = Progress(ctx)
+    try:
+        first = await deps.client.get_run(key, run_id)
+    except UpstreamError as exc:
+        raise tool_error(exc, action=f"looking up run {run_id}") from None
+    tracker = Tracker(run_id=run_id, streaming_url=first.streaming_url, last=first)
+    tracker.steps_seen = len(first.steps)
+    if first.is_terminal:
+        return run_result(first)
+    await progress(f"Run {run_id} is {first.status} ({len(first.steps)} steps so far)")
+    with anyio.move_on_after(window):
+        return run_result(await _poll(deps, key, tracker, progress, wait_first=True))
+    return await _snapshot(deps, key, tracker)
