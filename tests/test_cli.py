@@ -66,6 +66,31 @@ def test_bad_setting_from_the_command_line_has_no_traceback() -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (
+            ["http", "--auth", "none", "--host", "0.0.0.0"],  # noqa: S104 - the refusal under test
+            {},
+            "Refusing to serve on 0.0.0.0 without authentication",
+        ),
+        (
+            ["http", "--auth", "oauth", "--port", "0"],
+            {},
+            "set TINYFISH_MCP_SECRET to at least 32 random characters",
+        ),
+        (["http", "--auth", "jwt", "--port", "0"], {}, "TINYFISH_MCP_JWT_ISSUER"),
+    ],
+)
+def test_unsafe_hosting_settings_are_refused_in_one_line(
+    args: list[str], env: dict[str, str], expected: str
+) -> None:
+    done = _cli(*args, env=env)
+    assert done.returncode == 2, done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 def test_version() -> None:
     done = _cli("--version")
     assert done.returncode == 0 and done.stdout.strip() == f"tinyfish-mcp {__version__}"

@@ -182,9 +182,13 @@ def _serve_stdio(settings: Settings) -> int:
 
 def _serve_http(settings: Settings) -> int:
     try:
-        from .http.app import serve
+        from .http.app import ConfigError, serve
     except ImportError as exc:
         print(f"tinyfish-mcp: the HTTP server is not available in this install ({exc})", file=sys.stderr)
         return 1
-    serve(settings)
+    try:
+        serve(settings)
+    except ConfigError as exc:
+        print(f"tinyfish-mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return 0

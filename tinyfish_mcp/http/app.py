@@ -77,13 +77,10 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
     if settings.mcp_auth == "none":
         resolve_key = settings_key_resolver(settings)
     else:
-        from ..auth import (
-            build_auth,
-        )  # the database and crypto stack only load when hosting with auth
-
-        # No shared http client here: the auth layer's own one refuses proxies and redirects,
-        # which its SSRF fence for client metadata documents relies on.
-        from ..auth import AuthConfigurationError
+        # The database and crypto stack load only when hosting with auth. No shared http
+        # client is passed: the auth layer's own one refuses proxies and redirects, which its
+        # SSRF fence for client metadata documents relies on.
+        from ..auth import AuthConfigurationError, build_auth
 
         try:
             auth_setup = await build_auth(settings, verify_key=_key_checker(client))
