@@ -148,3 +148,12 @@ def test_the_stdio_path_does_not_import_the_heavy_parts() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
     assert out.stdout.strip() == "[]"
+
+
+async def test_instructions_name_only_the_enabled_tools(emulator: Any) -> None:
+    async with memory_server(emulator, mcp_toolsets=("fetch", "search")) as client:
+        text = client.instructions or ""
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+    assert "fetch_content" in text and "search_web" in text
+    assert "run_web_automation" not in text and "wait_for_run" not in text
+    assert tools == {"fetch_content", "search_web"}

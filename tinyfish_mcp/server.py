@@ -22,7 +22,7 @@ from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
 from .upstream.client import TinyFishClient
 
-__all__ = ["INSTRUCTIONS", "TOOLSETS", "build_server"]
+__all__ = ["TOOLSETS", "build_server", "instructions_for"]
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +35,26 @@ TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
     "vault": vault.register,
 }
 
-INSTRUCTIONS = """\
-TinyFish runs web tasks in real cloud browsers.
-- run_web_automation: do a task on a site (navigate, click, fill forms, extract data from \
-JS-heavy pages). Write a precise goal and pass output_schema for structured data.
-- fetch_content reads pages as clean text; search_web finds pages. Prefer them when no \
-interaction is needed: they are faster and cheaper.
-- Runs go on upstream: when a call returns status RUNNING, call wait_for_run(run_id) \
-instead of starting the goal again. get_run / list_runs look runs up; cancel_run stops one.
-- A COMPLETED run can still have missed its goal: read its warning field.
-"""
+# One line per toolset, so a server with some toolsets off never points the model at a
+# tool it does not have.
+_INSTRUCTION_LINES: dict[Toolset, str] = {
+    "agent": "- run_web_automation: do a task on a site (navigate, click, fill forms, extract data from "
+    "JS-heavy pages). Write a precise goal and pass output_schema for structured data. When a call "
+    "returns status RUNNING, call wait_for_run(run_id) instead of starting the goal again. A "
+    "COMPLETED run can still have missed its goal: read its warning field.",
+    "runs": "- get_run / list_runs look runs up; cancel_run stops one; runs go on upstream between calls.",
+    "fetch": "- fetch_content reads known pages as clean text: faster and cheaper than a run when no "
+    "interaction is needed.",
+    "search": "- search_web finds pages (about 5 searches a minute).",
+    "browser": "- create_browser_session gives a raw CDP browser for your own Playwright code.",
+    "vault": "- list_vault_items gives credential ids for logging in during a run.",
+}
+
+
+def instructions_for(toolsets: tuple[Toolset, ...]) -> str:
+    """The server instructions, naming only the tools of the enabled toolsets."""
+    lines = [_INSTRUCTION_LINES[name] for name in TOOLSETS if name in toolsets]
+    return "TinyFish runs web tasks in real cloud browsers.\n" + "\n".join(lines) + "\n"
 
 
 def build_server(
@@ -76,7 +86,7 @@ def build_server(
     mcp: MCPServer[Any] = MCPServer(
         "tinyfish",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=instructions_for(settings.mcp_toolsets),
         website_url="https://docs.tinyfish.ai",
         auth_server_provider=auth_server_provider,
         token_verifier=token_verifier,

@@ -35,7 +35,8 @@ def _sent(emulator: Any, path: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
-        ({"url": "ftp://files.example.com", "goal": "x"}, "url: url must be an absolute http:// or https://"),
+        ({"url": "ftp://files.example.com", "goal": "x"}, "url uses the ftp:// scheme"),
+        ({"url": "mailto:x@example.com", "goal": "x"}, "is not a web page URL"),
         ({"url": SHOP, "goal": "   "}, "goal: goal must not be blank"),
         (
             {"url": SHOP, "goal": "x", "webhook_url": "http://hook.example.com"},

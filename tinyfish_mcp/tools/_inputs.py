@@ -6,8 +6,10 @@ tool error that names the field and how to fix it.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..upstream.models import RunBatchRequest, RunRequest
@@ -26,6 +28,9 @@ __all__ = [
     "normalize_url",
     "run_request",
 ]
+
+# A scheme-like prefix with no '//' (mailto:, javascript:), but not host:port.
+_BARE_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+-]*:(?!\d)")
 
 # Argument descriptions are few and short: tools/list is sent on every turn (12 KB budget).
 Url = Annotated[str, Field(description="Start page (a bare domain gets https://)")]
@@ -63,16 +68,33 @@ class RunSpec(BaseModel):
     webhook_url: str | None = None
 
 
-def normalize_url(url: str) -> str:
-    """Accept a bare domain (``example.com/page``) by giving it ``https://``."""
-    url = url.strip()
-    if url and "://" not in url:
-        return f"https://{url}"
-    return url
+def normalize_url(raw: str, where: str = "url") -> str:
+    """``raw`` as an absolute http(s) URL: a bare domain gets ``https://``; other schemes are refused.
+
+    ``where`` names the argument in the error message (e.g. ``urls[2]``).
+    """
+    value = raw.strip()
+    if not value:
+        raise ToolError(f"{where} is empty: give a page URL such as https://example.com.")
+    if value.startswith("//"):
+        value = "https:" + value
+    elif "://" not in value:
+        if _BARE_SCHEME.match(value):
+            raise ToolError(
+                f"{where} ({value[:80]!r}) is not a web page URL: only http:// and https:// are supported."
+            )
+        value = "https://" + value
+    scheme = value.split("://", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise ToolError(
+            f"{where} uses the {scheme}:// scheme; only http:// and https:// pages are supported "
+            "(a bare domain like example.com is fetched over https)."
+        )
+    return value
 
 
-def _body(spec: RunSpec) -> dict[str, Any]:
-    body: dict[str, Any] = {"url": normalize_url(spec.url), "goal": spec.goal}
+def _body(spec: RunSpec, where: str = "url") -> dict[str, Any]:
+    body: dict[str, Any] = {"url": normalize_url(spec.url, where), "goal": spec.goal}
     if spec.browser_profile is not None:
         body["browser_profile"] = spec.browser_profile
     if spec.proxy_config is not None:
@@ -114,6 +136,7 @@ def batch_request(items: list[dict[str, Any]]) -> RunBatchRequest:
     """
     try:
         specs = _Batch.model_validate({"runs": items}).runs
-        return RunBatchRequest.model_validate({"runs": [_body(spec) for spec in specs]})
+        bodies = [_body(spec, f"runs.{i}.url") for i, spec in enumerate(specs)]
+        return RunBatchRequest.model_validate({"runs": bodies})
     except ValidationError as exc:
         raise invalid_input(exc, what="batch") from None

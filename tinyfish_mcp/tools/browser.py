@@ -26,10 +26,10 @@ from pydantic import Field, ValidationError
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserSession, BrowserSessionRequest
+from ._inputs import normalize_url
 from ._schema import OutputModel
 from .context import ToolDeps
 from .errors import invalid_input, tool_error
-from .fetch import normalize_url
 
 __all__ = [
     "BrowserSessionInfo",

@@ -9,7 +9,6 @@ whose text does not fit says where to continue (``next_offset``) and the result'
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -19,12 +18,13 @@ from pydantic import Field, ValidationError
 
 from ..upstream.errors import UpstreamError
 from ..upstream.models import FetchProxyConfig, FetchRequest, FetchResult
+from ._inputs import normalize_url
 from ._schema import OutputModel
 from .bounds import clip
 from .context import ToolDeps
 from .errors import invalid_input, tool_error
 
-__all__ = ["FetchContentResult", "FetchFailure", "FetchedPage", "normalize_url", "register"]
+__all__ = ["FetchContentResult", "FetchFailure", "FetchedPage", "register"]
 
 MAX_URLS = 10
 MIN_TEXT_CHARS = 500  # a page always gets at least this much text, however many URLs share the budget
@@ -32,7 +32,6 @@ MAX_CHARS_RANGE = (100, 200_000)
 
 # A scheme other than http(s) written without "//" (mailto:, javascript:, data:, file:...).
 # "localhost:8080" is a host and port, not a scheme: the lookahead refuses a digit after ':'.
-_BARE_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+-]*:(?!\d)")
 
 # Hints for the per-URL failures the documents list, so the model knows what to try next.
 _FAILURE_HINTS = {
@@ -66,31 +65,6 @@ class FetchContentResult(OutputModel):
     results: list[FetchedPage]
     errors: list[FetchFailure]
     hint: str | None = None
-
-
-def normalize_url(raw: str, where: str) -> str:
-    """``raw`` as an absolute http(s) URL: a bare domain gets ``https://``; other schemes are refused.
-
-    ``where`` names the argument in the error message (e.g. ``urls[2]``).
-    """
-    value = raw.strip()
-    if not value:
-        raise ToolError(f"{where} is empty: give a page URL such as https://example.com.")
-    if value.startswith("//"):
-        value = "https:" + value
-    elif "://" not in value:
-        if _BARE_SCHEME.match(value):
-            raise ToolError(
-                f"{where} ({value[:80]!r}) is not a web page URL: only http:// and https:// are supported."
-            )
-        value = "https://" + value
-    scheme = value.split("://", 1)[0].lower()
-    if scheme not in ("http", "https"):
-        raise ToolError(
-            f"{where} uses the {scheme}:// scheme; only http:// and https:// pages are supported "
-            "(a bare domain like example.com is fetched over https)."
-        )
-    return value
 
 
 def _failure_text(error: str) -> str:
