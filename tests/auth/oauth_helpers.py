@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,19 +289,24 @@ class MemoryTokenStorage:
 
 
 class ScriptedBrowser:
-    """Plays the user's browser for ``OAuthClientProvider``: follows /authorize, signs in."""
+    """Plays the user's browser for ``OAuthClientProvider``: follows /authorize, signs in.
 
-    def __init__(self, harness: Harness, api_key: str) -> None:
-        self._browser = harness.http()
+    ``open_browser`` makes a fresh HTTP client on the server (cookies kept, redirects not
+    followed): ``harness.http`` in-process, or an ``httpx2.AsyncClient`` on a real socket.
+    """
+
+    def __init__(self, open_browser: Callable[[], httpx2.AsyncClient], api_key: str) -> None:
+        self._open_browser = open_browser
         self._api_key = api_key
         self.result: AuthorizationCodeResult | None = None
         self.authorize_urls: list[str] = []
 
     async def redirect_handler(self, url: str) -> None:
         self.authorize_urls.append(url)
-        response = await self._browser.get(url)
-        assert response.status_code == 302, response.text
-        done = await submit_consent(self._browser, response.headers["location"], self._api_key)
+        async with self._open_browser() as browser:
+            response = await browser.get(url)
+            assert response.status_code == 302, response.text
+            done = await submit_consent(browser, response.headers["location"], self._api_key)
         assert done.status_code == 303, done.text
         query = query_of(done.headers["location"])
         self.result = AuthorizationCodeResult(
@@ -311,6 +316,3 @@ class ScriptedBrowser:
     async def callback_handler(self) -> AuthorizationCodeResult:
         assert self.result is not None
         return self.result
-
-    async def aclose(self) -> None:
-        await self._browser.aclose()

@@ -83,7 +83,7 @@ async def test_sdk_client_signs_in_with_a_metadata_document_instead_of_registeri
         settings = make_settings(tmp_path, mcp_cimd_allow_loopback=True)
         async with running_harness(settings, http=fetcher) as harness:
             client_id = server.url("/client.json")
-            browser = ScriptedBrowser(harness, GOOD_KEY)
+            browser = ScriptedBrowser(harness.http, GOOD_KEY)
             storage = MemoryTokenStorage()
             oauth = OAuthClientProvider(
                 server_url=RESOURCE,

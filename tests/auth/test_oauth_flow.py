@@ -48,7 +48,7 @@ async def test_sdk_client_full_flow_discovery_to_revocation(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     async with running_harness(make_settings(tmp_path)) as harness:
-        browser = ScriptedBrowser(harness, GOOD_KEY)
+        browser = ScriptedBrowser(harness.http, GOOD_KEY)
         storage = MemoryTokenStorage()
         oauth = OAuthClientProvider(
             server_url=RESOURCE,

@@ -37,6 +37,24 @@ FAST: dict[str, Any] = {
 }
 
 
+# What any streamable-HTTP client sends first (stateless: every request may be a first one).
+MCP_HEADERS = {
+    "Accept": "application/json, text/event-stream",
+    "Content-Type": "application/json",
+    "MCP-Protocol-Version": "2025-06-18",
+}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw-test-client", "version": "0"},
+    },
+}
+
+
 @dataclass
 class Served:
     url: str

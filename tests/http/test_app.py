@@ -7,29 +7,13 @@ from typing import Any
 import httpx
 import pytest
 from _mcp import ProgressLog, result_json
-from hosted import Served
+from hosted import INITIALIZE, MCP_HEADERS, Served
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tinyfish_mcp.http.app import create_app
 from tinyfish_mcp.http.security import ConfigError
 from tinyfish_mcp.settings import Settings
-
-MCP_HEADERS = {
-    "Accept": "application/json, text/event-stream",
-    "Content-Type": "application/json",
-    "MCP-Protocol-Version": "2025-06-18",
-}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 
 
 def test_healthz_answers_without_a_token(oauth_server: Served) -> None:
@@ -39,14 +23,11 @@ def test_healthz_answers_without_a_token(oauth_server: Served) -> None:
 
 
 def test_mcp_without_a_token_is_challenged_with_absolute_metadata_url(oauth_server: Served) -> None:
-    response = httpx.post(oauth_server.mcp_url, json=INIT, headers=MCP_HEADERS)
+    response = httpx.post(oauth_server.mcp_url, json=INITIALIZE, headers=MCP_HEADERS)
     assert response.status_code == 401
     challenge = response.headers["www-authenticate"]
     assert challenge.startswith("Bearer ")
-    assert (
-        f'resource_metadata="{oauth_server.url}/.well-known/oauth-protected-resource/mcp"'
-        in challenge
-    )
+    assert f'resource_metadata="{oauth_server.url}/.well-known/oauth-protected-resource/mcp"' in challenge
     # Both the path-suffixed and the root metadata documents name this server as the resource.
     for path in (
         "/.well-known/oauth-protected-resource/mcp",
@@ -70,15 +51,15 @@ def test_oversized_body_is_refused_with_413(open_server: Served) -> None:
 
 def test_foreign_origin_and_host_are_refused(open_server: Served) -> None:
     bad_origin = httpx.post(
-        open_server.mcp_url, json=INIT, headers={**MCP_HEADERS, "Origin": "https://evil.example"}
+        open_server.mcp_url, json=INITIALIZE, headers={**MCP_HEADERS, "Origin": "https://evil.example"}
     )
     assert bad_origin.status_code == 403
     bad_host = httpx.post(
-        open_server.mcp_url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"}
+        open_server.mcp_url, json=INITIALIZE, headers={**MCP_HEADERS, "Host": "evil.example"}
     )
     assert bad_host.status_code == 421
     good = httpx.post(
-        open_server.mcp_url, json=INIT, headers={**MCP_HEADERS, "Origin": "http://localhost:6274"}
+        open_server.mcp_url, json=INITIALIZE, headers={**MCP_HEADERS, "Origin": "http://localhost:6274"}
     )
     assert good.status_code == 200
 
@@ -111,9 +92,7 @@ async def test_no_auth_mode_serves_tools_with_progress_over_http(open_server: Se
         )
     run = result_json(result)
     assert run["status"] == "COMPLETED"
-    step_messages = [
-        m for m in progress.messages if m and m.startswith("Step")
-    ] or progress.messages
+    step_messages = [m for m in progress.messages if m and m.startswith("Step")] or progress.messages
     assert len(step_messages) >= 4
 
 
@@ -124,8 +103,6 @@ async def test_unauthenticated_mode_refuses_a_public_bind() -> None:
 
 
 async def test_oauth_mode_without_a_secret_explains_what_to_set(tmp_path: Any) -> None:
-    settings = Settings(
-        mcp_auth="oauth", mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
-    )
+    settings = Settings(mcp_auth="oauth", mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     with pytest.raises(ConfigError, match="TINYFISH_MCP_SECRET"):
         await create_app(settings)

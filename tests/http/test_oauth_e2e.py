@@ -12,41 +12,21 @@ from typing import Any
 
 import httpx2
 from _mcp import ProgressLog, result_json, result_text
-from hosted import Served
+from hosted import INITIALIZE, MCP_HEADERS, Served
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
-from oauth_helpers import MemoryTokenStorage, query_of, submit_consent
+from mcp.shared.auth import OAuthClientMetadata
+from oauth_helpers import MemoryTokenStorage, ScriptedBrowser
 
 REDIRECT = "http://127.0.0.1:53682/callback"
 
 
-class Browser:
-    """Plays the user's browser: follows /authorize to the consent page and signs in with a key."""
-
-    def __init__(self, base_url: str, api_key: str) -> None:
-        self.base_url = base_url
-        self.api_key = api_key
-        self.result: AuthorizationCodeResult | None = None
-
-    async def redirect_handler(self, url: str) -> None:
-        async with httpx2.AsyncClient(base_url=self.base_url, follow_redirects=False) as http:
-            response = await http.get(url)
-            assert response.status_code == 302, response.text
-            done = await submit_consent(http, response.headers["location"], self.api_key)
-        assert done.status_code == 303, done.text
-        query = query_of(done.headers["location"])
-        self.result = AuthorizationCodeResult(
-            code=query["code"], state=query.get("state"), iss=query.get("iss")
-        )
-
-    async def callback_handler(self) -> AuthorizationCodeResult:
-        assert self.result is not None
-        return self.result
+def _browser(served: Served, api_key: str) -> ScriptedBrowser:
+    return ScriptedBrowser(lambda: httpx2.AsyncClient(base_url=served.url, follow_redirects=False), api_key)
 
 
-def _provider(served: Served, browser: Browser, storage: MemoryTokenStorage) -> OAuthClientProvider:
+def _provider(served: Served, browser: ScriptedBrowser, storage: MemoryTokenStorage) -> OAuthClientProvider:
     return OAuthClientProvider(
         server_url=served.mcp_url,
         client_metadata=OAuthClientMetadata(
@@ -58,18 +38,14 @@ def _provider(served: Served, browser: Browser, storage: MemoryTokenStorage) -> 
     )
 
 
-async def _signed_in_client(
-    served: Served, api_key: str
-) -> tuple[httpx2.AsyncClient, MemoryTokenStorage]:
+async def _signed_in_client(served: Served, api_key: str) -> tuple[httpx2.AsyncClient, MemoryTokenStorage]:
     storage = MemoryTokenStorage()
-    browser = Browser(served.url, api_key)
+    browser = _browser(served, api_key)
     http = httpx2.AsyncClient(auth=_provider(served, browser, storage), timeout=30)
     return http, storage
 
 
-async def test_sign_in_run_with_progress_refresh_and_revoke(
-    oauth_server: Served, emulator: Any
-) -> None:
+async def test_sign_in_run_with_progress_refresh_and_revoke(oauth_server: Served, emulator: Any) -> None:
     http, storage = await _signed_in_client(oauth_server, emulator.api_key)
     progress = ProgressLog()
     async with (
@@ -110,36 +86,17 @@ async def test_sign_in_run_with_progress_refresh_and_revoke(
         listed = await _raw_tool_call(raw, new_access, "list_runs", {"limit": 5})
         assert listed.status_code == 200 and run["run_id"] in listed.text
 
-        revoked = await raw.post(
-            "/revoke", data={"token": new_access, "client_id": client_info.client_id}
-        )
+        revoked = await raw.post("/revoke", data={"token": new_access, "client_id": client_info.client_id})
         assert revoked.status_code == 200, revoked.text
         after = await _raw_tool_call(raw, new_access, "list_runs", {"limit": 5})
         assert after.status_code == 401
         assert 'resource_metadata="' + oauth_server.url in after.headers["www-authenticate"]
 
 
-async def _raw_tool_call(
-    http: httpx2.AsyncClient, token: str, name: str, arguments: dict[str, Any]
-) -> Any:
+async def _raw_tool_call(http: httpx2.AsyncClient, token: str, name: str, arguments: dict[str, Any]) -> Any:
     """A stateless JSON-RPC initialize + tools/call with a bearer token, as any client sends it."""
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "MCP-Protocol-Version": "2025-06-18",
-    }
-    init = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "0"},
-        },
-    }
-    first = await http.post("/mcp", json=init, headers=headers)
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+    first = await http.post("/mcp", json=INITIALIZE, headers=headers)
     if first.status_code != 200:
         return first
     call = {
@@ -151,9 +108,7 @@ async def _raw_tool_call(
     return await http.post("/mcp", json=call, headers=headers)
 
 
-async def test_two_users_at_once_never_see_each_others_runs(
-    oauth_server: Served, emulator: Any
-) -> None:
+async def test_two_users_at_once_never_see_each_others_runs(oauth_server: Served, emulator: Any) -> None:
     async def user(api_key: str) -> tuple[str, str, str]:
         http, _ = await _signed_in_client(oauth_server, api_key)
         async with (
@@ -192,7 +147,7 @@ async def test_two_users_at_once_never_see_each_others_runs(
 
 
 async def test_consent_page_refuses_a_key_the_upstream_rejects(oauth_server: Served) -> None:
-    browser = Browser(oauth_server.url, "sk-tinyfish-not-a-real-key")
+    browser = _browser(oauth_server, "sk-tinyfish-not-a-real-key")
     storage = MemoryTokenStorage()
     http = httpx2.AsyncClient(auth=_provider(oauth_server, browser, storage), timeout=30)
     failed: BaseException | None = None

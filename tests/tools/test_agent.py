@@ -24,12 +24,6 @@ SHOP = "https://shop.example.com/"
 API_KEY = "sk-tinyfish-emulator"
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def mcp(emulator_server: Any) -> AsyncIterator[Client]:
-    """The stdio server; the client negotiates the 2026-07-28 era (no handshake)."""
-    async for client in shared_stdio_server(emulator_server.base_url, API_KEY):
-        yield client
-
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def mcp_legacy(emulator_server: Any) -> AsyncIterator[Client]:

@@ -7,25 +7,17 @@ and every error tells the model what to do next without ever showing the key.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
-from _mcp import result_json, result_text, shared_stdio_server, stdio_server
+from _mcp import result_json, result_text, stdio_server
 from mcp import Client
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SHOP = "https://shop.example.com/"
-API_KEY = "sk-tinyfish-emulator"
 
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def mcp(emulator_server: Any) -> AsyncIterator[Client]:
-    async for client in shared_stdio_server(emulator_server.base_url, API_KEY):
-        yield client
 
 
 def _sent(emulator: Any, path: str) -> list[dict[str, Any]]:

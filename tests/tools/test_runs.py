@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from _mcp import result_json, result_text, shared_stdio_server
+from _mcp import result_json, result_text
 from mcp import Client
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SHOP = "https://shop.example.com/"
-API_KEY = "sk-tinyfish-emulator"
 
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def mcp(emulator_server: Any) -> AsyncIterator[Client]:
-    async for client in shared_stdio_server(emulator_server.base_url, API_KEY):
-        yield client
 
 
 async def _run(mcp: Client, url: str = SHOP, goal: str = "List the products", **extra: Any) -> dict[str, Any]:
