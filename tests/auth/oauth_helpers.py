@@ -8,7 +8,6 @@ provider can drive the whole flow in-process.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import httpx2
+from _mcp import hold_open
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
@@ -124,26 +124,11 @@ async def hosted_harness(settings: Settings, **kwargs: Any) -> AsyncIterator[Har
     SDK's session manager holds an anyio task group that must be left in the task that
     entered it; hosting it in its own task makes the harness usable from a fixture.
     """
-    ready: asyncio.Future[Harness] = asyncio.get_running_loop().create_future()
-    stop = asyncio.Event()
-
-    async def host() -> None:
-        try:
-            async with running_harness(settings, **kwargs) as harness:
-                ready.set_result(harness)
-                await stop.wait()
-        except BaseException as exc:
-            if not ready.done():
-                ready.set_exception(exc)
-                return
-            raise
-
-    task = asyncio.create_task(host())
+    harness, close = await hold_open(running_harness(settings, **kwargs))
     try:
-        yield await ready
+        yield harness
     finally:
-        stop.set()
-        await task
+        await close()
 
 
 # --- the browser side of the flow ---------------------------------------------
