@@ -18,12 +18,20 @@ models (never written by hand):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
-__all__ = ["OutputModel", "compact_input_schema", "compact_output_schema", "compact_tool_schemas"]
+__all__ = [
+    "OutputModel",
+    "as_tool_result",
+    "compact_input_schema",
+    "compact_output_schema",
+    "compact_tool_schemas",
+]
 
 _DROP = frozenset({"title", "$defs", "$schema"})
 
@@ -142,3 +150,14 @@ def compact_tool_schemas(mcp: MCPServer) -> None:
             meta.output_schema = compact_output_schema(meta.output_schema, brief=brief)
             # ``Tool.output_schema`` is a cached property over the metadata.
             tool.__dict__.pop("output_schema", None)
+
+
+def as_tool_result(model: BaseModel, extra: Sequence[ContentBlock] = ()) -> CallToolResult:
+    """``model`` as a tool result: compact JSON text plus the same object, structured.
+
+    The SDK's own rendering indents the JSON, which costs the model context for nothing.
+    """
+    return CallToolResult(
+        content=[TextContent(type="text", text=model.model_dump_json()), *extra],
+        structured_content=model.model_dump(mode="json"),
+    )

@@ -27,6 +27,7 @@ from ._inputs import (
     batch_request,
     run_request,
 )
+from ._schema import as_tool_result
 from ._watch import follow_existing_run, follow_new_run
 from .context import ToolDeps
 from .errors import tool_error
@@ -35,7 +36,6 @@ from .results import (
     RunResult,
     StartedRun,
     StartedRuns,
-    as_tool_result,
     bound_result,
     failed_run_error,
 )

@@ -20,14 +20,14 @@ from typing import Annotated, Literal
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserSession, BrowserSessionRequest
 from ._inputs import normalize_url
-from ._schema import OutputModel
+from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import invalid_input, tool_error
 
@@ -173,7 +173,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 json_schema_extra={"minimum": TIMEOUT_RANGE[0], "maximum": TIMEOUT_RANGE[1]},
             ),
         ] = None,
-    ) -> NewBrowserSession:
+    ) -> Annotated[CallToolResult, NewBrowserSession]:
         """Create a TinyFish browser session (see CREATE_DESCRIPTION)."""
         timeout = default_timeout if timeout_seconds is None else timeout_seconds
         low, high = TIMEOUT_RANGE
@@ -206,29 +206,33 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 note = f"Not navigated yet: GET {session.base_url}/pages later for devtoolsFrontendUrl."
             else:
                 record.last_activity = datetime.now(UTC)
-        return NewBrowserSession(
-            session_id=session.session_id,
-            cdp_url=session.cdp_url,
-            base_url=session.base_url,
-            inspector_url=inspector,
-            expires_at=_iso(record.expires_at),
-            connect_hint=f"Playwright: browser = await chromium.connect_over_cdp({session.cdp_url!r})",
-            note=note,
+        return as_tool_result(
+            NewBrowserSession(
+                session_id=session.session_id,
+                cdp_url=session.cdp_url,
+                base_url=session.base_url,
+                inspector_url=inspector,
+                expires_at=_iso(record.expires_at),
+                connect_hint=f"Playwright: browser = await chromium.connect_over_cdp({session.cdp_url!r})",
+                note=note,
+            )
         )
 
     @mcp.tool(
         description=LIST_DESCRIPTION,
         annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=False),
     )
-    async def list_browser_sessions() -> BrowserSessionList:
+    async def list_browser_sessions() -> Annotated[CallToolResult, BrowserSessionList]:
         """List remembered sessions (see LIST_DESCRIPTION)."""
         key = await deps.resolve_key()
         now = datetime.now(UTC)
         sessions = [session_info(record, now) for record in registry.list(key)]
-        return BrowserSessionList(
-            sessions=sessions,
-            note=(
-                "Only sessions created through this server since it started. expires_at assumes "
-                "no CDP activity; a session in use stays alive longer."
-            ),
+        return as_tool_result(
+            BrowserSessionList(
+                sessions=sessions,
+                note=(
+                    "Only sessions created through this server since it started. expires_at assumes "
+                    "no CDP activity; a session in use stays alive longer."
+                ),
+            )
         )

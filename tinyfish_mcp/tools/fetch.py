@@ -13,13 +13,13 @@ from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from ..upstream.errors import UpstreamError
 from ..upstream.models import FetchProxyConfig, FetchRequest, FetchResult
 from ._inputs import normalize_url
-from ._schema import OutputModel
+from ._schema import OutputModel, as_tool_result
 from .bounds import clip
 from .context import ToolDeps
 from .errors import invalid_input, tool_error
@@ -180,7 +180,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         offset: Annotated[
             int, Field(description="Text start (a next_offset)", json_schema_extra={"minimum": 0})
         ] = 0,
-    ) -> FetchContentResult:
+    ) -> Annotated[CallToolResult, FetchContentResult]:
         """Fetch pages through TinyFish Fetch and bound their text (see DESCRIPTION)."""
         if not urls:
             raise ToolError("urls is empty: give 1 to 10 page URLs.")
@@ -219,8 +219,10 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             pages.append(page)
             omitted += dropped
         failures = [FetchFailure(url=e.url, error=_failure_text(e.error)) for e in response.errors]
-        return FetchContentResult(
-            results=pages,
-            errors=failures,
-            hint=_hint(pages, omitted, fmt=format, max_chars=max_chars or budget),
+        return as_tool_result(
+            FetchContentResult(
+                results=pages,
+                errors=failures,
+                hint=_hint(pages, omitted, fmt=format, max_chars=max_chars or budget),
+            )
         )

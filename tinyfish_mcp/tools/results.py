@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ContentBlock, TextContent
-from pydantic import BaseModel
 
 from ..upstream.models import Run, RunError, RunStep
 from ._schema import OutputModel
@@ -35,7 +32,6 @@ __all__ = [
     "StartedRun",
     "StartedRuns",
     "StepRow",
-    "as_tool_result",
     "bound_result",
     "error_info",
     "failed_run_error",
@@ -325,14 +321,3 @@ def bound_result(out: RunResult, max_chars: int, offset: int = 0) -> RunResult:
             break
         budget = max(MIN_SLICE, budget - excess - 16)
     return out
-
-
-def as_tool_result(model: BaseModel, extra: Sequence[ContentBlock] = ()) -> CallToolResult:
-    """``model`` as a tool result: compact JSON text plus the same object, structured.
-
-    The SDK's own rendering indents the JSON, which costs the model context for nothing.
-    """
-    return CallToolResult(
-        content=[TextContent(type="text", text=model.model_dump_json()), *extra],
-        structured_content=model.model_dump(mode="json"),
-    )

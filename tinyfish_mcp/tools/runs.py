@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 
 from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.models import CancelResult, ListRunsParams, Run
+from ._schema import as_tool_result
 from .context import ToolDeps
 from .errors import invalid_input, tool_error
 from .results import (
@@ -24,7 +25,6 @@ from .results import (
     RunDetail,
     RunPage,
     RunsBatch,
-    as_tool_result,
     bound_result,
     run_result,
     run_row,

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from ..upstream.errors import RateLimitError, UpstreamError
 from ..upstream.models import SearchParams
-from ._schema import OutputModel
+from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import invalid_input, tool_error
 
@@ -56,7 +56,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         query: str,
         location: Annotated[str | None, Field(description="Country code, e.g. US")] = None,
         language: Annotated[str | None, Field(description="Language code, e.g. en")] = None,
-    ) -> SearchWebResult:
+    ) -> Annotated[CallToolResult, SearchWebResult]:
         """Search through TinyFish Search (see DESCRIPTION)."""
         try:
             params = SearchParams(
@@ -88,10 +88,12 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             for r in sorted(response.results, key=lambda r: r.position)[:MAX_RESULTS]
         ]
         location = response.location or params.location
-        return SearchWebResult(
-            query=response.query or params.query,
-            # Country codes read best upper case (US), as the documents write them.
-            location=location.upper() if location and len(location) == 2 else location,
-            language=response.language or params.language,
-            results=hits,
+        return as_tool_result(
+            SearchWebResult(
+                query=response.query or params.query,
+                # Country codes read best upper case (US), as the documents write them.
+                location=location.upper() if location and len(location) == 2 else location,
+                language=response.language or params.language,
+                results=hits,
+            )
         )

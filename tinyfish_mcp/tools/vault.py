@@ -16,12 +16,12 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from ..upstream.errors import UpstreamError
 from ..upstream.models import UsageResponse
-from ._schema import OutputModel
+from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import tool_error
 
@@ -83,7 +83,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         description=ITEMS_DESCRIPTION,
         annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
     )
-    async def list_vault_items() -> VaultItems:
+    async def list_vault_items() -> Annotated[CallToolResult, VaultItems]:
         """List vault items and connections (see ITEMS_DESCRIPTION)."""
         key = await deps.resolve_key()
         try:
@@ -111,13 +111,15 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             note = f"Showing {MAX_ITEMS} of {len(items.items)} items."
         elif not items.items:
             note = "The connected vaults have no items with website URLs (items need a URL to sync)."
-        return VaultItems(
-            items=shown,
-            connections=[
-                VaultConnectionInfo(provider=c.provider, status=c.connection_status)
-                for c in connections.connections
-            ],
-            note=note,
+        return as_tool_result(
+            VaultItems(
+                items=shown,
+                connections=[
+                    VaultConnectionInfo(provider=c.provider, status=c.connection_status)
+                    for c in connections.connections
+                ],
+                note=note,
+            )
         )
 
     @mcp.tool(
@@ -133,7 +135,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             ),
         ] = 20,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
-    ) -> UsageResult:
+    ) -> Annotated[CallToolResult, UsageResult]:
         """Usage records (see USAGE_DESCRIPTION)."""
         low, high = USAGE_LIMIT_RANGE
         if not low <= limit <= high:
@@ -163,10 +165,12 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 "and page with next_cursor."
             )
         page = response.pagination
-        return UsageResult(
-            kind=kind,
-            records=records,
-            total=page.total if page else None,
-            next_cursor=page.next_cursor if page and note is None else None,
-            note=note,
+        return as_tool_result(
+            UsageResult(
+                kind=kind,
+                records=records,
+                total=page.total if page else None,
+                next_cursor=page.next_cursor if page and note is None else None,
+                note=note,
+            )
         )
