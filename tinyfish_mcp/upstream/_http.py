@@ -19,7 +19,14 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..settings import Product, Settings
-from .constants import API_KEY_HEADER, POOL_LIMITS, REQUEST_ID_HEADERS, USER_AGENT
+from .constants import (
+    API_KEY_HEADER,
+    POOL_KEEPALIVE_EXPIRY,
+    POOL_MAX_CONNECTIONS,
+    POOL_MAX_KEEPALIVE,
+    REQUEST_ID_HEADERS,
+    USER_AGENT,
+)
 from .errors import (
     AuthenticationError,
     UpstreamConnectionError,
@@ -94,7 +101,11 @@ class HttpCore:
         self.policy = RetryPolicy.from_settings(settings)
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(
-            limits=POOL_LIMITS,
+            limits=httpx.Limits(
+                max_connections=POOL_MAX_CONNECTIONS,
+                max_keepalive_connections=POOL_MAX_KEEPALIVE,
+                keepalive_expiry=POOL_KEEPALIVE_EXPIRY,
+            ),
             timeout=httpx.Timeout(settings.default_timeout, connect=settings.connect_timeout),
             follow_redirects=False,
         )

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import anyio
-import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from ..settings import DEFAULT_AGENT_BASE_URL, Product, Settings
-from ._http import HttpCore
-from .constants import SSE_READ_TIMEOUT
+from .constants import SSE_READ_TIMEOUT, RequestKind
 from .errors import InvalidInputError
 from .models import (
     AsyncRunResponse,
@@ -52,8 +50,11 @@ from .models import (
     VaultConnectionList,
     VaultItemList,
 )
-from .retry import RequestKind
-from .sse import check_event_stream, iter_run_events
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._http import HttpCore
 
 __all__ = ["TinyFishClient"]
 
@@ -97,11 +98,23 @@ class TinyFishClient:
 
     def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
-        self._core = HttpCore(settings, http)
+        self._shared_http = http
+        self._core_instance: HttpCore | None = None
+
+    @property
+    def _core(self) -> HttpCore:
+        # Built on first use: the stdio server lists its tools (and answers a client's first
+        # requests) before httpx is even imported, which keeps the cold start short.
+        if self._core_instance is None:
+            from ._http import HttpCore
+
+            self._core_instance = HttpCore(self.settings, self._shared_http)
+        return self._core_instance
 
     async def aclose(self) -> None:
         """Close the pool, unless it was handed in by the caller (who then closes it)."""
-        await self._core.aclose()
+        if self._core_instance is not None:
+            await self._core_instance.aclose()
 
     async def __aenter__(self) -> TinyFishClient:
         return self
@@ -159,6 +172,8 @@ class TinyFishClient:
 
     @asynccontextmanager
     async def _stream_run(self, key: str, request: RunRequest) -> AsyncIterator[AsyncIterator[RunEvent]]:
+        from .sse import check_event_stream, iter_run_events  # imports httpx-sse: first use only
+
         async with self._core.stream(
             "POST",
             self.settings.product_url("automation", "/run-sse"),

@@ -6,16 +6,19 @@ Everything a deployment may want to change (timeouts, retry bounds) lives in
 
 from __future__ import annotations
 
-import httpx
+import enum
 
 from .. import __version__
 
 __all__ = [
     "API_KEY_HEADER",
-    "POOL_LIMITS",
+    "POOL_KEEPALIVE_EXPIRY",
+    "POOL_MAX_CONNECTIONS",
+    "POOL_MAX_KEEPALIVE",
     "REQUEST_ID_HEADERS",
     "SSE_READ_TIMEOUT",
     "USER_AGENT",
+    "RequestKind",
 ]
 
 API_KEY_HEADER = "X-API-Key"
@@ -23,7 +26,11 @@ USER_AGENT = f"tinyfish-mcp/{__version__}"
 
 # One pool serves every user of an HTTP deployment, so it is sized for many concurrent
 # calls (long SSE streams each hold a connection) while keeping a bounded idle set.
-POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=5.0)
+# (Plain numbers, not an ``httpx.Limits``: the stdio cold start does not import httpx
+# until the first upstream call.)
+POOL_MAX_CONNECTIONS = 200
+POOL_MAX_KEEPALIVE = 50
+POOL_KEEPALIVE_EXPIRY = 5.0
 
 # The run-sse stream sends a HEARTBEAT every few seconds while the agent works, and every
 # received chunk restarts httpx's read timer. A read timeout well above the heartbeat gap
@@ -33,3 +40,10 @@ SSE_READ_TIMEOUT = 60.0
 
 # Header names under which a gateway may report the id of the request (for support).
 REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "cf-ray")
+
+
+class RequestKind(enum.Enum):
+    """Whether sending a request twice can do harm (see THE RULE in ``retry.py``)."""
+
+    CREATE = "create"  # may create a billable run or session
+    IDEMPOTENT = "idempotent"  # reads, fetch, search, cancels: safe to send again

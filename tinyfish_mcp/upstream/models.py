@@ -83,7 +83,7 @@ def _require_http_url(value: str, field: str, *, https_only: bool = False) -> st
 class _Request(BaseModel):
     """Requests refuse unknown fields: a typo must fail here, not silently upstream."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     def to_body(self) -> dict[str, Any]:
         """The JSON body (or query) exactly as sent: unset fields are omitted."""
@@ -93,7 +93,7 @@ class _Request(BaseModel):
 class _Response(BaseModel):
     """Responses keep fields we do not know yet, so new upstream fields pass through."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- runs: requests

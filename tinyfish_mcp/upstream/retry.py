@@ -26,25 +26,18 @@ directly.
 
 from __future__ import annotations
 
-import enum
 import random
 from dataclasses import dataclass
 
 import httpx
 
 from ..settings import Product, Settings
+from .constants import RequestKind
 
 __all__ = ["RequestKind", "RetryPolicy", "backoff_delay", "next_delay", "should_retry"]
 
 Outcome = int | BaseException
 """What one attempt ended with: an HTTP status, or the exception raised while sending."""
-
-
-class RequestKind(enum.Enum):
-    """Whether sending a request twice can do harm."""
-
-    CREATE = "create"  # may create a billable run or session: see THE RULE above
-    IDEMPOTENT = "idempotent"  # reads, fetch, search, cancels: safe to send again
 
 
 # Failures after which the request certainly never reached the service.
