@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import anyio
@@ -102,7 +102,7 @@ class HttpCore:
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient(
             limits=httpx.Limits(
-                max_connections=POOL_MAX_CONNECTIONS,
+                max_connections=POOL_MAX_CONNECTIONS,  # None: see constants.py
                 max_keepalive_connections=POOL_MAX_KEEPALIVE,
                 keepalive_expiry=POOL_KEEPALIVE_EXPIRY,
             ),
@@ -191,7 +191,7 @@ class HttpCore:
     ) -> M:
         response = await self.request(method, url, **kwargs)
         what = kwargs.get("label") or _what(method, url)
-        return _parse(TypeAdapter(model), response, what, kwargs["key"])
+        return _parse(_adapter_for(model), response, what, kwargs["key"])
 
     async def request_adapter(self, adapter: TypeAdapter[T], method: str, url: str, **kwargs: Any) -> T:
         response = await self.request(method, url, **kwargs)
@@ -276,6 +276,17 @@ async def _close(response: httpx.Response) -> None:
     """Close a response even inside a cancelled scope (and never wait long for it)."""
     with anyio.CancelScope(shield=True), anyio.move_on_after(5):
         await response.aclose()
+
+
+_ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {}
+
+
+def _adapter_for(model: type[M]) -> TypeAdapter[M]:
+    """One adapter per response model, built once: building one compiles a validator."""
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return cast("TypeAdapter[M]", adapter)
 
 
 def _parse(adapter: TypeAdapter[T], response: httpx.Response, what: str, key: str) -> T:

@@ -24,11 +24,14 @@ __all__ = [
 API_KEY_HEADER = "X-API-Key"
 USER_AGENT = f"tinyfish-mcp/{__version__}"
 
-# One pool serves every user of an HTTP deployment, so it is sized for many concurrent
-# calls (long SSE streams each hold a connection) while keeping a bounded idle set.
+# One pool serves every user of an HTTP deployment. Each streamed run holds a connection
+# for minutes, so the number of connections is not capped: when requests queue behind a
+# cap, httpcore's pool slows down with the queue length (measured: 1,000 concurrent runs
+# through a 200-connection pool never started; uncapped they all completed). The idle
+# set kept for reuse stays bounded.
 # (Plain numbers, not an ``httpx.Limits``: the stdio cold start does not import httpx
 # until the first upstream call.)
-POOL_MAX_CONNECTIONS = 200
+POOL_MAX_CONNECTIONS: int | None = None
 POOL_MAX_KEEPALIVE = 50
 POOL_KEEPALIVE_EXPIRY = 5.0
 
