@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from _mcp import ProgressLog, result_json
@@ -106,3 +108,24 @@ async def test_oauth_mode_without_a_secret_explains_what_to_set(tmp_path: Any) -
     settings = Settings(mcp_auth="oauth", mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     with pytest.raises(ConfigError, match="TINYFISH_MCP_SECRET"):
         await create_app(settings)
+
+
+async def test_closing_the_call_over_http_cancels_the_upstream_run(
+    open_server: Served, emulator: Any
+) -> None:
+    progress = ProgressLog()
+    async with Client(streamable_http_client(open_server.mcp_url)) as client:
+        with anyio.move_on_after(0.8):
+            await client.call_tool(
+                "run_web_automation",
+                {"url": "https://a.example/?tf_scenario=slow&tf_steps=30&tf_step_delay=0.1", "goal": "slow"},
+                progress_callback=progress,
+            )
+    first = progress.messages[0]
+    assert first is not None and first.startswith("Run ")
+    run_id = first.split()[1]
+    deadline = time.monotonic() + 5
+    while emulator.run(run_id)["status"] not in ("CANCELLED", "COMPLETED") and time.monotonic() < deadline:
+        await anyio.sleep(0.05)
+    run = emulator.run(run_id)
+    assert run["status"] == "CANCELLED" and run["cancel_requested"] is True
