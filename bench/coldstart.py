@@ -22,6 +22,7 @@ from ._common import (
     bare_stdio_argv,
     check,
     emulator,
+    finish,
     machine_info,
     make_parser,
     ours_stdio_argv,
@@ -29,7 +30,6 @@ from ._common import (
     server_env,
     summarize,
     targets_table,
-    write_results,
 )
 
 NAME = "coldstart"
@@ -233,9 +233,7 @@ def run(*, quick: bool = False, runs: int | None = None, profiles: int | None = 
         },
         "targets": targets,
     }
-    write_results(NAME, result, quick=quick)
-    result["tables"] = tables
-    return result
+    return finish(NAME, result, tables, quick=quick)
 
 
 def main() -> None:

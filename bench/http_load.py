@@ -38,6 +38,7 @@ from ._common import (
     cpu_seconds,
     create_run,
     emulator,
+    finish,
     http_server,
     machine_info,
     make_parser,
@@ -49,7 +50,6 @@ from ._common import (
     rss_mb,
     summarize,
     targets_table,
-    write_results,
 )
 from ._oauth import oauth_access_token
 
@@ -372,9 +372,7 @@ def run(
         "results": {"modes": per_mode, "failures": failures},
         "targets": targets,
     }
-    write_results(NAME, result, quick=quick)
-    result["tables"] = tables
-    return result
+    return finish(NAME, result, tables, quick=quick)
 
 
 def main() -> None:

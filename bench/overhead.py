@@ -31,6 +31,7 @@ from ._common import (
     check,
     create_run,
     emulator,
+    finish,
     machine_info,
     make_parser,
     ours_stdio_argv,
@@ -40,7 +41,6 @@ from ._common import (
     summarize,
     targets_table,
     tool_text,
-    write_results,
 )
 
 NAME = "overhead"
@@ -183,9 +183,7 @@ def run(*, quick: bool = False, calls: int | None = None, block: int = 50) -> di
         },
         "targets": targets,
     }
-    write_results(NAME, result, quick=quick)
-    result["tables"] = tables
-    return result
+    return finish(NAME, result, tables, quick=quick)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from ._common import (
     StdioPeer,
     check,
     emulator,
+    finish,
     machine_info,
     make_parser,
     ours_stdio_argv,
@@ -33,7 +34,6 @@ from ._common import (
     summarize,
     targets_table,
     tool_text,
-    write_results,
 )
 
 NAME = "progress"
@@ -179,9 +179,7 @@ def run(
         "results": {"delay_ms": stats, "delay_from_emulator_iso_ms": iso_stats, "runs": per_run},
         "targets": targets,
     }
-    write_results(NAME, result, quick=quick)
-    result["tables"] = tables
-    return result
+    return finish(NAME, result, tables, quick=quick)
 
 
 def main() -> None:

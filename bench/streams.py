@@ -36,6 +36,7 @@ from ._common import (
     check,
     cpu_seconds,
     emulator,
+    finish,
     http_server,
     machine_info,
     make_parser,
@@ -46,7 +47,6 @@ from ._common import (
     rss_mb,
     summarize,
     targets_table,
-    write_results,
 )
 
 NAME = "streams"
@@ -314,9 +314,7 @@ def run(
         },
         "targets": targets,
     }
-    write_results(NAME, result, quick=quick)
-    result["tables"] = tables
-    return result
+    return finish(NAME, result, tables, quick=quick)
 
 
 def main() -> None:
