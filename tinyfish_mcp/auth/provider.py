@@ -41,6 +41,9 @@ __all__ = ["OAUTH_SCOPE", "PENDING_TTL", "ConsentExpiredError", "TinyFishOAuthPr
 
 logger = logging.getLogger(__name__)
 
+_KEY_CACHE_SECONDS = 60.0
+_KEY_CACHE_SIZE = 10_000
+
 OAUTH_SCOPE = "tinyfish"
 """The one scope: use the TinyFish tools with the signed-in user's key."""
 
@@ -100,6 +103,10 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         self._access_ttl = access_token_ttl
         self._refresh_ttl = refresh_token_ttl
         self._code_ttl = auth_code_ttl
+        # grant id -> (decrypted key, monotonic expiry). Safe to cache: every request's token
+        # is still checked against the store first, so a grant revoked on another replica
+        # stops working at once; only a database read and a decryption per call are saved.
+        self._keys: dict[str, tuple[str, float]] = {}
 
     # --- clients -------------------------------------------------------------
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
@@ -219,7 +226,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
             return None
         if record.used:
             logger.warning("An authorization code was presented twice; revoking the tokens issued from it")
-            await self.store.revoke_grant(record.grant_id)
+            await self._revoke_grant(record.grant_id)
             return None
         return AuthorizationCode(
             code=authorization_code,
@@ -242,7 +249,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         )
         if not await self.store.redeem_code(authorization_code.code, issued):
             # Lost a race with another redemption of the same code: that is a replay too.
-            await self.store.revoke_grant(grant_id)
+            await self._revoke_grant(grant_id)
             raise TokenError("invalid_grant", "authorization code was already used")
         return token
 
@@ -255,7 +262,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
             return None
         if record.rotated:
             logger.warning("A rotated refresh token was presented again; revoking its token family")
-            await self.store.revoke_grant(record.grant_id)
+            await self._revoke_grant(record.grant_id)
             return None
         if record.expires_at <= time.time():
             return None
@@ -274,7 +281,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         grant_id = refresh_token.subject or ""
         token, issued = self._mint(client, grant_id, scopes, refresh_token.resource or self.resource_url)
         if not await self.store.rotate_refresh_token(refresh_token.token, issued):
-            await self.store.revoke_grant(grant_id)
+            await self._revoke_grant(grant_id)
             raise TokenError("invalid_grant", "refresh token was already used")
         return token
 
@@ -296,19 +303,31 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
     async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
         # RFC 7009 §2.1: revoking either token of a pair revokes the grant behind both.
         if token.subject:
-            await self.store.revoke_grant(token.subject)
+            await self._revoke_grant(token.subject)
 
     # --- the upstream key ----------------------------------------------------
     async def api_key_for(self, grant_id: str) -> str | None:
-        """The TinyFish key stored for a grant, decrypted only for the upstream call."""
+        """The TinyFish key stored for a grant, decrypted for the upstream call (cached briefly)."""
+        cached = self._keys.get(grant_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         ciphertext = await self.store.grant_ciphertext(grant_id)
         if ciphertext is None:
+            self._keys.pop(grant_id, None)
             return None
         try:
-            return self.cipher.decrypt(ciphertext, bound_to=grant_id)
+            key = self.cipher.decrypt(ciphertext, bound_to=grant_id)
         except DecryptionError:
             logger.error("A stored API key did not decrypt (was TINYFISH_MCP_SECRET changed?)")
             return None
+        if len(self._keys) >= _KEY_CACHE_SIZE:
+            self._keys.clear()  # rare; simpler than LRU bookkeeping on every call
+        self._keys[grant_id] = (key, time.monotonic() + _KEY_CACHE_SECONDS)
+        return key
+
+    async def _revoke_grant(self, grant_id: str) -> None:
+        self._keys.pop(grant_id, None)
+        await self.store.revoke_grant(grant_id)
 
     def _mint(
         self, client: OAuthClientInformationFull, grant_id: str, scopes: list[str], resource: str
