@@ -244,6 +244,17 @@ async def follow_new_run(
         # Only the client's cancellation gets here: the window's own is absorbed above.
         await _cancel_upstream(deps, key, tracker.run_id)
         raise
+    except ToolError:
+        raise
+    except Exception as exc:
+        if tracker.run_id is None:
+            raise
+        # Whatever broke on our side, the caller must still learn which run is going.
+        log.exception("following run %s failed", tracker.run_id)
+        raise ToolError(
+            f"Following run {tracker.run_id} failed here ({type(exc).__name__}), but the run may still "
+            f"be going: check it with get_run(run_id='{tracker.run_id}') or wait_for_run."
+        ) from None
     if tracker.run_id is None:
         raise ToolError(f"TinyFish did not confirm the run within {window:g} s. {_MAYBE_STARTED}")
     return await _snapshot(deps, key, tracker)
