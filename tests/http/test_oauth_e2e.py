@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 from _mcp import ProgressLog, result_json, result_text
-from hosted import INITIALIZE, MCP_HEADERS, Served
+from hosted import INITIALIZE, MCP_HEADERS, SECRET, Served, serve_app
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -158,3 +158,32 @@ async def test_consent_page_refuses_a_key_the_upstream_rejects(oauth_server: Ser
         failed = exc
     assert failed is not None
     assert storage.tokens is None
+
+
+async def test_replicas_sharing_the_store_accept_each_others_tokens(emulator: Any, tmp_path: Any) -> None:
+    """Two processes' worth of app (stateless, one database, one secret, one public URL), as
+    behind a load balancer: a user signs in through one and is served by the other."""
+    shared = {
+        "mcp_auth": "oauth",
+        "mcp_secret": SECRET,
+        "mcp_database_url": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
+        "base_url": emulator.base_url,
+    }
+    with serve_app(**shared) as first, serve_app(**shared, mcp_public_url=first.url) as second:
+        http, storage = await _signed_in_client(first, emulator.api_key)
+        async with http, Client(streamable_http_client(first.mcp_url, http_client=http)) as client:
+            started = result_json(
+                await client.call_tool("run_web_automation_async", {"url": "https://a.example/", "goal": "x"})
+            )
+        assert storage.tokens is not None
+        token = storage.tokens.access_token
+        async with httpx2.AsyncClient(base_url=second.url, timeout=30) as raw:
+            listed = await _raw_tool_call(raw, token, "list_runs", {"limit": 5})
+            assert listed.status_code == 200 and started["run_id"] in listed.text
+        async with httpx2.AsyncClient(base_url=first.url) as raw:
+            client_id = storage.client_info.client_id if storage.client_info else ""
+            revoked = await raw.post("/revoke", data={"token": token, "client_id": client_id})
+            assert revoked.status_code == 200
+        async with httpx2.AsyncClient(base_url=second.url, timeout=30) as raw:
+            refused = await _raw_tool_call(raw, token, "list_runs", {"limit": 5})
+            assert refused.status_code == 401
