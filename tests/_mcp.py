@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TextIO, TypeVar
 
+import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import CallToolResult
@@ -34,6 +36,7 @@ __all__ = [
     "memory_server",
     "result_json",
     "result_text",
+    "settled_run",
     "shared_stdio_server",
     "stdio_server",
 ]
@@ -185,6 +188,19 @@ class ProgressLog:
     @property
     def counters(self) -> list[float]:
         return [progress for progress, _, _ in self.events]
+
+
+async def settled_run(emulator: Any, run_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The emulator's view of ``run_id`` once it is CANCELLED or COMPLETED (or ``timeout`` passed).
+
+    Waits with ``anyio.sleep``: a blocking sleep would stop the client from sending anything.
+    """
+    deadline = time.monotonic() + timeout
+    run: dict[str, Any] = emulator.run(run_id)
+    while run["status"] not in ("CANCELLED", "COMPLETED") and time.monotonic() < deadline:
+        await anyio.sleep(0.05)
+        run = emulator.run(run_id)
+    return run
 
 
 def result_text(result: CallToolResult) -> str:

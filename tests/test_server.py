@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 import anyio
 import jsonschema
 import pytest
-from _mcp import ProgressLog, memory_server, result_json
+from _mcp import ProgressLog, memory_server, result_json, settled_run
 
 from tinyfish_mcp import __version__
 
@@ -105,12 +104,7 @@ async def test_client_cancel_follows_the_setting(emulator: Any, cancel_on_discon
         message = log.messages[0]
         assert message is not None and message.startswith("Run ")
         run_id = message.split()[1]
-        deadline = time.monotonic() + 5
-        while (
-            emulator.run(run_id)["status"] not in ("CANCELLED", "COMPLETED") and time.monotonic() < deadline
-        ):
-            await anyio.sleep(0.05)
-    run = emulator.run(run_id)
+        run = await settled_run(emulator, run_id)
     if cancel_on_disconnect:
         assert run["status"] == "CANCELLED" and run["cancel_requested"] is True
     else:

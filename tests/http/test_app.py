@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from _mcp import ProgressLog, result_json
+from _mcp import ProgressLog, result_json, settled_run
 from hosted import INITIALIZE, MCP_HEADERS, Served
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -124,8 +123,5 @@ async def test_closing_the_call_over_http_cancels_the_upstream_run(
     first = progress.messages[0]
     assert first is not None and first.startswith("Run ")
     run_id = first.split()[1]
-    deadline = time.monotonic() + 5
-    while emulator.run(run_id)["status"] not in ("CANCELLED", "COMPLETED") and time.monotonic() < deadline:
-        await anyio.sleep(0.05)
-    run = emulator.run(run_id)
+    run = await settled_run(emulator, run_id)
     assert run["status"] == "CANCELLED" and run["cancel_requested"] is True
