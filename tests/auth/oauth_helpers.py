@@ -23,6 +23,8 @@ from _mcp import hold_open
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -36,6 +38,54 @@ SECRET = "test-secret-" + "x" * 40
 GOOD_KEY = "sk-tinyfish-user-one-1234"
 OTHER_GOOD_KEY = "sk-tinyfish-user-two-5678"
 VALID_KEYS = {GOOD_KEY, OTHER_GOOD_KEY}
+
+
+@dataclass(frozen=True)
+class Database:
+    """A test's database (``kind`` is "sqlite" or "postgres"), with raw SQL for the assertions.
+
+    Statements use SQLAlchemy's ``:name`` parameters, so one text works on either backend.
+    Each call opens and disposes of its own engine: the app under test keeps its own.
+    """
+
+    kind: str
+    url: str
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        return cls("postgres" if url.startswith("postgresql") else "sqlite", url)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        engine = create_async_engine(self.url)
+        try:
+            async with engine.begin() as conn:
+                yield conn
+        finally:
+            await engine.dispose()
+
+    async def execute(self, statement: str, **params: Any) -> None:
+        async with self._connection() as conn:
+            await conn.execute(text(statement), params)
+
+    async def rows(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+        async with self._connection() as conn:
+            return [tuple(row) for row in await conn.execute(text(statement), params)]
+
+    async def count(self, table: str) -> int:
+        ((count,),) = await self.rows(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - our table names
+        return int(count)
+
+    async def all_cells(self) -> bytes:
+        """Every cell of every table, as bytes: to search for what must never be stored."""
+        cells: list[bytes] = []
+        async with self._connection() as conn:
+            tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+            assert tables, "no tables in the database"
+            for table in tables:
+                for row in await conn.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608
+                    cells.extend(c if isinstance(c, bytes) else str(c).encode() for c in row)
+        return b"\x00".join(cells)
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -67,7 +117,7 @@ class Harness:
     setup: AuthSetup
     app: Starlette
     checker: Any
-    db_path: Path
+    db: Database
 
     def transport(self) -> httpx2.ASGITransport:
         return httpx2.ASGITransport(app=self.app)
@@ -110,8 +160,8 @@ async def running_harness(
     await setup.startup()
     try:
         async with server.session_manager.run():
-            db = settings.mcp_database_url.removeprefix("sqlite+aiosqlite:///")
-            yield Harness(setup=setup, app=app, checker=checker, db_path=Path(db))
+            db = Database.from_url(settings.mcp_database_url)
+            yield Harness(setup=setup, app=app, checker=checker, db=db)
     finally:
         await setup.shutdown()
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from oauth_helpers import (
     GOOD_KEY,
     SECRET,
+    Database,
     KeyChecker,
     authorize_params,
     exchange,
@@ -24,18 +24,11 @@ from tinyfish_mcp.auth import AuthConfigurationError, build_auth
 from tinyfish_mcp.auth.crypto import DecryptionError, KeyCipher, hash_secret
 
 
-def _all_cells(db_path: Path) -> bytes:
-    with sqlite3.connect(db_path) as db:
-        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        cells: list[bytes] = []
-        for table in tables:
-            for row in db.execute(f'SELECT * FROM "{table}"'):  # noqa: S608 - names from sqlite_master
-                cells.extend(c if isinstance(c, bytes) else str(c).encode() for c in row)
-    return b"\x00".join(cells)
-
-
-async def test_key_encrypted_and_tokens_codes_and_transactions_hashed(tmp_path: Path) -> None:
-    async with running_harness(make_settings(tmp_path)) as harness, harness.http() as http:
+async def test_key_encrypted_and_tokens_codes_and_transactions_hashed(
+    tmp_path: Path, database: Database
+) -> None:
+    settings = make_settings(tmp_path, mcp_database_url=database.url)
+    async with running_harness(settings) as harness, harness.http() as http:
         issued, tokens = await tokens_for(http)
         assert tokens.refresh_token
         # A consent still open, so its transaction id is in the table too.
@@ -44,16 +37,15 @@ async def test_key_encrypted_and_tokens_codes_and_transactions_hashed(tmp_path: 
         pending = await http.get("/authorize", params=authorize_params(client.client_id, challenge))
         txn = pending.headers["location"].split("txn=", 1)[1]
 
-        dump = _all_cells(harness.db_path)
+        dump = await harness.db.all_cells()
         for secret in (GOOD_KEY, tokens.access_token, tokens.refresh_token, issued.code, txn):
             assert secret.encode() not in dump
         for secret in (tokens.access_token, tokens.refresh_token, issued.code, txn):
             assert hash_secret(secret).encode() in dump
 
-        with sqlite3.connect(harness.db_path) as db:
-            grant_id, ciphertext = db.execute(
-                "SELECT grant_id, api_key_ciphertext FROM tfmcp_grants"
-            ).fetchone()
+        ((grant_id, ciphertext),) = await harness.db.rows(
+            "SELECT grant_id, api_key_ciphertext FROM tfmcp_grants"
+        )
         cipher = KeyCipher(SECRET)
         assert cipher.decrypt(ciphertext, bound_to=grant_id) == GOOD_KEY
         # Bound to its grant: the same bytes do not open under another grant id ...
@@ -64,12 +56,15 @@ async def test_key_encrypted_and_tokens_codes_and_transactions_hashed(tmp_path: 
             KeyCipher("another-secret-" + "y" * 40).decrypt(ciphertext, bound_to=grant_id)
 
 
-async def test_confidential_client_secret_is_encrypted_at_rest_and_still_checked(tmp_path: Path) -> None:
-    async with running_harness(make_settings(tmp_path)) as harness, harness.http() as http:
+async def test_confidential_client_secret_is_encrypted_at_rest_and_still_checked(
+    tmp_path: Path, database: Database
+) -> None:
+    settings = make_settings(tmp_path, mcp_database_url=database.url)
+    async with running_harness(settings) as harness, harness.http() as http:
         issued = await obtain_code(http, token_endpoint_auth_method="client_secret_post")
         secret = issued.client.client_secret
         assert secret
-        assert secret.encode() not in _all_cells(harness.db_path)
+        assert secret.encode() not in await harness.db.all_cells()
 
         refused = await exchange(http, issued, client_secret="wrong-secret")
         assert refused.status_code == 401

@@ -19,6 +19,7 @@ from oauth_helpers import (
     GOOD_KEY,
     REDIRECT,
     RESOURCE,
+    Database,
     MemoryTokenStorage,
     ScriptedBrowser,
     authorize_params,
@@ -75,12 +76,14 @@ async def documents_server(tmp_path: Path) -> AsyncIterator[tuple[TLSServer, Cou
         yield server, hits
 
 
-async def test_sdk_client_signs_in_with_a_metadata_document_instead_of_registering(tmp_path: Path) -> None:
+async def test_sdk_client_signs_in_with_a_metadata_document_instead_of_registering(
+    tmp_path: Path, database: Database
+) -> None:
     async with (
         documents_server(tmp_path) as (server, hits),
         httpx.AsyncClient(verify=server.ssl_context()) as fetcher,
     ):
-        settings = make_settings(tmp_path, mcp_cimd_allow_loopback=True)
+        settings = make_settings(tmp_path, mcp_cimd_allow_loopback=True, mcp_database_url=database.url)
         async with running_harness(settings, http=fetcher) as harness:
             client_id = server.url("/client.json")
             browser = ScriptedBrowser(harness.http, GOOD_KEY)

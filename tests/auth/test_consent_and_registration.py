@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import httpx2
@@ -10,6 +9,7 @@ import pytest
 from oauth_helpers import (
     GOOD_KEY,
     REDIRECT,
+    Database,
     Harness,
     authorize_params,
     form_fields,
@@ -55,9 +55,8 @@ async def test_bad_api_key_re_renders_with_error_and_issues_no_code(
     assert "TinyFish did not accept this API key" in response.text
     assert "sk-not-a-real-key" not in response.text  # the key is never echoed back
     assert harness.checker.calls == 1
-    with sqlite3.connect(harness.db_path) as db:
-        assert db.execute("SELECT COUNT(*) FROM tfmcp_codes").fetchone() == (0,)
-        assert db.execute("SELECT COUNT(*) FROM tfmcp_grants").fetchone() == (0,)
+    assert await harness.db.count("tfmcp_codes") == 0
+    assert await harness.db.count("tfmcp_grants") == 0
 
     # The re-rendered page is a working form: a good key now completes the sign-in.
     fields = form_fields(response.text)
@@ -66,20 +65,22 @@ async def test_bad_api_key_re_renders_with_error_and_issues_no_code(
     assert "code" in query_of(done.headers["location"])
 
 
-async def test_unreachable_upstream_re_renders_with_a_retry_message(tmp_path: Path) -> None:
+async def test_unreachable_upstream_re_renders_with_a_retry_message(
+    tmp_path: Path, database: Database
+) -> None:
     async def upstream_down(api_key: str) -> bool:
         raise ConnectionError(f"could not connect while checking {api_key}")
 
+    settings = make_settings(tmp_path, mcp_database_url=database.url)
     async with (
-        hosted_harness(make_settings(tmp_path), checker=upstream_down) as harness,
+        hosted_harness(settings, checker=upstream_down) as harness,
         harness.http() as http,
     ):
         response = await submit_consent(http, await _consent_location(http), GOOD_KEY)
         assert response.status_code == 503
         assert "Could not reach TinyFish" in response.text
         assert GOOD_KEY not in response.text
-        with sqlite3.connect(harness.db_path) as db:
-            assert db.execute("SELECT COUNT(*) FROM tfmcp_codes").fetchone() == (0,)
+        assert await harness.db.count("tfmcp_codes") == 0
 
 
 async def test_bad_csrf_token_is_refused_without_checking_the_key(

@@ -20,6 +20,7 @@ from oauth_helpers import (
     OTHER_GOOD_KEY,
     REDIRECT,
     RESOURCE,
+    Database,
     Harness,
     MemoryTokenStorage,
     ScriptedBrowser,
@@ -44,10 +45,10 @@ async def _whoami(harness: Harness, http: httpx2.AsyncClient) -> str:
 
 
 async def test_sdk_client_full_flow_discovery_to_revocation(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with running_harness(make_settings(tmp_path)) as harness:
+    async with running_harness(make_settings(tmp_path, mcp_database_url=database.url)) as harness:
         browser = ScriptedBrowser(harness.http, GOOD_KEY)
         storage = MemoryTokenStorage()
         oauth = OAuthClientProvider(
@@ -116,8 +117,11 @@ async def test_sdk_client_full_flow_discovery_to_revocation(
         assert secret and secret not in logged
 
 
-async def test_unauthenticated_request_gets_challenge_with_absolute_prm_url(tmp_path: Path) -> None:
-    async with running_harness(make_settings(tmp_path)) as harness, harness.http() as http:
+async def test_unauthenticated_request_gets_challenge_with_absolute_prm_url(
+    tmp_path: Path, database: Database
+) -> None:
+    settings = make_settings(tmp_path, mcp_database_url=database.url)
+    async with running_harness(settings) as harness, harness.http() as http:
         for token in (None, "not-a-real-token"):
             response = await call_mcp(http, token)
             assert response.status_code == 401
@@ -159,8 +163,11 @@ async def test_discovery_documents(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("stateless", [True, False], ids=["stateless", "stateful"])
-async def test_each_token_uses_its_own_users_key_concurrently(tmp_path: Path, stateless: bool) -> None:
-    async with running_harness(make_settings(tmp_path), stateless=stateless) as harness:
+async def test_each_token_uses_its_own_users_key_concurrently(
+    tmp_path: Path, database: Database, stateless: bool
+) -> None:
+    settings = make_settings(tmp_path, mcp_database_url=database.url)
+    async with running_harness(settings, stateless=stateless) as harness:
         async with harness.http() as http:
             _, one = await tokens_for(http, api_key=GOOD_KEY)
             _, two = await tokens_for(http, api_key=OTHER_GOOD_KEY)

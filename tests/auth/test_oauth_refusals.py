@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import httpx2
@@ -26,12 +25,6 @@ from oauth_helpers import (
 from tinyfish_mcp.auth.crypto import hash_secret
 from tinyfish_mcp.auth.provider import TinyFishOAuthProvider
 from tinyfish_mcp.auth.store import TokenRecord
-
-
-def _sql(harness: Harness, statement: str, *args: object) -> None:
-    with sqlite3.connect(harness.db_path) as db:
-        db.execute(statement, args)
-
 
 # --- authorization codes and PKCE ------------------------------------------------
 
@@ -93,11 +86,10 @@ async def test_plain_or_missing_pkce_challenge_is_refused(
 
 async def test_expired_code_is_refused(harness: Harness, http: httpx2.AsyncClient) -> None:
     issued = await obtain_code(http)
-    _sql(
-        harness,
-        "UPDATE tfmcp_codes SET expires_at = ? WHERE code_hash = ?",
-        time.time() - 1,
-        hash_secret(issued.code),
+    await harness.db.execute(
+        "UPDATE tfmcp_codes SET expires_at = :past WHERE code_hash = :code",
+        past=time.time() - 1,
+        code=hash_secret(issued.code),
     )
     response = await exchange(http, issued)
     assert response.status_code == 400
@@ -147,8 +139,7 @@ async def test_missing_or_wrong_resource_is_refused(
     assert query["error"] == error
     assert query["state"] == "state-123"
     assert query["iss"] == "http://127.0.0.1:8765"
-    with sqlite3.connect(harness.db_path) as db:
-        assert db.execute("SELECT COUNT(*) FROM tfmcp_pending").fetchone() == (0,)
+    assert await harness.db.count("tfmcp_pending") == 0
 
 
 # --- tokens ------------------------------------------------------------------------------
@@ -157,14 +148,16 @@ async def test_missing_or_wrong_resource_is_refused(
 async def test_expired_access_token_is_refused(harness: Harness, http: httpx2.AsyncClient) -> None:
     _, tokens = await tokens_for(http)
     assert tokens.expires_in == 3600  # the mcp_access_token_ttl default
-    with sqlite3.connect(harness.db_path) as db:
-        (expires_at,) = db.execute(
-            "SELECT expires_at FROM tfmcp_tokens WHERE token_hash = ?", (hash_secret(tokens.access_token),)
-        ).fetchone()
+    ((expires_at,),) = await harness.db.rows(
+        "SELECT expires_at FROM tfmcp_tokens WHERE token_hash = :token",
+        token=hash_secret(tokens.access_token),
+    )
     assert abs(expires_at - (time.time() + 3600)) < 60
     assert (await call_mcp(http, tokens.access_token)).status_code == 200
 
-    _sql(harness, "UPDATE tfmcp_tokens SET expires_at = ? WHERE kind = 'access'", time.time() - 1)
+    await harness.db.execute(
+        "UPDATE tfmcp_tokens SET expires_at = :past WHERE kind = 'access'", past=time.time() - 1
+    )
     response = await call_mcp(http, tokens.access_token)
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["www-authenticate"]

@@ -8,8 +8,9 @@ A *grant* is also the token family: every code, access token and refresh token
 issued from one consent carries its ``grant_id``, so revoking the family is one
 delete per table.
 
-The SQL is portable (no dialect-specific statements): a SQLite file by default, and
-a PostgreSQL URL (``postgresql+asyncpg://...``) when several replicas share the state.
+The SQL is portable: a SQLite file by default, and a PostgreSQL URL
+(``postgresql+asyncpg://...``) when several replicas share the state. The one
+dialect-specific statement is the lock that lets replicas create the tables together.
 Single-use guarantees (codes, rotated refresh tokens, consent transactions) rely on
 conditional ``UPDATE``/``DELETE`` and their row counts, which every backend reports
 atomically.
@@ -36,10 +37,12 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from .crypto import hash_secret
 
@@ -108,6 +111,9 @@ tokens = Table(
     Index("ix_tfmcp_tokens_grant", "grant_id"),
 )
 
+# PostgreSQL advisory lock key held while creating the tables (any constant; "tfmcp" in ASCII).
+_SCHEMA_LOCK = 0x74666D6370
+
 # Expired rows are removed at most this often (seconds), piggybacking on writes.
 _PURGE_INTERVAL = 600.0
 
@@ -163,8 +169,19 @@ class AuthStore:
         self._last_purge = 0.0
 
     async def create_all(self) -> None:
+        """Create the missing tables; safe when several replicas start on a new database at once."""
         async with self._engine.begin() as conn:
-            await conn.run_sync(_metadata.create_all)
+            if conn.dialect.name == "postgresql":
+                # Concurrent CREATE TABLEs of one name fail on PostgreSQL even with IF NOT
+                # EXISTS (a unique violation in pg_type): replicas take turns instead, and as
+                # DDL is transactional the next one finds the tables complete.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            # IF NOT EXISTS rather than a look-then-create: on SQLite the check and the
+            # creation are one statement under the database's write lock.
+            for table in _metadata.sorted_tables:
+                await conn.execute(CreateTable(table, if_not_exists=True))
+                for index in table.indexes:
+                    await conn.execute(CreateIndex(index, if_not_exists=True))
         await self.purge_expired()
 
     async def dispose(self) -> None:
