@@ -30,7 +30,7 @@ from ._inputs import (
 from ._schema import as_tool_result
 from ._watch import follow_existing_run, follow_new_run
 from .context import ToolDeps
-from .errors import tool_error
+from .errors import tool_error, upstream_call
 from .prompts import register_prompts
 from .results import (
     RunResult,
@@ -146,10 +146,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 webhook_url=webhook_url,
             )
         )
-        try:
-            started = await deps.client.run_async(key, request)
-        except UpstreamError as exc:
-            raise tool_error(exc, action="starting the run") from None
+        started = await upstream_call("starting the run", deps.client.run_async(key, request))
         if not started.run_id:
             message = started.error.message if started.error else "no run_id was returned"
             raise tool_error(UpstreamError(message, code="RUN_NOT_STARTED"), action="starting the run")
@@ -171,10 +168,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     async def run_web_automation_batch(runs: Specs) -> Annotated[CallToolResult, StartedRuns]:
         key = await deps.resolve_key()
         request = batch_request(runs)
-        try:
-            started = await deps.client.run_batch(key, request)
-        except UpstreamError as exc:
-            raise tool_error(exc, action="starting the batch") from None
+        started = await upstream_call("starting the batch", deps.client.run_batch(key, request))
         if not started.run_ids:
             message = started.error.message if started.error else "no run_ids were returned"
             raise tool_error(UpstreamError(message, code="BATCH_NOT_STARTED"), action="starting the batch")

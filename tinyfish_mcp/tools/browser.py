@@ -29,7 +29,7 @@ from ..upstream.models import BrowserSession, BrowserSessionRequest
 from ._inputs import normalize_url
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
-from .errors import invalid_input, tool_error
+from .errors import invalid_input, upstream_call
 
 __all__ = [
     "BrowserSessionInfo",
@@ -188,10 +188,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         key = await deps.resolve_key()
-        try:
-            session = await deps.client.create_browser_session(key, request)
-        except UpstreamError as exc:
-            raise tool_error(exc, action="creating the browser session") from exc
+        session = await upstream_call(
+            "creating the browser session", deps.client.create_browser_session(key, request)
+        )
         created = datetime.now(UTC)
         record = SessionRecord(session=session, timeout=timeout, created_at=created, last_activity=created)
         # Remember it at once: it bills from now, even if the call is cancelled while polling.

@@ -7,6 +7,9 @@ Whenever a run already exists, its id is part of the message, so the run is neve
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
@@ -18,7 +21,9 @@ from ..upstream.errors import (
     UpstreamError,
 )
 
-__all__ = ["invalid_input", "tool_error"]
+__all__ = ["invalid_input", "tool_error", "upstream_call"]
+
+T = TypeVar("T")
 
 
 def tool_error(exc: UpstreamError, *, action: str, run_id: str | None = None) -> ToolError:
@@ -53,3 +58,11 @@ def invalid_input(exc: ValidationError, *, what: str = "the arguments") -> ToolE
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         problems.append(f"{loc}: {msg}")
     return ToolError(f"Invalid {what}: " + "; ".join(problems) + ". Fix these and call again.")
+
+
+async def upstream_call(action: str, call: Awaitable[T], *, run_id: str | None = None) -> T:
+    """Await ``call``; an upstream failure becomes a tool error saying what we were doing."""
+    try:
+        return await call
+    except UpstreamError as exc:
+        raise tool_error(exc, action=action, run_id=run_id) from None

@@ -16,13 +16,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from ..upstream.errors import UpstreamError
 from ..upstream.models import FetchProxyConfig, FetchRequest, FetchResult
 from ._inputs import normalize_url
 from ._schema import OutputModel, as_tool_result
 from .bounds import clip
 from .context import ToolDeps
-from .errors import invalid_input, tool_error
+from .errors import invalid_input, upstream_call
 
 __all__ = ["FetchContentResult", "FetchFailure", "FetchedPage", "register"]
 
@@ -206,10 +205,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         key = await deps.resolve_key()
-        try:
-            response = await deps.client.fetch(key, request)
-        except UpstreamError as exc:
-            raise tool_error(exc, action="fetching the pages") from exc
+        response = await upstream_call("fetching the pages", deps.client.fetch(key, request))
         share = budget // len(normalized)
         want = {"links": links, "image_links": image_links}
         pages: list[FetchedPage] = []

@@ -18,7 +18,7 @@ from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.models import CancelResult, ListRunsParams, Run
 from ._schema import as_tool_result
 from .context import ToolDeps
-from .errors import invalid_input, tool_error
+from .errors import invalid_input, tool_error, upstream_call
 from .results import (
     CancelBatch,
     CancelInfo,
@@ -112,10 +112,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         offset: Annotated[int, Field(ge=0)] = 0,
     ) -> Annotated[CallToolResult, RunDetail]:
         key = await deps.resolve_key()
-        try:
-            run = await deps.client.get_run(key, run_id, screenshots=screenshots)
-        except UpstreamError as exc:
-            raise tool_error(exc, action=f"getting run {run_id}") from None
+        run = await upstream_call(
+            f"getting run {run_id}", deps.client.get_run(key, run_id, screenshots=screenshots)
+        )
         detail = run_detail(
             run,
             include_steps=include_steps or screenshots,
@@ -158,10 +157,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             )
         except ValidationError as exc:
             raise invalid_input(exc) from None
-        try:
-            page = await deps.client.list_runs(key, params)
-        except UpstreamError as exc:
-            raise tool_error(exc, action="listing runs") from None
+        page = await upstream_call("listing runs", deps.client.list_runs(key, params))
         return as_tool_result(
             RunPage(
                 runs=[run_row(run) for run in page.data],
@@ -173,28 +169,19 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     @mcp.tool(annotations=_CANCELS, description="Cancel a run (idempotent; a finished run stays as it is).")
     async def cancel_run(run_id: RunIdArg) -> Annotated[CallToolResult, CancelInfo]:
         key = await deps.resolve_key()
-        try:
-            res = await deps.client.cancel_run(key, run_id)
-        except UpstreamError as exc:
-            raise tool_error(exc, action=f"cancelling run {run_id}") from None
+        res = await upstream_call(f"cancelling run {run_id}", deps.client.cancel_run(key, run_id))
         return as_tool_result(_cancel_info(res))
 
     @mcp.tool(annotations=_READS, description="Status of up to 100 runs (short rows, plus not_found ids).")
     async def get_runs(run_ids: RunIds) -> Annotated[CallToolResult, RunsBatch]:
         key = await deps.resolve_key()
-        try:
-            res = await deps.client.get_runs(key, run_ids)
-        except UpstreamError as exc:
-            raise tool_error(exc, action="getting the runs") from None
+        res = await upstream_call("getting the runs", deps.client.get_runs(key, run_ids))
         return as_tool_result(RunsBatch(runs=[run_row(run) for run in res.data], not_found=res.not_found))
 
     @mcp.tool(annotations=_CANCELS, description="Cancel up to 100 runs (idempotent; plus not_found ids).")
     async def cancel_runs(run_ids: RunIds) -> Annotated[CallToolResult, CancelBatch]:
         key = await deps.resolve_key()
-        try:
-            res = await deps.client.cancel_runs(key, run_ids)
-        except UpstreamError as exc:
-            raise tool_error(exc, action="cancelling the runs") from None
+        res = await upstream_call("cancelling the runs", deps.client.cancel_runs(key, run_ids))
         return as_tool_result(
             CancelBatch(results=[_cancel_info(r) for r in res.data], not_found=res.not_found)
         )

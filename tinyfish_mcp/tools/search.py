@@ -13,11 +13,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from ..upstream.errors import RateLimitError, UpstreamError
 from ..upstream.models import SearchParams
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
-from .errors import invalid_input, tool_error
+from .errors import invalid_input, upstream_call
 
 __all__ = ["SearchHit", "SearchWebResult", "register"]
 
@@ -67,14 +66,10 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         key = await deps.resolve_key()
-        try:
-            response = await deps.client.search(key, params)
-        except RateLimitError as exc:
-            raise tool_error(
-                exc, action="searching (the Search API allows about 5 searches a minute)"
-            ) from exc
-        except UpstreamError as exc:
-            raise tool_error(exc, action="searching") from exc
+        # The action names the Search API's own limit, which is what a rate-limited caller needs.
+        response = await upstream_call(
+            "searching (the Search API allows about 5 searches a minute)", deps.client.search(key, params)
+        )
         hits = [
             SearchHit(
                 position=r.position,

@@ -19,11 +19,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from ..upstream.errors import UpstreamError
-from ..upstream.models import UsageResponse
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
-from .errors import tool_error
+from .errors import upstream_call
 
 __all__ = ["UsageResult", "VaultConnectionInfo", "VaultItemInfo", "VaultItems", "register"]
 
@@ -86,11 +84,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     async def list_vault_items() -> Annotated[CallToolResult, VaultItems]:
         """List vault items and connections (see ITEMS_DESCRIPTION)."""
         key = await deps.resolve_key()
-        try:
-            connections = await deps.client.list_vault_connections(key)
-            items = await deps.client.list_vault_items(key)
-        except UpstreamError as exc:
-            raise tool_error(exc, action="listing the vault") from exc
+        connections = await upstream_call("listing the vault", deps.client.list_vault_connections(key))
+        items = await upstream_call("listing the vault", deps.client.list_vault_items(key))
         shown = [
             VaultItemInfo(
                 item_id=item.item_id,
@@ -141,13 +136,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         if not low <= limit <= high:
             raise ToolError(f"limit must be between {low} and {high} (got {limit}).")
         key = await deps.resolve_key()
-        try:
-            if kind == "browser":
-                response: UsageResponse = await deps.client.browser_usage(key, limit=limit, cursor=cursor)
-            else:
-                response = await deps.client.search_usage(key, limit=limit, cursor=cursor)
-        except UpstreamError as exc:
-            raise tool_error(exc, action=f"reading {kind} usage") from exc
+        read = deps.client.browser_usage if kind == "browser" else deps.client.search_usage
+        response = await upstream_call(f"reading {kind} usage", read(key, limit=limit, cursor=cursor))
         # The service pages by limit already; the slice and the character budget bound the
         # result even when a page is larger than asked for or its records are large.
         records: list[dict[str, Any]] = []
