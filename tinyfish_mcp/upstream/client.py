@@ -125,31 +125,50 @@ class TinyFishClient:
     def _timeout(self, product: Product) -> float:
         return self.settings.timeout_for(product)
 
+    async def _call(
+        self,
+        model: type[M],
+        method: str,
+        product: Product,
+        path: str = "",
+        *,
+        key: str,
+        kind: RequestKind = IDEMPOTENT,
+        read_timeout: float | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> M:
+        """One request to ``path`` of ``product``, routed and timed out as the settings say."""
+        return await self._core.request_model(
+            model,
+            method,
+            self.settings.product_url(product, path),
+            key=key,
+            kind=kind,
+            product=product,
+            read_timeout=read_timeout or self._timeout(product),
+            json=json,
+            params=params,
+        )
+
     # ---------------------------------------------------------------- agent
     async def run(self, key: str, request: RunRequest) -> SyncRunResponse:
         """POST /v1/automation/run (blocks until the run ends). Never retried once sent."""
-        return await self._core.request_model(
+        return await self._call(
             SyncRunResponse,
             "POST",
-            self.settings.product_url("automation", "/run"),
+            "automation",
+            "/run",
             key=key,
             kind=CREATE,
-            product="automation",
             read_timeout=self.settings.run_timeout,
             json=request.to_body(),
         )
 
     async def run_async(self, key: str, request: RunRequest) -> AsyncRunResponse:
         """POST /v1/automation/run-async. Never re-sent blindly (it may have created a run)."""
-        return await self._core.request_model(
-            AsyncRunResponse,
-            "POST",
-            self.settings.product_url("automation", "/run-async"),
-            key=key,
-            kind=CREATE,
-            product="automation",
-            read_timeout=self._timeout("automation"),
-            json=request.to_body(),
+        return await self._call(
+            AsyncRunResponse, "POST", "automation", "/run-async", key=key, kind=CREATE, json=request.to_body()
         )
 
     def stream_run(
@@ -193,121 +212,56 @@ class TinyFishClient:
 
     async def run_batch(self, key: str, request: RunBatchRequest) -> BatchRunResponse:
         """POST /v1/automation/run-batch (1-100 runs, atomic, no idempotency key: never re-sent)."""
-        return await self._core.request_model(
-            BatchRunResponse,
-            "POST",
-            self.settings.product_url("automation", "/run-batch"),
-            key=key,
-            kind=CREATE,
-            product="automation",
-            read_timeout=self._timeout("automation"),
-            json=request.to_body(),
+        return await self._call(
+            BatchRunResponse, "POST", "automation", "/run-batch", key=key, kind=CREATE, json=request.to_body()
         )
 
     # ---------------------------------------------------------------- runs
     async def list_runs(self, key: str, params: ListRunsParams) -> RunList:
         """GET /v1/runs with only the parameters that are set."""
-        return await self._core.request_model(
-            RunList,
-            "GET",
-            self.settings.product_url("runs"),
-            key=key,
-            kind=IDEMPOTENT,
-            product="runs",
-            read_timeout=self._timeout("runs"),
-            params=params.to_body(),
-        )
+        return await self._call(RunList, "GET", "runs", key=key, params=params.to_body())
 
     async def get_run(self, key: str, run_id: str, *, screenshots: bool = False) -> Run:
         """GET /v1/runs/{id}; ``screenshots=True`` adds ``?screenshots=base64``."""
-        return await self._core.request_model(
+        return await self._call(
             Run,
             "GET",
-            self.settings.product_url("runs", _run_path(run_id)),
+            "runs",
+            _run_path(run_id),
             key=key,
-            kind=IDEMPOTENT,
-            product="runs",
-            read_timeout=self._timeout("runs"),
             params={"screenshots": "base64"} if screenshots else None,
         )
 
     async def get_runs(self, key: str, run_ids: list[str]) -> RunsBatchResponse:
         """POST /v1/runs/batch with ``{"run_ids": [...]}`` (<= 100)."""
-        return await self._core.request_model(
-            RunsBatchResponse,
-            "POST",
-            self.settings.product_url("runs", "/batch"),
-            key=key,
-            kind=IDEMPOTENT,
-            product="runs",
-            read_timeout=self._timeout("runs"),
-            json={"run_ids": _id_list(run_ids)},
+        return await self._call(
+            RunsBatchResponse, "POST", "runs", "/batch", key=key, json={"run_ids": _id_list(run_ids)}
         )
 
     async def cancel_run(self, key: str, run_id: str) -> CancelResult:
         """POST /v1/runs/{id}/cancel (idempotent, so safe to retry)."""
-        return await self._core.request_model(
-            CancelResult,
-            "POST",
-            self.settings.product_url("runs", _run_path(run_id, "/cancel")),
-            key=key,
-            kind=IDEMPOTENT,
-            product="runs",
-            read_timeout=self._timeout("runs"),
-        )
+        return await self._call(CancelResult, "POST", "runs", _run_path(run_id, "/cancel"), key=key)
 
     async def cancel_runs(self, key: str, run_ids: list[str]) -> CancelBatchResponse:
         """POST /v1/runs/batch/cancel with ``{"run_ids": [...]}`` (<= 100, idempotent)."""
-        return await self._core.request_model(
-            CancelBatchResponse,
-            "POST",
-            self.settings.product_url("runs", "/batch/cancel"),
-            key=key,
-            kind=IDEMPOTENT,
-            product="runs",
-            read_timeout=self._timeout("runs"),
-            json={"run_ids": _id_list(run_ids)},
+        return await self._call(
+            CancelBatchResponse, "POST", "runs", "/batch/cancel", key=key, json={"run_ids": _id_list(run_ids)}
         )
 
     # ---------------------------------------------------------------- fetch and search
     async def fetch(self, key: str, request: FetchRequest) -> FetchResponse:
         """POST /v1/fetch: per-URL failures come back in ``errors[]``, not as exceptions."""
-        return await self._core.request_model(
-            FetchResponse,
-            "POST",
-            self.settings.product_url("fetch"),
-            key=key,
-            kind=IDEMPOTENT,
-            product="fetch",
-            read_timeout=self._timeout("fetch"),
-            json=request.to_body(),
-        )
+        return await self._call(FetchResponse, "POST", "fetch", key=key, json=request.to_body())
 
     async def search(self, key: str, params: SearchParams) -> SearchResponse:
         """GET /v1/search; a 429 backs off from ``search_rate_limit_backoff`` before retrying."""
-        return await self._core.request_model(
-            SearchResponse,
-            "GET",
-            self.settings.product_url("search"),
-            key=key,
-            kind=IDEMPOTENT,
-            product="search",
-            read_timeout=self._timeout("search"),
-            params=params.to_body(),
-        )
+        return await self._call(SearchResponse, "GET", "search", key=key, params=params.to_body())
 
     # ---------------------------------------------------------------- browser
     async def create_browser_session(self, key: str, request: BrowserSessionRequest) -> BrowserSession:
         """POST /v1/browser (201). A session is billable: never re-sent blindly."""
-        return await self._core.request_model(
-            BrowserSession,
-            "POST",
-            self.settings.product_url("browser"),
-            key=key,
-            kind=CREATE,
-            product="browser",
-            read_timeout=self._timeout("browser"),
-            json=request.to_body(),
+        return await self._call(
+            BrowserSession, "POST", "browser", key=key, kind=CREATE, json=request.to_body()
         )
 
     async def list_browser_pages(self, key: str, base_url: str) -> list[BrowserPage]:
@@ -353,16 +307,7 @@ class TinyFishClient:
         return await self._usage("search", key, params)
 
     async def _usage(self, product: Product, key: str, params: dict[str, Any]) -> UsageResponse:
-        return await self._core.request_model(
-            UsageResponse,
-            "GET",
-            self.settings.product_url(product, "/usage"),
-            key=key,
-            kind=IDEMPOTENT,
-            product=product,
-            read_timeout=self._timeout(product),
-            params=_query(params),
-        )
+        return await self._call(UsageResponse, "GET", product, "/usage", key=key, params=_query(params))
 
     # ---------------------------------------------------------------- vault (read only)
     async def list_vault_connections(self, key: str) -> VaultConnectionList:
@@ -374,12 +319,4 @@ class TinyFishClient:
         return await self._vault("/items", key, VaultItemList)
 
     async def _vault(self, path: str, key: str, model: type[M]) -> M:
-        return await self._core.request_model(
-            model,
-            "GET",
-            self.settings.product_url("vault", path),
-            key=key,
-            kind=IDEMPOTENT,
-            product="vault",
-            read_timeout=self._timeout("vault"),
-        )
+        return await self._call(model, "GET", "vault", path, key=key)
