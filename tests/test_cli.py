@@ -124,3 +124,32 @@ async def test_sandbox_runs_with_no_key_and_says_so_on_stderr(emulator: Any) -> 
     assert emulator.requests() == []
     # Logs never show a key, not even the sandbox's built-in one.
     assert "sk-tinyfish-emulator" not in log_text
+
+
+def test_a_client_that_hangs_up_ends_the_server_quietly(emulator: Any) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    env = {**clean, "TINYFISH_API_KEY": emulator.api_key, "TINYFISH_BASE_URL": emulator.base_url}
+    with tempfile.TemporaryFile("w+") as errlog:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tinyfish_mcp"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errlog,
+            text=True,
+        )
+        assert server.stdin is not None and server.stdout is not None
+        init = (
+            '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+            '"capabilities":{},"clientInfo":{"name":"t","version":"0"}}}\n'
+        )
+        server.stdin.write(init)
+        server.stdin.flush()
+        assert '"id":1' in server.stdout.readline()
+        server.stdout.close()  # the client goes away without a word...
+        server.stdin.write('{"jsonrpc":"2.0","id":2,"method":"tools/list"}\n')  # ...mid-conversation
+        server.stdin.flush()
+        server.stdin.close()
+        assert server.wait(timeout=30) == 0
+        errlog.seek(0)
+        assert "Traceback" not in errlog.read()

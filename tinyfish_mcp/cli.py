@@ -176,8 +176,26 @@ def _serve_stdio(settings: Settings) -> int:
     if settings.api_key is None:
         log.warning("TINYFISH_API_KEY is not set: tools are listed, but every call will say how to set it")
     log.info("tinyfish-mcp %s on stdio (toolsets: %s)", __version__, ",".join(settings.mcp_toolsets))
-    build_server(settings).run()
+    try:
+        build_server(settings).run()
+    except* (BrokenPipeError, ConnectionResetError):
+        # The client closed our stdout (it quit or restarted us): an ordinary way to end.
+        log.info("the client closed the connection")
+        _silence_stdout()
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot fail on the dead pipe."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _serve_http(settings: Settings) -> int:
