@@ -19,7 +19,7 @@ from mcp import Client
 from mcp_types import ListToolsResult, Tool
 
 from tinyfish_mcp.server import build_server
-from tinyfish_mcp.settings import TOOLSETS, Settings
+from tinyfish_mcp.settings import DEFAULT_TOOLSETS, TOOLSETS, Settings, Toolset
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 BUDGET_BYTES = 12_000
@@ -43,16 +43,18 @@ EXPECTED_TOOLS = {
 }
 
 
-def _settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+def _settings(monkeypatch: pytest.MonkeyPatch, toolsets: tuple[Toolset, ...] = TOOLSETS) -> Settings:
     """Default settings with every toolset, whatever TINYFISH_* the developer has set."""
     for name in list(os.environ):
         if name.startswith("TINYFISH_"):
             monkeypatch.delenv(name)
-    return Settings(mcp_toolsets=TOOLSETS)
+    return Settings(mcp_toolsets=toolsets)
 
 
-async def _list(monkeypatch: pytest.MonkeyPatch, mode: str = "auto") -> ListToolsResult:
-    async with Client(build_server(_settings(monkeypatch)), mode=mode) as client:
+async def _list(
+    monkeypatch: pytest.MonkeyPatch, mode: str = "auto", toolsets: tuple[Toolset, ...] = TOOLSETS
+) -> ListToolsResult:
+    async with Client(build_server(_settings(monkeypatch, toolsets)), mode=mode) as client:
         return await client.list_tools()
 
 
@@ -107,7 +109,8 @@ async def test_every_tool_is_described_and_annotated(monkeypatch: pytest.MonkeyP
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_tools_list_fits_the_budget(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
-    result = await _list(monkeypatch, mode)
+    # The default toolsets: the opt-in product toolsets are not sent unless asked for.
+    result = await _list(monkeypatch, mode, DEFAULT_TOOLSETS)
     size = len(_wire(result).encode())
     per_tool = {
         tool.name: len(tool.model_dump_json(by_alias=True, exclude_none=True)) for tool in result.tools
