@@ -129,6 +129,13 @@ class Settings(BaseModel):
     mcp_access_token_ttl: int = Field(default=3600, ge=60)
     mcp_refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=300)
     mcp_auth_code_ttl: int = Field(default=300, ge=30, le=600)
+    mcp_token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long a replica trusts an access-token check; bounds how late a revocation made "
+        "on another replica takes effect here (0: check the store on every request).",
+    )
     mcp_cimd_allow_loopback: bool = Field(
         default=False,
         description="TEST ONLY: let client ID metadata documents be fetched from loopback addresses.",
