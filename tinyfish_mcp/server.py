@@ -20,6 +20,7 @@ from .settings import Settings, Toolset
 from .tools import agent, browser, fetch, runs, search, vault
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
+from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
 from .upstream.client import TinyFishClient
 
 __all__ = ["TOOLSETS", "build_server", "instructions_for"]
@@ -29,6 +30,23 @@ log = logging.getLogger(__name__)
 TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
     "agent": agent.register,
     "runs": runs.register,
+    "fetch": fetch.register,
+    "search": search.register,
+    "browser": browser.register,
+    "vault": vault.register,
+}
+
+# One line per toolset, so a server with some toolsets off never points the model at a
+# tool it does not have.
+_INSTRUCTION_LINES: dict[Toolset, str] = {
+    "agent": "- run_web_automation: do a task on a site (navigate, click, fill forms, log in, extract data "
+    "from JS-heavy pages); billed per step. Write a precise goal, pass output_schema for structured data "
+    "and a fresh session_id (UUID) per task: a retry with the same session_id follows the run already "
+    "started. When a call returns status RUNNING, call wait_for_run(run_id) instead of starting the goal "
+    "again. A COMPLETED run can still have missed its goal: read its warning field. The same task on "
+    "several sites: batch_create.",
+    "runs": "- get_run / get_steps / list_runs look runs up; cancel_run stops one; batch_status and "
+    "batch_cancel handle many; runs go on upstream between calls.",
     "fetch": fetch.register,
     "search": search.register,
     "browser": browser.register,
@@ -65,12 +83,15 @@ def build_server(
     auth_server_provider: Any = None,
     token_verifier: Any = None,
     auth: Any = None,
+    run_keys: RunKeyStore | None = None,
 ) -> MCPServer[Any]:
     """The MCP server for ``settings``, with the toolsets of ``settings.mcp_toolsets``.
 
     ``client`` is shared when given (and then not closed here); otherwise the server
     creates one and closes it when its lifespan ends. ``resolve_key`` defaults to the
     key in the settings (stdio). The auth arguments pass straight to ``MCPServer``.
+    ``run_keys`` remembers run session_ids (default: in this process; the hosted app
+    passes the shared store so that every replica recognises a retried call).
     """
     owned = client is None
     upstream = client if client is not None else TinyFishClient(settings)
@@ -98,6 +119,7 @@ def build_server(
         settings=settings,
         client=upstream,
         resolve_key=resolve_key or settings_key_resolver(settings),
+        run_keys=run_keys or MemoryRunKeyStore(settings.mcp_session_id_ttl),
     )
     for name in settings.mcp_toolsets:
         TOOLSETS[name](mcp, deps)
