@@ -23,7 +23,7 @@ from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
 from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
 from .upstream.client import TinyFishClient
 
-__all__ = ["TOOLSETS", "build_server", "instructions_for"]
+__all__ = ["TOOLSETS", "build_server", "instructions_for", "streaming_tools"]
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +47,6 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "several sites: batch_create.",
     "runs": "- get_run / get_steps / list_runs look runs up; cancel_run stops one; batch_status and "
     "batch_cancel handle many; runs go on upstream between calls.",
-    "fetch": fetch.register,
-    "search": search.register,
-    "browser": browser.register,
-    "vault": vault.register,
-}
-
-# One line per toolset, so a server with some toolsets off never points the model at a
-# tool it does not have.
-_INSTRUCTION_LINES: dict[Toolset, str] = {
-    "agent": "- run_web_automation: do a task on a site (navigate, click, fill forms, extract data from "
-    "JS-heavy pages). Write a precise goal and pass output_schema for structured data. When a call "
-    "returns status RUNNING, call wait_for_run(run_id) instead of starting the goal again. A "
-    "COMPLETED run can still have missed its goal: read its warning field.",
-    "runs": "- get_run / list_runs look runs up; cancel_run stops one; runs go on upstream between calls.",
     "fetch": "- fetch_content reads known pages as clean text: faster and cheaper than a run when no "
     "interaction is needed.",
     "search": "- search_web finds pages (about 5 searches a minute).",
@@ -90,8 +76,6 @@ def build_server(
     ``client`` is shared when given (and then not closed here); otherwise the server
     creates one and closes it when its lifespan ends. ``resolve_key`` defaults to the
     key in the settings (stdio). The auth arguments pass straight to ``MCPServer``.
-    ``run_keys`` remembers run session_ids (default: in this process; the hosted app
-    passes the shared store so that every replica recognises a retried call).
     """
     owned = client is None
     upstream = client if client is not None else TinyFishClient(settings)
@@ -126,3 +110,12 @@ def build_server(
     compact_tool_schemas(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
+
+
+def streaming_tools(mcp: MCPServer[Any]) -> frozenset[str]:
+    """The tools that can send progress before their result, or act on the caller hanging up.
+
+    They are the tools that take a ``Context``: over HTTP they are always answered on a
+    stream, so closing it reaches them (the run tools then cancel the billed run).
+    """
+    return frozenset(tool.name for tool in mcp._tool_manager.list_tools() if tool.context_kwarg is not None)
