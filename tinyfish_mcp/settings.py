@@ -51,9 +51,9 @@ TOOLSETS: tuple[Toolset, ...] = (
     "agent", "runs", "fetch", "search", "browser", "vault",
     "wallet", "monitors",
 )  # fmt: skip
-# The product toolsets (wallet, ...) are opt-in: tools/list is sent to the model on every
-# turn and the default list keeps within its budget (see README, "Toolsets").
-DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault")
+# The larger product toolsets (monitors, ...) are opt-in: tools/list is sent to the model on
+# every turn and the default list keeps within its 20 KB budget (see README, "Toolsets").
+DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault", "wallet")
 
 AuthMode = Literal["oauth", "jwt", "none"]
 
@@ -122,6 +122,11 @@ class Settings(BaseModel):
     mcp_poll_max: float = Field(default=5.0, gt=0, description="Largest poll interval when polling a run.")
     mcp_max_result_chars: int = Field(default=20_000, ge=1000)
     mcp_browser_default_timeout: int = Field(default=300, ge=5, le=86400)
+    mcp_session_id_ttl: int = Field(
+        default=3600,
+        ge=600,
+        description="Seconds a run's session_id is remembered (at least the 10-minute run limit).",
+    )
     mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- HTTP transport and authorization ------------------------------------
