@@ -143,11 +143,11 @@ def _chart(
     except ImportError:
         return "not drawn (pip install matplotlib)"
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for key, by_rate in rates.items():
+    for index, (key, by_rate) in enumerate(rates.items()):
         offered = sorted(by_rate)
         for quantile, style in (("p50", "-o"), ("p99", "--s")):
             values = [by_rate[rate]["latency_ms"].get(quantile, float("nan")) for rate in offered]
-            left.plot(offered, values, style, label=f"{SERVERS[key]} {quantile}")
+            left.plot(offered, values, style, color=f"C{index}", label=f"{SERVERS[key]} {quantile}")
     left.set_xlabel("offered calls/s (open loop)")
     left.set_ylabel("latency ms (log)")
     left.set_yscale("log")
@@ -155,7 +155,11 @@ def _chart(
     left.legend(fontsize=7)
     left.set_title("get_run latency at fixed offered rates")
     keys = list(throughput)
-    right.bar([SERVERS[k] for k in keys], [throughput[k]["calls_per_s"] for k in keys])
+    right.bar(
+        [SERVERS[k] for k in keys],
+        [throughput[k]["calls_per_s"] for k in keys],
+        color=[f"C{list(rates).index(k)}" if k in rates else "C0" for k in keys],
+    )
     right.set_ylabel("calls/s")
     right.set_title("throughput, closed loop")
     right.tick_params(axis="x", labelsize=7, rotation=15)
