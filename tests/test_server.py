@@ -42,7 +42,9 @@ async def test_every_schema_is_acceptable_to_every_client(mode: str) -> None:
         assert not {"anyOf", "oneOf", "allOf", "$schema", "$ref", "$defs"} & set(schema), tool.name
         assert "$ref" not in json.dumps(schema) and "$schema" not in json.dumps(schema), tool.name
         jsonschema.Draft202012Validator.check_schema(schema)
-        assert tool.description and len(tool.description) < 400, tool.name
+        # Descriptions are for the model (when to use, what it costs, what to do on failure);
+        # the byte budget is per tool (3 KB, in test_schemas), so this only catches a runaway.
+        assert tool.description and len(tool.description) < 1000, tool.name
         if tool.output_schema is not None:
             jsonschema.Draft202012Validator.check_schema(tool.output_schema)
             assert tool.output_schema["type"] == "object"
@@ -150,6 +152,6 @@ async def test_instructions_name_only_the_enabled_tools(emulator: Any) -> None:
     async with memory_server(emulator, mcp_toolsets=("fetch", "search")) as client:
         text = client.instructions or ""
         tools = {tool.name for tool in (await client.list_tools()).tools}
-    assert "fetch_content" in text and "search_web" in text
+    assert "fetch_content" in text and "search" in text
     assert "run_web_automation" not in text and "wait_for_run" not in text
-    assert tools == {"fetch_content", "search_web"}
+    assert tools == {"fetch_content", "search"}

@@ -190,6 +190,8 @@ class SearchParams(_Request):
                 "research_paper searches take no date filter: use pub_year_min / pub_year_max instead"
             )
         low, high = self.pub_year_min, self.pub_year_max
+        if (low is not None or high is not None) and self.domain_type != "research_paper":
+            raise ValueError("pub_year_min / pub_year_max work only with domain_type='research_paper'")
         if low is not None and high is not None and low > high:
             raise ValueError("pub_year_min must be less than or equal to pub_year_max")
         return self
