@@ -109,6 +109,11 @@ class Settings(BaseModel):
     mcp_poll_max: float = Field(default=5.0, gt=0, description="Largest poll interval when polling a run.")
     mcp_max_result_chars: int = Field(default=20_000, ge=1000)
     mcp_browser_default_timeout: int = Field(default=300, ge=5, le=86400)
+    mcp_session_id_ttl: int = Field(
+        default=3600,
+        ge=600,
+        description="Seconds a run's session_id is remembered (at least the 10-minute run limit).",
+    )
     mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- HTTP transport and authorization ------------------------------------
@@ -139,6 +144,16 @@ class Settings(BaseModel):
     mcp_cimd_allow_loopback: bool = Field(
         default=False,
         description="TEST ONLY: let client ID metadata documents be fetched from loopback addresses.",
+    )
+    # oauth mode: bounds on /authorize, the one unauthenticated endpoint that writes a row.
+    mcp_authorize_rate_limit: int = Field(
+        default=30, ge=1, description="Authorization requests per client address per minute."
+    )
+    mcp_pending_per_address: int = Field(
+        default=60, ge=1, description="Sign-ins one client address may start within a consent window."
+    )
+    mcp_pending_max: int = Field(
+        default=10_000, ge=1, description="Sign-ins waiting for consent, at most, across all addresses."
     )
     # jwt mode: an external authorization server issues the tokens.
     mcp_jwt_issuer: str | None = None

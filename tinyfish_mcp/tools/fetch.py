@@ -48,17 +48,15 @@ _FAILURE_HINTS = {
 
 
 class Highlights(BaseModel):
-    """Query-ranked snippets of each page instead of its whole text (markdown only)."""
-
+    # Query-ranked snippets of each page instead of its whole text (markdown only). No
+    # docstring: it would become a schema description the tool description already gives.
     model_config = ConfigDict(extra="forbid")
 
-    query: Annotated[str, Field(description="What you want to learn from the pages")]
+    query: Annotated[str, Field(description="What to find")]
     max_snippets: Annotated[
-        int | None, Field(description="Per page, default 5", json_schema_extra={"minimum": 1, "maximum": 20})
+        int | None, Field(description="Default 5", json_schema_extra={"minimum": 1, "maximum": 20})
     ] = None
-    max_characters: Annotated[
-        int | None, Field(description="Cap on all snippets of a page", json_schema_extra={"minimum": 1})
-    ] = None
+    max_characters: Annotated[int | None, Field(json_schema_extra={"minimum": 1})] = None
     include_full_page_text: bool = False
 
 
@@ -200,14 +198,13 @@ def _hint(pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int) -
 
 
 DESCRIPTION = (
-    "Read 1-10 known URLs in one call, free: pages rendered in a real browser (JavaScript too) "
-    "and returned as clean markdown, html or json. Prefer it to a paid automation run whenever you "
-    "only need to read. For a long page, highlights={query} returns just the ranked passages that "
-    "answer the query: the cheapest way to read it. include_selectors/exclude_selectors (CSS) "
-    "scope extraction. To re-check a page, include_etag_and_last_modified=true, then replay the "
-    "etag/last_modified as if_none_match/if_modified_since (single URL): not_modified=true means "
-    "unchanged. Always pass purpose. Per-URL failures are in errors, with what to try next; long "
-    "text is cut: continue with offset=next_offset (see hint). Unknown URL? Use search first."
+    "Read 1-10 known URLs in one call, free: rendered in a real browser, returned as clean markdown, "
+    "html or json. Prefer it to a paid automation run whenever you only need to read. Long page? "
+    "highlights={query} returns just the ranked passages that answer it: the cheapest read. "
+    "include_selectors/exclude_selectors (CSS) scope extraction. Re-checking a page: "
+    "include_etag_and_last_modified=true, then replay etag/last_modified as if_none_match/"
+    "if_modified_since (one URL); not_modified=true means unchanged. Pass purpose. Per-URL failures "
+    "are in errors with what to try; cut text continues with offset=next_offset (see hint)."
 )
 
 
@@ -229,11 +226,11 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         image_links: bool = False,
         include_selectors: Annotated[
             list[str] | None,
-            Field(description="Keep only these (CSS)", json_schema_extra={"maxItems": MAX_SELECTORS}),
+            Field(json_schema_extra={"maxItems": MAX_SELECTORS}),
         ] = None,
         exclude_selectors: Annotated[
             list[str] | None,
-            Field(description="Remove these first (CSS)", json_schema_extra={"maxItems": MAX_SELECTORS}),
+            Field(json_schema_extra={"maxItems": MAX_SELECTORS}),
         ] = None,
         if_none_match: Annotated[str | None, Field(description="A prior etag")] = None,
         if_modified_since: Annotated[str | None, Field(description="A prior last_modified")] = None,

@@ -28,13 +28,12 @@ MAX_RESULTS = 20
 MAX_AUTHORS = 10
 
 DESCRIPTION = (
-    "Search the web, free: ranked results (title, url, snippet, site_name, date when known). "
-    "Use it to find pages; once you know the URL, read it with fetch_content (also free) "
-    "instead of a paid automation run. domain_type='news' adds publisher and date; "
-    "'research_paper' adds authors, venue, year, cited_by_count and pdf_url (filter those with "
-    "pub_year_min/max, never dates). Freshness: recency_minutes OR an after_date/before_date "
-    "window (YYYY-MM-DD), not both. Always pass purpose (why you search): it improves ranking. "
-    "About 5 searches a minute: if rate limited, wait, do not loop. More results: page=1..10."
+    "Search the web, free: ranked results (title, url, snippet, site_name, date). Found the page? "
+    "Read it with fetch_content (also free), not a paid run. domain_type='news' adds publisher; "
+    "'research_paper' adds authors, venue, year, cited_by_count, pdf_url (filter by "
+    "pub_year_min/max, never dates). Freshness: recency_minutes OR after_date/before_date "
+    "(YYYY-MM-DD), not both. Pass purpose: it improves ranking. About 5 searches a minute: if "
+    "rate limited, wait, do not loop. More results: page=1..10."
 )
 
 
@@ -115,7 +114,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         recency_minutes: Annotated[
             int | None,
             Field(
-                description="Only results from the past N minutes (1440 = a day)",
+                description="Past N minutes (1440 = a day)",
                 json_schema_extra={"minimum": 1, "maximum": SEARCH_RECENCY_MAX_MINUTES},
             ),
         ] = None,
@@ -125,19 +124,13 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         page: Annotated[
             int | None, Field(json_schema_extra={"minimum": 0, "maximum": SEARCH_MAX_PAGE})
         ] = None,
-        purpose: Annotated[
-            str | None, Field(description="Why you search: the task the results feed")
-        ] = None,
+        purpose: Annotated[str | None, Field(description="Why you search")] = None,
         include_domains: Annotated[
-            str | None, Field(description="Comma-separated allowlist, e.g. github.com,arxiv.org")
+            str | None, Field(description="Comma-separated, e.g. github.com,arxiv.org")
         ] = None,
-        exclude_domains: Annotated[str | None, Field(description="Comma-separated blocklist")] = None,
-        pub_year_min: Annotated[
-            int | None, Field(description="research_paper only", json_schema_extra={"minimum": 0})
-        ] = None,
-        pub_year_max: Annotated[
-            int | None, Field(description="research_paper only", json_schema_extra={"maximum": 9999})
-        ] = None,
+        exclude_domains: Annotated[str | None, Field(description="Comma-separated")] = None,
+        pub_year_min: Annotated[int | None, Field(json_schema_extra={"minimum": 0})] = None,
+        pub_year_max: Annotated[int | None, Field(json_schema_extra={"maximum": 9999})] = None,
     ) -> Annotated[CallToolResult, SearchWebResult]:
         """Search through TinyFish Search (see DESCRIPTION)."""
         try:

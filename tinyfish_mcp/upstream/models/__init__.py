@@ -44,6 +44,7 @@ from .products import (
     VaultItemList,
 )
 from .runs import (
+    API_INTEGRATION,
     AgentConfig,
     AsyncRunResponse,
     BatchRunResponse,
@@ -64,6 +65,7 @@ from .runs import (
 )
 
 __all__ = [
+    "API_INTEGRATION",
     "PROXY_COUNTRIES",
     "TERMINAL_STATUSES",
     "AgentConfig",
