@@ -345,7 +345,7 @@ async def _fetch_one(call: Call, url: str, opts: Options) -> dict[str, Any]:
     name = _own_fixture(call, url)
     origin: Fixture | None = None  # a document whose origin sends validators
     if name is not None:
-        doc = fixture(name)
+        doc = call.store.pages.get(name) or fixture(name)
         final_url = url.split("/_fixtures/")[0] + "/_fixtures/" + doc.name
         limit = FETCH_TIMEOUT_SECONDS
         if opts.timeout_ms is not None:

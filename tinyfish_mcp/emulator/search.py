@@ -80,6 +80,14 @@ def resolve_locale(location: str | None, language: str | None) -> tuple[str, str
     return country, lang or COUNTRY_LANGUAGE[country], issues
 
 
+def rank(
+    call: Call, query: str, language: str, filters: Filters | None = None, moment: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Ranked entries of the corpus and of those a test added (``/_emulator/search-corpus``)."""
+    chosen = _selected(filters or Filters(), moment or now(), call.store.search_extra)
+    return _rank(query, language, chosen)
+
+
 def _rank(query: str, language: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     terms = [t for t in re.findall(r"\w+", query.lower()) if len(t) > 1 or not t.isascii()]
     scored: list[tuple[float, int, dict[str, Any]]] = []
@@ -114,9 +122,9 @@ def _on(host: str, domains: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
-def _selected(filters: Filters, moment: datetime) -> list[dict[str, Any]]:
+def _selected(filters: Filters, moment: datetime, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
     chosen: list[dict[str, Any]] = []
-    for entry in _corpus():
+    for entry in [*extra, *_corpus()]:
         if entry.get("kind", "web") != filters.domain_type:
             continue
         host = (urlsplit(entry["url"]).hostname or "").removeprefix("www.")
@@ -176,7 +184,7 @@ async def search(call: Call) -> Response:
     if issues:
         raise invalid_input(issues)
     moment = now()
-    ranked = _rank(query, language, _selected(filters, moment))
+    ranked = rank(call, query, language, filters, moment)
     page = filters.page
     results = [
         _result(entry, page * PAGE_SIZE + offset + 1, moment, filters.thumbnails)
