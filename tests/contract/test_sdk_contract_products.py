@@ -15,11 +15,12 @@ from _sdk_shapes import lost, sdk_payload, undeclared
 from pydantic import BaseModel
 from tinyfish.monitors import _build_create_body
 from tinyfish.monitors import types as sdk_monitors
+from tinyfish.profiles import types as sdk_profiles
 from tinyfish.research import _build_run_body as _build_research_body
 from tinyfish.research import types as sdk_research
 from tinyfish.wallet import types as sdk_wallet
 
-from tinyfish_mcp.upstream import monitors, research, wallet
+from tinyfish_mcp.upstream import monitors, profiles, research, wallet
 
 # (endpoint, SDK model, our model, SDK fields we keep untyped -> why, fixed sample values)
 Row = tuple[str, type[BaseModel], type[BaseModel], dict[str, str], dict[str, Any]]
@@ -50,6 +51,21 @@ RESPONSES: list[Row] = [
             "termination_reason": "read from the event's payload by name",
         },
         {"event": "final_result"},
+    ),
+    (
+        "POST /v1/profiles/{id}/setup-session",
+        sdk_profiles.ProfileSetupSession,
+        profiles.ProfileSetupSession,
+        {},
+        {},
+    ),
+    ("POST /v1/profiles/{id}/save", sdk_profiles.ProfileSaveResult, profiles.ProfileSaveResult, {}, {}),
+    (
+        "POST .../setup-session/cancel",
+        sdk_profiles.ProfileSetupCancelled,
+        profiles.ProfileSetupCancelled,
+        {},
+        {},
     ),
     (
         "run-research created",
