@@ -19,7 +19,8 @@ from . import __version__
 from .settings import Settings, Toolset
 from .tools import agent, browser, fetch, runs, search, vault
 from .tools._schema import compact_tool_schemas
-from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
+from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
+from .tools.sessions import BrowserSessionStore
 from .upstream.client import TinyFishClient
 
 __all__ = ["TOOLSETS", "build_server", "instructions_for"]
@@ -46,7 +47,8 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "fetch": "- fetch_content reads known pages as clean text: faster and cheaper than a run when no "
     "interaction is needed.",
     "search": "- search_web finds pages (about 5 searches a minute).",
-    "browser": "- create_browser_session gives a raw CDP browser for your own Playwright code.",
+    "browser": "- create_browser_session gives a raw CDP browser for your own Playwright code; it bills "
+    "while open, so call close_browser_session when done (list_browser_sessions finds open ones).",
     "vault": "- list_vault_items gives credential ids for logging in during a run.",
 }
 
@@ -65,12 +67,16 @@ def build_server(
     auth_server_provider: Any = None,
     token_verifier: Any = None,
     auth: Any = None,
+    browser_sessions: BrowserSessionStore | None = None,
+    resolve_owner: OwnerResolver | None = None,
 ) -> MCPServer[Any]:
     """The MCP server for ``settings``, with the toolsets of ``settings.mcp_toolsets``.
 
     ``client`` is shared when given (and then not closed here); otherwise the server
     creates one and closes it when its lifespan ends. ``resolve_key`` defaults to the
     key in the settings (stdio). The auth arguments pass straight to ``MCPServer``.
+    ``browser_sessions`` and ``resolve_owner`` say where browser sessions are recorded and
+    whose they are (default: this process's memory, owned by whoever holds the key).
     """
     owned = client is None
     upstream = client if client is not None else TinyFishClient(settings)
@@ -98,6 +104,8 @@ def build_server(
         settings=settings,
         client=upstream,
         resolve_key=resolve_key or settings_key_resolver(settings),
+        browser_sessions=browser_sessions,
+        resolve_owner=resolve_owner,
     )
     for name in settings.mcp_toolsets:
         TOOLSETS[name](mcp, deps)

@@ -25,6 +25,7 @@ from .events import (
 )
 from .products import (
     BrowserPage,
+    BrowserProxyConfig,
     BrowserSession,
     BrowserSessionRequest,
     FetchError,
@@ -68,6 +69,7 @@ __all__ = [
     "AsyncRunResponse",
     "BatchRunResponse",
     "BrowserPage",
+    "BrowserProxyConfig",
     "BrowserSession",
     "BrowserSessionRequest",
     "CancelBatchResponse",
