@@ -7,16 +7,15 @@ API (``fault``, ``requests``, ``run``). Time is scaled so the 10-minute run limi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from _browsers import require_chromium
 
 from tinyfish_mcp.emulator import EmulatorConfig, EmulatorHandle, serve_in_thread
-from tinyfish_mcp.emulator.chromium import find_chromium
 
 API_KEY = "sk-tinyfish-emulator"
 OTHER_KEY = "sk-tinyfish-other-user"
@@ -119,17 +118,6 @@ def emulator(emulator_server: EmulatorHandle, _control_http: httpx.Client) -> Em
     )
     emu.reset()
     return emu
-
-
-def require_chromium() -> str:
-    """Chromium's path; without one the test is skipped, or fails under CI=true (CI installs it)."""
-    path = find_chromium()
-    if path is None:
-        message = "Chromium is not installed (Debian: apt-get install chromium-headless-shell)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import API_KEY, require_chromium
+from _browsers import process_exists as exists
+from _browsers import require_chromium
 from tinyfish import TinyFish
 from websockets.sync.client import connect
 
 from tinyfish_mcp.emulator import EmulatorConfig, create_app, serve_in_thread
+
+API_KEY = "sk-tinyfish-emulator"
 
 
 def wait_until(check: Any, within: float = 15.0) -> bool:
@@ -23,14 +26,6 @@ def wait_until(check: Any, within: float = 15.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def exists(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 def test_the_sdk_creates_a_real_browser_that_browser_close_ends(chromium_emulator: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import httpx2
+from _browsers import process_exists
 from _mcp import result_json, result_text
 from hosted import SECRET, Served, serve_app
 from mcp import Client
@@ -46,14 +47,6 @@ async def _call(served: Served, http: httpx2.AsyncClient, tool: str, args: dict[
         return await client.call_tool(tool, args)
 
 
-def _exists(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
 async def test_each_user_sees_and_closes_only_their_own_sessions_on_any_replica(
     chromium_emulator: Any, tmp_path: Path
 ) -> None:
@@ -80,7 +73,7 @@ async def test_each_user_sees_and_closes_only_their_own_sessions_on_any_replica(
             bob_close = await _call(second, bob_2, "close_browser_session", {"session_id": sid})
             assert bob_list["sessions"] == [] and bob_one["sessions"] == []
             assert bob_close.is_error and "was created through this server for you" in result_text(bob_close)
-            assert emulator.browser(sid)["alive"] and _exists(pid)
+            assert emulator.browser(sid)["alive"] and process_exists(pid)
 
             alice_list = result_json(await _call(second, alice_2, "list_browser_sessions", {}))
             assert [(s["session_id"], s["status"]) for s in alice_list["sessions"]] == [(sid, "running")]
@@ -88,9 +81,9 @@ async def test_each_user_sees_and_closes_only_their_own_sessions_on_any_replica(
             assert (closed["status"], closed["closed_now"]) == ("ended", True)
 
             deadline = time.monotonic() + 15
-            while _exists(pid) and time.monotonic() < deadline:
+            while process_exists(pid) and time.monotonic() < deadline:
                 await anyio.sleep(0.1)
-            assert not _exists(pid)
+            assert not process_exists(pid)
             # The other replica reads the end from the shared store.
             after = result_json(await _call(first, alice, "list_browser_sessions", {}))
             again = result_json(await _call(first, alice, "close_browser_session", {"session_id": sid}))

@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import pytest
+from _browsers import process_exists
 from _inmemory import connect, structured
 from _mcp import stdio_server
 from playwright.async_api import async_playwright
@@ -51,15 +52,6 @@ def page_url() -> Iterator[str]:
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def process_exists(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie not yet reaped counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 async def gone(emulator: Any, session_id: str, pid: int, within: float = 15.0) -> bool:

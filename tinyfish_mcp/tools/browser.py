@@ -200,7 +200,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         ),
     )
     async def create_browser_session(
-        url: Annotated[str | None, Field(description="Start page, opened at creation (no need to goto it)")] = None,
+        url: Annotated[
+            str | None, Field(description="Start page, opened at creation (no need to goto it)")
+        ] = None,
         timeout_seconds: Annotated[
             int | None,
             Field(
