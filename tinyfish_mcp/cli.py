@@ -130,6 +130,8 @@ def _configure_logging(level: str) -> None:
     if level != "DEBUG":
         # One line per upstream request is noise at INFO (URLs only; keys are headers).
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Two lines per SQL statement, parameters included, even at DEBUG: noise, and stored values.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def _sandbox() -> AbstractContextManager[Any]:
@@ -171,6 +173,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+_TTY_HINT = """\
+tinyfish-mcp is waiting for an MCP client on stdin/stdout; it is not an interactive program.
+  - add it to your client:   tinyfish-mcp install claude-desktop|claude-code|cursor|windsurf|vscode
+  - check your setup:         tinyfish-mcp doctor
+  - try it in a browser UI:   npx @modelcontextprotocol/inspector tinyfish-mcp --sandbox
+  - every option:             tinyfish-mcp --help
+Press Ctrl+C to stop."""
+
+
 def _serve_stdio(settings: Settings) -> int:
     from .server import build_server
     from .tools.sessions import MemorySessionStore
@@ -178,6 +189,8 @@ def _serve_stdio(settings: Settings) -> int:
     if settings.api_key is None:
         log.warning("TINYFISH_API_KEY is not set: tools are listed, but every call will say how to set it")
     log.info("tinyfish-mcp %s on stdio (toolsets: %s)", __version__, ",".join(settings.mcp_toolsets))
+    if sys.stdin.isatty():
+        print(_TTY_HINT, file=sys.stderr, flush=True)
     sessions = MemorySessionStore()
     previous = _exit_on_signals(settings, sessions)
     try:

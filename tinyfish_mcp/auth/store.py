@@ -189,7 +189,7 @@ class AuthStore:
 
     @property
     def engine(self) -> AsyncEngine:
-        """The engine, for other tables of the same database (``sessions_store.py``)."""
+        """The engine, for modules that keep tables of their own in this database."""
         return self._engine
 
     # --- clients (dynamic registration) --------------------------------------

@@ -43,6 +43,7 @@ from .products import (
     VaultItemList,
 )
 from .runs import (
+    API_INTEGRATION,
     AgentConfig,
     AsyncRunResponse,
     BatchRunResponse,
@@ -63,6 +64,7 @@ from .runs import (
 )
 
 __all__ = [
+    "API_INTEGRATION",
     "PROXY_COUNTRIES",
     "TERMINAL_STATUSES",
     "AgentConfig",
