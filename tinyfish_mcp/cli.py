@@ -244,7 +244,7 @@ def _close_browser_sessions(settings: Settings, sessions: Any) -> None:
         return
     import anyio
 
-    from .tools.browser import close_open_sessions
+    from .tools.sessions import close_open_sessions
     from .upstream.client import TinyFishClient
 
     key = settings.api_key.get_secret_value().strip() if settings.api_key is not None else ""

@@ -38,7 +38,6 @@ __all__ = [
     "BrowserSessionList",
     "ClosedBrowserSession",
     "NewBrowserSession",
-    "close_open_sessions",
     "register",
     "session_info",
 ]
@@ -52,7 +51,6 @@ INSPECT_ATTEMPTS = 8
 INSPECT_INTERVAL = 0.35
 INSPECT_BUDGET = 3.0
 REFRESH_BUDGET = 5.0  # how long one /pages check may take (retries included)
-EXIT_BUDGET = 15.0  # stdio: how long closing the open sessions may hold up the exit
 BLANK_PAGES = ("", "about:blank", "about:newtab")
 BILLING = "A session bills 1 credit per 4 browser-minutes while it is open, busy or idle."
 
@@ -370,25 +368,3 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             ClosedBrowserSession(**info.model_dump(exclude_none=True), closed_now=closed_now, message=message)
         )
 
-
-async def close_open_sessions(store: MemorySessionStore, client: TinyFishClient, key: str) -> int:
-    """Close every session of ``store`` not known to have ended, all at once and within
-    ``EXIT_BUDGET`` seconds (the stdio server's exit); returns how many were closed."""
-    closed = 0
-
-    async def close(record: SessionRecord) -> None:
-        nonlocal closed
-        try:
-            outcome = await client.close_browser_session(key, record.cdp_url)
-        except UpstreamError as exc:
-            log.warning("browser session %s may still be open: %s", record.session_id, exc)
-            return
-        await store.update(record.changed(ended_at=datetime.now(UTC)))
-        if outcome == "closed":
-            closed += 1
-
-    with anyio.move_on_after(EXIT_BUDGET):
-        async with anyio.create_task_group() as group:
-            for record in store.open_sessions():
-                group.start_soon(close, record)
-    return closed

@@ -11,22 +11,33 @@ any replica can list and close any of a user's sessions.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import anyio
+
+from ..upstream.client import TinyFishClient
+from ..upstream.errors import UpstreamError
+
 __all__ = [
+    "EXIT_BUDGET",
     "FORGET_AFTER",
     "MAX_SESSIONS_PER_OWNER",
     "BrowserSessionStore",
     "MemorySessionStore",
     "SessionRecord",
+    "close_open_sessions",
     "owner_of_key",
 ]
 
+log = logging.getLogger(__name__)
+
 MAX_SESSIONS_PER_OWNER = 50  # the oldest are forgotten first
 FORGET_AFTER = timedelta(hours=24)  # an ended session stays listed for a day
+EXIT_BUDGET = 15.0  # stdio: how long closing the open sessions may hold up the exit
 
 
 def owner_of_key(key: str) -> str:
@@ -101,3 +112,26 @@ class MemorySessionStore:
     def open_sessions(self) -> list[SessionRecord]:
         """Every session not known to have ended, of every owner (for the cleanup at exit)."""
         return [r for sessions in self._by_owner.values() for r in sessions.values() if r.ended_at is None]
+
+
+async def close_open_sessions(store: MemorySessionStore, client: TinyFishClient, key: str) -> int:
+    """Close every session of ``store`` not known to have ended, all at once and within
+    ``EXIT_BUDGET`` seconds (the stdio server's exit); returns how many were closed."""
+    closed = 0
+
+    async def close(record: SessionRecord) -> None:
+        nonlocal closed
+        try:
+            outcome = await client.close_browser_session(key, record.cdp_url)
+        except UpstreamError as exc:
+            log.warning("browser session %s may still be open: %s", record.session_id, exc)
+            return
+        await store.update(record.changed(ended_at=datetime.now(UTC)))
+        if outcome == "closed":
+            closed += 1
+
+    with anyio.move_on_after(EXIT_BUDGET):
+        async with anyio.create_task_group() as group:
+            for record in store.open_sessions():
+                group.start_soon(close, record)
+    return closed
