@@ -78,7 +78,7 @@ async def test_each_user_sees_and_closes_only_their_own_sessions_on_any_replica(
             alice_list = result_json(await _call(second, alice_2, "list_browser_sessions", {}))
             assert [(s["session_id"], s["status"]) for s in alice_list["sessions"]] == [(sid, "running")]
             closed = result_json(await _call(second, alice_2, "close_browser_session", {"session_id": sid}))
-            assert (closed["status"], closed["closed_now"]) == ("ended", True)
+            assert closed["closed_now"] is True
 
             deadline = time.monotonic() + 15
             while process_exists(pid) and time.monotonic() < deadline:
@@ -88,4 +88,4 @@ async def test_each_user_sees_and_closes_only_their_own_sessions_on_any_replica(
             after = result_json(await _call(first, alice, "list_browser_sessions", {}))
             again = result_json(await _call(first, alice, "close_browser_session", {"session_id": sid}))
     assert after["sessions"][0]["status"] == "ended"
-    assert (again["status"], again["closed_now"]) == ("ended", False)
+    assert again["closed_now"] is False

@@ -37,11 +37,7 @@ async def test_session_with_url_has_inspector_and_short_default_timeout(emulator
     assert "1 credit per 4 browser-minutes" in session["note"]
     assert f"close_browser_session(session_id='{sid}')" in session["note"]
     assert "after 300 s without CDP activity" in session["note"]
-    assert session["timeout_seconds"] == 300
-    assert (
-        session["connect_hint"]
-        == f"Playwright: browser = await chromium.connect_over_cdp({session['cdp_url']!r})"
-    )
+    assert "connect_over_cdp(cdp_url)" in session["note"]
     expires = parse_time(session["expires_at"])
     assert before + timedelta(seconds=300) <= expires <= datetime.now(UTC) + timedelta(seconds=301)
     (sent,) = browser_requests(emulator)
@@ -234,4 +230,4 @@ async def test_proxy_config_is_sent_as_the_sdk_sends_it(emulator: Any) -> None:
         )
     (sent,) = browser_requests(emulator)
     assert sent["body"]["proxy_config"] == {"enabled": True, "country_code": "DE"}
-    assert "proxy_config.url is required" in text
+    assert "proxy_config" in text and "type" in text

@@ -89,8 +89,7 @@ async def test_create_drive_with_playwright_list_close(chromium_emulator: Any, p
         assert emulator.browser(sid)["alive"]
 
         closed = structured(await client.call_tool("close_browser_session", {"session_id": sid}))
-        assert (closed["status"], closed["closed_now"]) == ("ended", True)
-        assert "stopped billing" in closed["message"]
+        assert closed["closed_now"] is True and closed["session_id"] == sid and "ended_at" in closed
         assert await gone(emulator, sid, seen["pid"])
         assert emulator.browser(sid)["end_reason"] == "closed"
 
@@ -99,8 +98,7 @@ async def test_create_drive_with_playwright_list_close(chromium_emulator: Any, p
         ended = structured(await client.call_tool("list_browser_sessions", {"status": "ended"}))
     (row,) = after["sessions"]
     assert row["status"] == "ended" and "cdp_url" not in row and "ended_at" in row
-    assert (again["status"], again["closed_now"]) == ("ended", False)
-    assert "already ended" in again["message"]
+    assert again["closed_now"] is False and again["ended_at"] == row["ended_at"]
     assert [s["session_id"] for s in ended["sessions"]] == [sid]
 
 
@@ -123,7 +121,7 @@ async def test_start_url_is_loaded_and_listing_notices_a_session_that_ended(
         (row,) = structured(await client.call_tool("list_browser_sessions", {}))["sessions"]
         closed = structured(await client.call_tool("close_browser_session", {"session_id": sid}))
     assert row["status"] == "ended"
-    assert (closed["status"], closed["closed_now"]) == ("ended", False)
+    assert closed["closed_now"] is False
 
 
 async def test_stdio_client_that_exits_leaves_no_browser_behind(chromium_emulator: Any) -> None:

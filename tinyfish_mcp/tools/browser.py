@@ -55,19 +55,11 @@ BLANK_PAGES = ("", "about:blank", "about:newtab")
 BILLING = "A session bills 1 credit per 4 browser-minutes while it is open, busy or idle."
 
 CREATE_DESCRIPTION = (
-    "Start a remote browser to drive from your own code over CDP (Playwright connect_over_cdp(cdp_url)). "
-    f"{BILLING} It ends after timeout_seconds without CDP activity (default short); call "
-    "close_browser_session as soon as you are done. For a goal in plain words use run_web_automation; "
-    "to read pages use fetch_content (free)."
+    "A remote browser for your Playwright code (connect_over_cdp). Bills 1 credit per 4 minutes while "
+    "open, idle or not: close_browser_session when done."
 )
-LIST_DESCRIPTION = (
-    "Browser sessions this server started for you, newest first: status running|ended, created_at, "
-    "last_activity, expires_at (cdp_url while running). Use it to find sessions still open, then close them."
-)
-CLOSE_DESCRIPTION = (
-    "End a browser session now (CDP Browser.close) so it stops billing. Idempotent: closing an ended "
-    "session succeeds and returns its final state."
-)
+LIST_DESCRIPTION = "Your browser sessions, newest first: find open ones to close."
+CLOSE_DESCRIPTION = "End a browser session so it stops billing (idempotent)."
 
 
 class BrowserProxyInput(BaseModel):
@@ -75,12 +67,9 @@ class BrowserProxyInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = True
-    type: Literal["tinyfish", "custom"] | None = None
-    country_code: Annotated[str | None, Field(description="exit country, e.g. US")] = None
-    url: Annotated[str | None, Field(description="type custom: your proxy")] = None
-    username: str | None = None
-    password: str | None = None
+    # The run tools' shape: a custom proxy (the SDK's type/url/username/password) is not offered.
+    enabled: bool | None = None  # default: on (the TinyFish proxy, US)
+    country_code: str | None = None
 
 
 class NewBrowserSession(OutputModel):
@@ -88,9 +77,7 @@ class NewBrowserSession(OutputModel):
     cdp_url: str
     base_url: str
     inspector_url: str | None = None
-    timeout_seconds: int
     expires_at: str
-    connect_hint: str
     note: str
 
 
@@ -110,9 +97,10 @@ class BrowserSessionList(OutputModel):
     note: str
 
 
-class ClosedBrowserSession(BrowserSessionInfo):
-    closed_now: bool
-    message: str
+class ClosedBrowserSession(OutputModel):
+    session_id: str
+    closed_now: bool  # False: it had already ended
+    ended_at: str | None = None
 
 
 def _iso(moment: datetime) -> str:
@@ -199,18 +187,16 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     )
     async def create_browser_session(
         url: Annotated[
-            str | None, Field(description="Start page, opened at creation (no need to goto it)")
+            str | None, Field(description="Start page (no need to goto it)")
         ] = None,
         timeout_seconds: Annotated[
             int | None,
             Field(
-                description="Ends after this many seconds without CDP activity (default short)",
+                description="Idle seconds before it ends",
                 json_schema_extra={"minimum": TIMEOUT_RANGE[0], "maximum": TIMEOUT_RANGE[1]},
             ),
         ] = None,
-        proxy_config: Annotated[
-            BrowserProxyInput | None, Field(description="default: TinyFish proxy in the US")
-        ] = None,
+        proxy_config: BrowserProxyInput | None = None,
     ) -> Annotated[CallToolResult, NewBrowserSession]:
         """Create a TinyFish browser session (see CREATE_DESCRIPTION)."""
         timeout = default_timeout if timeout_seconds is None else timeout_seconds
@@ -246,8 +232,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         )
         close_hint = f"close_browser_session(session_id='{session.session_id}')"
         notes = [
-            f"{BILLING} It ends by itself after {timeout} s without CDP activity; call {close_hint} "
-            "as soon as you are done (closing Playwright's browser only disconnects)."
+            f"Connect with Playwright: await chromium.connect_over_cdp(cdp_url). {BILLING} It ends by "
+            f"itself after {timeout} s without CDP activity; call {close_hint} as soon as you are done "
+            "(closing Playwright's browser only disconnects)."
         ]
         # Remember it at once, shielded: it bills from now, even if the call is cancelled.
         try:
@@ -272,9 +259,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 cdp_url=session.cdp_url,
                 base_url=session.base_url,
                 inspector_url=inspector,
-                timeout_seconds=timeout,
                 expires_at=_iso(record.expires_at),
-                connect_hint=f"Playwright: browser = await chromium.connect_over_cdp({session.cdp_url!r})",
                 note=" ".join(notes),
             )
         )
@@ -284,7 +269,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
     )
     async def list_browser_sessions(
-        session_id: Annotated[str | None, Field(description="Only this session")] = None,
+        session_id: str | None = None,
         status: Literal["running", "ended"] | None = None,
     ) -> Annotated[CallToolResult, BrowserSessionList]:
         """List recorded sessions (see LIST_DESCRIPTION)."""
@@ -325,7 +310,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         ),
     )
     async def close_browser_session(
-        session_id: Annotated[str, Field(description="From create_browser_session")],
+        session_id: str,
     ) -> Annotated[CallToolResult, ClosedBrowserSession]:
         """Close one session (see CLOSE_DESCRIPTION)."""
         wanted = session_id.strip()
@@ -359,12 +344,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             with anyio.CancelScope(shield=True):
                 await store.update(record)
         info = session_info(record, now)
-        message = (
-            "Closed: the session has stopped billing."
-            if closed_now
-            else "The session had already ended; nothing more to do."
-        )
         return as_tool_result(
-            ClosedBrowserSession(**info.model_dump(exclude_none=True), closed_now=closed_now, message=message)
+            ClosedBrowserSession(session_id=info.session_id, closed_now=closed_now, ended_at=info.ended_at)
         )
 
