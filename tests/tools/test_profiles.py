@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
+import anyio
 import httpx
+from _browsers import process_exists, require_chromium
 from _inmemory import connect, error_text, structured
 from _mcp import stdio_server
+from websockets.sync.client import connect as ws_connect
 
 
 async def test_profile_is_set_up_through_its_browser_saved_and_used_by_a_run(emulator: Any) -> None:
@@ -71,3 +76,41 @@ async def test_cancelled_setup_saves_nothing_and_a_stale_session_is_named(emulat
         )
     assert "NOT_FOUND" in stale and "the session_id comes from start_profile_setup" in stale
     assert "url must be an absolute http:// or https:// URL" in bad
+
+
+async def test_setup_browser_is_a_real_chromium_driven_over_its_cdp_url(chromium_emulator: Any) -> None:
+    require_chromium()
+    emulator = chromium_emulator
+    page = f"{emulator.base_url}/_fixtures/article.html"
+    async with connect(emulator, mcp_toolsets=("profiles", "agent")) as client:
+        setup = structured(await client.call_tool("start_profile_setup", {"profile_id": "prof_real"}))
+        assert setup["cdp_url"].startswith("ws://127.0.0.1:") and "/devtools/browser/" in setup["cdp_url"]
+        pid = emulator.browser(setup["session_id"])["pid"]
+        # Sign in the way a user's Playwright script would: drive the browser over CDP.
+        with ws_connect(setup["cdp_url"]) as socket:
+            socket.send(json.dumps({"id": 1, "method": "Target.createTarget", "params": {"url": page}}))
+            assert "targetId" in json.loads(socket.recv(timeout=10))["result"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            urls = [p["url"] for p in httpx.get(f"{setup['base_url']}/pages", timeout=10).json()]
+            if page in urls:
+                break
+            await anyio.sleep(0.1)
+        result = structured(
+            await client.call_tool(
+                "save_profile",
+                {"profile_id": "prof_real", "session_id": setup["session_id"], "signed_in_sites": [page]},
+            )
+        )
+        assert result["domains_updated"] == ["127.0.0.1"] and result["signed_in_sites"] == ["127.0.0.1"]
+        assert "rejected_sites" not in result
+        deadline = time.monotonic() + 10
+        while process_exists(pid) and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
+        assert not process_exists(pid), "saving closes the setup browser"
+        run = structured(
+            await client.call_tool(
+                "run_web_automation", {"url": page, "goal": "Read the article", "profile_id": "prof_real"}
+            )
+        )
+    assert run["status"] == "COMPLETED"

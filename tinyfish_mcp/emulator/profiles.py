@@ -1,10 +1,10 @@
 """The Profiles API: a setup browser per profile, saved into the profile's state.
 
-A setup session is a browser session of ``browser.py`` (so ``{base_url}/pages`` lists
-it, with its DevTools page once it has navigated). The emulator has no real browser,
-so "signing in" is the session having navigated to its ``url``: a save records a
-sign-in cookie for that page's host (and rejects other ``signed_in_sites`` with
-``no_sign_in_cookie``), then closes the session.
+A setup session is a browser session of ``browser.py``: a real headless Chromium when
+one is installed (``cdp_url`` is its DevTools WebSocket), else a record whose ``/pages``
+shows its ``url`` once navigated. "Signing in" is the browser having a page on a site:
+a save records the hosts of the browser's open pages as signed in (and rejects other
+``signed_in_sites`` with ``no_sign_in_cookie``), then closes the browser.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.responses import JSONResponse, Response
 
+from . import browser
 from .browser import PLAN_MAX_TIMEOUT
 from .context import Call
 from .state import BrowserRecord
@@ -69,13 +70,18 @@ async def start_setup(call: Call) -> Response:
     record = BrowserRecord(
         session_id=session_id, owner=call.key, url=url, timeout_seconds=timeout, base_url=base
     )
+    browsers = browser._browsers(call)
+    if browsers is not None:
+        await browser._start_browser(call, browsers, record)
+        cdp_url = record.browser.ws_url
+    else:
+        cdp_url = "ws" + base.removeprefix("http") + "/cdp"
     call.store.sessions[session_id] = record
     _setups(call)[session_id] = (call.key, profile_id)
-    ws_base = "ws" + call.base_url.removeprefix("http")
     return JSONResponse(
         {
             "session_id": session_id,
-            "cdp_url": f"{ws_base}/_browser/{session_id}/cdp",
+            "cdp_url": cdp_url,
             "base_url": base,
             "timeout_seconds": timeout,
             "expires_at": iso(record.created_at + timedelta(seconds=timeout)),
@@ -87,14 +93,36 @@ async def start_setup(call: Call) -> Response:
 def _setup(call: Call, profile_id: str, body: Any) -> BrowserRecord:
     if not isinstance(body, dict) or not isinstance(body.get("session_id"), str) or not body["session_id"]:
         raise invalid_input([issue("invalid_type", ["session_id"], "Required: session_id")])
-    session_id = body["session_id"]
-    if _setups(call).get(session_id) != (call.key, profile_id) or session_id not in call.store.sessions:
+    session = call.store.sessions.get(body["session_id"])
+    owned = _setups(call).get(body["session_id"]) == (call.key, profile_id)
+    if not owned or session is None or session.ended_at is not None:
         raise ApiError(404, "NOT_FOUND", "Profile setup session not found")
-    return call.store.sessions[session_id]
+    return session
 
 
 def _host(site: str) -> str:
     return (urlsplit(site if "://" in site else f"https://{site}").hostname or "").lower()
+
+
+async def _signed_in_hosts(call: Call, session: BrowserRecord) -> list[str]:
+    """The hosts of the pages open in the setup browser."""
+    if session.browser is not None:
+        try:
+            targets = await session.browser.targets()
+        except (TimeoutError, OSError, ValueError):
+            return []
+        urls = [str(t.get("url", "")) for t in targets if t.get("type") == "page"]
+    elif session.url and (now() - session.created_at).total_seconds() >= call.config.navigation_delay:
+        urls = [session.url]
+    else:
+        urls = []
+    return sorted({_host(u) for u in urls if u.startswith(("http://", "https://")) and _host(u)})
+
+
+def _close(call: Call, session: BrowserRecord) -> None:
+    session.stop()  # kills a real browser
+    call.store.sessions.pop(session.session_id, None)
+    _setups(call).pop(session.session_id, None)
 
 
 async def save(call: Call) -> Response:
@@ -104,25 +132,17 @@ async def save(call: Call) -> Response:
     sites = body.get("signed_in_sites")
     if sites is not None and (not isinstance(sites, list) or not all(isinstance(s, str) for s in sites)):
         raise invalid_input([issue("invalid_type", ["signed_in_sites"], "Expected an array of strings")])
-    navigated = (now() - session.created_at).total_seconds() >= call.config.navigation_delay
-    host = _host(session.url) if session.url and navigated else None
+    domains = await _signed_in_hosts(call, session)
     profile = _profiles(call).setdefault((call.key, profile_id), {"domains": [], "signed_in_sites": []})
-    domains = [host] if host else []
-    for domain in domains:
-        if domain not in profile["domains"]:
-            profile["domains"].append(domain)
-    recorded = [s for s in sites or [] if host and _host(s) == host]
+    profile["domains"] = sorted({*profile["domains"], *domains})
+    profile["signed_in_sites"] = sorted({*profile["signed_in_sites"], *domains})
+    recorded = [s for s in sites or [] if _host(s) in domains]
     rejected = [
         {"site": s, "reason": "invalid_site" if not _host(s) else "no_sign_in_cookie"}
         for s in sites or []
         if s not in recorded
     ]
-    signed_in = sorted(
-        {*profile["signed_in_sites"], *(_host(s) for s in recorded), *([host] if host else [])}
-    )
-    profile["signed_in_sites"] = signed_in
-    del call.store.sessions[session.session_id]
-    del _setups(call)[session.session_id]
+    _close(call, session)
     result: dict[str, Any] = {
         "domains_updated": domains,
         "domains_failed": [],
@@ -133,9 +153,12 @@ async def save(call: Call) -> Response:
             "session_storage_skipped": [],
             "blob_too_large": [],
         },
-        "pages_captured": 1 if host else 0,
-        "signed_in_sites": signed_in,
-        "sign_in": {"site": host, "status": "recorded" if host else "not_detected"},
+        "pages_captured": len(domains),
+        "signed_in_sites": profile["signed_in_sites"],
+        "sign_in": {
+            "site": domains[0] if domains else None,
+            "status": "recorded" if domains else "not_detected",
+        },
     }
     if sites is not None:
         result["user_confirmed_sites"] = {"recorded": recorded, "rejected": rejected}
@@ -145,6 +168,5 @@ async def save(call: Call) -> Response:
 async def cancel_setup(call: Call) -> Response:
     profile_id = _profile_id(call)
     session = _setup(call, profile_id, await read_json(call.request))
-    del call.store.sessions[session.session_id]
-    del _setups(call)[session.session_id]
+    _close(call, session)
     return JSONResponse({"cancelled": True})
