@@ -176,8 +176,14 @@ def _page(
     return page, omitted
 
 
-def _hint(pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int) -> str | None:
-    """The exact follow-up call for cut text, and a word on omitted links and validators."""
+def _hint(
+    pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int, scope: dict[str, list[str]]
+) -> str | None:
+    """The exact follow-up call for cut text, and a word on omitted links and validators.
+
+    ``scope`` holds the selectors of the call: offsets count in the scoped text, so the
+    follow-up call must scope the page the same way.
+    """
     cut = [p for p in pages if p.next_offset is not None]
     notes: list[str] = []
     if any(p.not_modified for p in pages):
@@ -188,7 +194,9 @@ def _hint(pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int) -
         first = cut[0]
         notes.append(
             f"{len(cut)} page(s) were cut to bound the result. To read on, call fetch_content("
-            f"urls=[{first.url!r}], format={fmt!r}, offset={first.next_offset}, max_chars={max_chars})"
+            f"urls=[{first.url!r}], format={fmt!r}, "
+            + "".join(f"{name}={value!r}, " for name, value in scope.items() if value)
+            + f"offset={first.next_offset}, max_chars={max_chars})"
             + (" and likewise for the others." if len(cut) > 1 else ".")
             + " Each call fetches the page again."
         )
@@ -322,6 +330,15 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             FetchContentResult(
                 results=pages,
                 errors=failures,
-                hint=_hint(pages, omitted, fmt=format, max_chars=max_chars or budget),
+                hint=_hint(
+                    pages,
+                    omitted,
+                    fmt=format,
+                    max_chars=max_chars or budget,
+                    scope={
+                        "include_selectors": include_selectors or [],
+                        "exclude_selectors": exclude_selectors or [],
+                    },
+                ),
             )
         )
