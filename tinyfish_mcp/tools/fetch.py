@@ -206,13 +206,12 @@ def _hint(
 
 
 DESCRIPTION = (
-    "Read 1-10 known URLs in one call, free: rendered in a real browser, returned as clean markdown, "
-    "html or json. Prefer it to a paid automation run whenever you only need to read. Long page? "
-    "highlights={query} returns just the ranked passages that answer it: the cheapest read. "
-    "include_selectors/exclude_selectors (CSS) scope extraction. Re-checking a page: "
-    "include_etag_and_last_modified=true, then replay etag/last_modified as if_none_match/"
-    "if_modified_since (one URL); not_modified=true means unchanged. Pass purpose. Per-URL failures "
-    "are in errors with what to try; cut text continues with offset=next_offset (see hint)."
+    "Read 1-10 known URLs in one call, free (rendered in a real browser; markdown, html or json). "
+    "Use it rather than a paid automation run whenever you only need to read. Long page? "
+    "highlights={query} returns just the passages that answer it: the cheapest read. CSS "
+    "include_selectors/exclude_selectors scope it. To re-check later: include_etag_and_last_modified, "
+    "then replay etag/last_modified as if_none_match/if_modified_since (one URL). Pass purpose. "
+    "Per-URL failures are in errors; cut text continues with offset=next_offset (see hint)."
 )
 
 
@@ -227,7 +226,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     async def fetch_content(
         urls: Annotated[
             list[str],
-            Field(description="Bare domains get https://", json_schema_extra={"maxItems": MAX_URLS}),
+            Field(json_schema_extra={"maxItems": MAX_URLS}),
         ],
         format: Literal["markdown", "html", "json"] = "markdown",
         links: bool = False,
@@ -258,7 +257,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         max_chars: Annotated[
             int | None,
             Field(
-                description="Per page; default 20000 split across the URLs",
+                description="Per page",
                 json_schema_extra={"minimum": MAX_CHARS_RANGE[0], "maximum": MAX_CHARS_RANGE[1]},
             ),
         ] = None,
