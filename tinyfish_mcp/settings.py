@@ -124,6 +124,9 @@ class Settings(BaseModel):
         default=None, description="Public base URL of this server (behind a proxy); default http://host:port."
     )
     mcp_stateless: bool = True
+    mcp_workers: int = Field(
+        default=0, ge=0, le=64, description="HTTP worker processes; 0: one per core with auth, else 1."
+    )
     mcp_allowed_origins: tuple[str, ...] = ()
     mcp_allowed_hosts: tuple[str, ...] = ()
     mcp_max_body_bytes: int = Field(default=1_048_576, ge=1024)
