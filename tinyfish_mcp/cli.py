@@ -55,7 +55,7 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=default,
         metavar="LIST",
         help=f"comma-separated toolsets to enable: {','.join(TOOLSETS)} or all "
-        "(default: TINYFISH_MCP_TOOLSETS, else all)",
+        "(default: TINYFISH_MCP_TOOLSETS, else the default set; see README)",
     )
     parser.add_argument(
         "--log-level",
