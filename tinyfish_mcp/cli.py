@@ -253,12 +253,21 @@ def _close_browser_sessions(settings: Settings, sessions: Any) -> None:
 
     from .tools.sessions import close_open_sessions
     from .upstream.client import TinyFishClient
+    from .upstream.providers import build_providers
 
     key = settings.api_key.get_secret_value().strip() if settings.api_key is not None else ""
 
+    async def tinyfish_key() -> str:
+        return key
+
     async def close_all() -> int:
         async with TinyFishClient(settings) as client:
-            return await close_open_sessions(sessions, client, key)
+            providers = build_providers(settings, client, tinyfish_key)
+            try:
+                provider = providers.browser
+                return await close_open_sessions(sessions, provider, await provider.credential())
+            finally:
+                await providers.aclose()
 
     count = len(sessions.open_sessions())
     try:

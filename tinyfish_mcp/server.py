@@ -24,6 +24,7 @@ from .tools.errors import remember_caller
 from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
 from .tools.sessions import BrowserSessionStore
 from .upstream.client import TinyFishClient
+from .upstream.providers import build_providers
 
 __all__ = ["TOOLSETS", "build_server", "instructions_for", "streaming_tools"]
 
@@ -98,12 +99,22 @@ def build_server(
     """
     owned = client is None
     upstream = client if client is not None else TinyFishClient(settings)
+    resolve = resolve_key or settings_key_resolver(settings)
+
+    async def resolve_and_remember() -> str:
+        # The caller's key, remembered for this call so a credit error can name the balance.
+        key = await resolve()
+        remember_caller(upstream, key)
+        return key
+
+    providers = build_providers(settings, upstream, resolve_and_remember)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
         try:
             yield {}
         finally:
+            await providers.aclose()
             if owned:
                 await upstream.aclose()
 
@@ -118,18 +129,11 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.mcp_log_level,
     )
-    resolve = resolve_key or settings_key_resolver(settings)
-
-    async def resolve_and_remember() -> str:
-        # The caller's key, remembered for this call so a credit error can name the balance.
-        key = await resolve()
-        remember_caller(upstream, key)
-        return key
-
     deps = ToolDeps(
         settings=settings,
         client=upstream,
         resolve_key=resolve_and_remember,
+        providers=providers,
         run_keys=run_keys or MemoryRunKeyStore(settings.mcp_session_id_ttl),
         browser_sessions=browser_sessions,
         resolve_owner=resolve_owner,

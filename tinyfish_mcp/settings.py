@@ -132,6 +132,10 @@ class Settings(BaseModel):
         description="Seconds a run's session_id is remembered (at least the 10-minute run limit).",
     )
     mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Who serves each capability with two vendors (see README, "Providers").
+    mcp_browser_provider: Literal["tinyfish"] = "tinyfish"
+    mcp_fetch_provider: Literal["tinyfish"] = "tinyfish"
+    mcp_search_provider: Literal["tinyfish"] = "tinyfish"
 
     # --- HTTP transport and authorization ------------------------------------
     mcp_auth: AuthMode = "oauth"

@@ -12,11 +12,11 @@ Sessions are recorded in a :class:`~.sessions.BrowserSessionStore` under their o
 
 from __future__ import annotations
 
-import hashlib
-import json
+import inspect
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -25,8 +25,10 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..upstream.client import TinyFishClient
-from ..upstream.errors import NotFoundError, UpstreamError
-from ..upstream.models import BrowserPage, BrowserProxyConfig, BrowserSessionRequest
+from ..upstream.errors import UpstreamError
+from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
+from ..upstream.providers import BrowserProvider, ExtraArgument
+from ..upstream.tinyfish import inspector_url
 from ._inputs import normalize_url
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
@@ -45,14 +47,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TIMEOUT_RANGE = (5, 86400)
-# Polling {base_url}/pages for the inspector URL: navigation usually lands within a
-# second; give up after about 3 s and say so rather than hold the call.
-INSPECT_ATTEMPTS = 8
-INSPECT_INTERVAL = 0.35
-INSPECT_BUDGET = 3.0
 REFRESH_BUDGET = 5.0  # how long one /pages check may take (retries included)
-BLANK_PAGES = ("", "about:blank", "about:newtab")
-BILLING = "A session bills 1 credit per 4 browser-minutes while it is open, busy or idle."
 
 CREATE_DESCRIPTION = (
     "A remote browser for your Playwright code (connect_over_cdp). Bills 1 credit per 4 minutes while "
@@ -107,11 +102,6 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _pages_digest(pages: list[BrowserPage]) -> str:
-    seen = sorted((page.id or "", page.url, page.title or "") for page in pages)
-    return hashlib.sha256(json.dumps(seen).encode()).hexdigest()[:32]
-
-
 def session_info(record: SessionRecord, now: datetime) -> BrowserSessionInfo:
     """A record as the listing shows it: ended when known to have ended or past its expiry."""
     running = record.ended_at is None and record.expires_at > now
@@ -129,44 +119,43 @@ def session_info(record: SessionRecord, now: datetime) -> BrowserSessionInfo:
 
 
 async def _inspector_url(client: TinyFishClient, key: str, base_url: str) -> str | None:
-    """The DevTools URL of the first navigated page, polled briefly (None if not there yet)."""
-    with anyio.move_on_after(INSPECT_BUDGET):
-        for attempt in range(INSPECT_ATTEMPTS):
-            if attempt:
-                await anyio.sleep(INSPECT_INTERVAL)
-            try:
-                pages = await client.list_browser_pages(key, base_url)
-            except UpstreamError:
-                continue  # the session may still be starting; the next try may work
-            for page in pages:
-                if page.url not in BLANK_PAGES and page.devtoolsFrontendUrl:
-                    return page.devtoolsFrontendUrl
-    return None
+    """The DevTools URL of a TinyFish session's first navigated page (the profiles toolset uses it)."""
+    return await inspector_url(client, key, base_url)
 
 
-async def refresh(client: TinyFishClient, key: str, record: SessionRecord) -> SessionRecord:
-    """The record updated from the session's ``/pages``: ended (404), active (pages changed), or as is.
+async def refresh(provider: BrowserProvider, key: str, record: SessionRecord) -> SessionRecord:
+    """The record updated from what the provider sees: ended, active (activity changed), or as is.
 
-    Any other failure leaves the record as it was: its expiry then decides its status.
+    A failure to learn anything leaves the record as it was: its expiry then decides its status.
     """
     if record.ended_at is not None:
         return record
     now = datetime.now(UTC)
-    pages: list[BrowserPage] | None = None
+    seen = None
     with anyio.move_on_after(REFRESH_BUDGET):
-        try:
-            pages = await client.list_browser_pages(key, record.base_url)
-        except NotFoundError:
-            return record.changed(ended_at=min(now, record.expires_at))
-        except UpstreamError:
-            return record
-    if pages is None:
+        seen = await provider.observe(key, record.session_id, record.cdp_url, record.base_url)
+    if seen is None:
         return record
-    digest = _pages_digest(pages)
-    if digest != record.pages_digest or record.expires_at <= now:
-        # The pages changed (or the session outlived our estimate): someone drove it.
-        return record.changed(pages_digest=digest, last_activity=now)
+    if seen.ended:
+        return record.changed(ended_at=min(seen.ended_at or now, record.expires_at))
+    if seen.activity != record.pages_digest or record.expires_at <= now:
+        # The session changed (or outlived our estimate): someone drove it.
+        return record.changed(pages_digest=seen.activity, last_activity=now)
     return record
+
+
+def with_extra_arguments(function: Callable[..., Any], extras: tuple[ExtraArgument, ...]) -> None:
+    """Give ``function`` (which takes ``**extras``) a signature listing the provider-only arguments.
+
+    The tool schema is built from the signature, so it shows the active provider's arguments only.
+    """
+    signature = inspect.signature(function, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    params += [
+        inspect.Parameter(e.name, inspect.Parameter.KEYWORD_ONLY, annotation=e.annotation, default=e.default)
+        for e in extras
+    ]
+    function.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
 
 
 def register(mcp: MCPServer, deps: ToolDeps) -> None:
@@ -174,17 +163,18 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     store = deps.browser_sessions if deps.browser_sessions is not None else MemorySessionStore()
     default_timeout = deps.settings.mcp_browser_default_timeout
 
+    provider = deps.providers.browser
+
     async def caller() -> tuple[str, str]:
-        key = await deps.resolve_key()
-        owner = await deps.resolve_owner(key) if deps.resolve_owner is not None else owner_of_key(key)
+        # The provider's key for the calls; the owner is the MCP user (hosted: from their sign-in).
+        key = await provider.credential()
+        owner = (
+            await deps.resolve_owner(await deps.resolve_key())
+            if deps.resolve_owner is not None
+            else owner_of_key(key)
+        )
         return key, owner
 
-    @mcp.tool(
-        description=CREATE_DESCRIPTION,
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
-        ),
-    )
     async def create_browser_session(
         url: Annotated[str | None, Field(description="Start page (no need to goto it)")] = None,
         timeout_seconds: Annotated[
@@ -195,8 +185,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             ),
         ] = None,
         proxy_config: BrowserProxyInput | None = None,
+        **extras: Any,
     ) -> Annotated[CallToolResult, NewBrowserSession]:
-        """Create a TinyFish browser session (see CREATE_DESCRIPTION)."""
+        """Create a browser session with the active provider (see CREATE_DESCRIPTION)."""
         timeout = default_timeout if timeout_seconds is None else timeout_seconds
         low, high = TIMEOUT_RANGE
         if not low <= timeout <= high:
@@ -216,7 +207,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             raise invalid_input(exc) from exc
         key, owner = await caller()
         session = await upstream_call(
-            "creating the browser session", deps.client.create_browser_session(key, request)
+            "creating the browser session", provider.create_session(key, request, extras)
         )
         created = datetime.now(UTC)
         record = SessionRecord(
@@ -224,15 +215,16 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             owner=owner,
             cdp_url=session.cdp_url,
             base_url=session.base_url,
-            timeout_seconds=timeout,
+            timeout_seconds=session.timeout_seconds or timeout,
             created_at=created,
             last_activity=created,
         )
         close_hint = f"close_browser_session(session_id='{session.session_id}')"
         notes = [
-            f"Connect with Playwright: await chromium.connect_over_cdp(cdp_url). {BILLING} It ends by "
-            f"itself after {timeout} s without CDP activity; call {close_hint} as soon as you are done "
-            "(closing Playwright's browser only disconnects)."
+            "Connect with Playwright: await chromium.connect_over_cdp(cdp_url). "
+            f"{provider.billing} It ends by itself after {record.timeout_seconds} s without CDP "
+            f"activity; call {close_hint} as soon as you are done (closing Playwright's browser only "
+            "disconnects)."
         ]
         # Remember it at once, shielded: it bills from now, even if the call is cancelled.
         try:
@@ -244,23 +236,37 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 "This server could not record the session, so list/close will not find it: end it "
                 "yourself by sending CDP Browser.close on cdp_url, or let it time out."
             )
-        inspector = None
-        if start_url is None:
+        inspector = session.live_view_url
+        if inspector is None and start_url is None:
             notes.append("No url given: the browser is on about:blank.")
-        else:
-            inspector = await _inspector_url(deps.client, key, session.base_url)
+        elif inspector is None:
+            inspector = await provider.live_view(key, session)
             if inspector is None:
                 notes.append(f"Not navigated yet: GET {session.base_url}/pages later for the inspector.")
+        else:
+            notes.append(
+                "inspector_url is a live view: a person can open it to take over (CAPTCHA, second factor)."
+            )
+        expires = session.expires_at or record.expires_at
         return as_tool_result(
             NewBrowserSession(
                 session_id=session.session_id,
                 cdp_url=session.cdp_url,
                 base_url=session.base_url,
                 inspector_url=inspector,
-                expires_at=_iso(record.expires_at),
+                expires_at=_iso(expires),
                 note=" ".join(notes),
             )
         )
+
+    # Registered once its signature lists the active provider's own arguments.
+    with_extra_arguments(create_browser_session, provider.create_arguments())
+    mcp.tool(
+        description=CREATE_DESCRIPTION,
+        annotations=ToolAnnotations(
+            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
+        ),
+    )(create_browser_session)
 
     @mcp.tool(
         description=LIST_DESCRIPTION,
@@ -280,7 +286,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         refreshed = list(records)
 
         async def check(index: int) -> None:
-            updated = await refresh(deps.client, key, records[index])
+            updated = await refresh(provider, key, records[index])
             if updated != records[index]:
                 refreshed[index] = updated
                 await store.update(updated)
@@ -326,9 +332,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         now = datetime.now(UTC)
         if record.ended_at is None:
             try:
-                outcome = await deps.client.close_browser_session(key, record.cdp_url)
+                outcome = await provider.close_session(key, record.session_id, record.cdp_url)
             except UpstreamError as exc:
-                checked = await refresh(deps.client, key, record)
+                checked = await refresh(provider, key, record)
                 if checked.ended_at is None:
                     raise ToolError(
                         f"Could not close browser session {wanted}: {exc}. It may still be open and billing "

@@ -15,6 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..settings import Settings
 from ..upstream.client import TinyFishClient
+from ..upstream.providers import Providers
 from .idempotency import MemoryRunKeyStore, RunKeyStore
 from .sessions import BrowserSessionStore
 
@@ -57,6 +58,8 @@ class ToolDeps:
     settings: Settings
     client: TinyFishClient
     resolve_key: KeyResolver
+    # Who serves browser sessions, fetch and search (``upstream.providers.build_providers``).
+    providers: Providers
     # Where run session_ids are remembered: this process by default, the shared store when hosted.
     run_keys: RunKeyStore = field(default_factory=MemoryRunKeyStore)
     # Browser sessions: where they are recorded (None: in this process's memory) and who

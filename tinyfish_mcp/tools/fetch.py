@@ -306,8 +306,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             )
         except ValidationError as exc:
             raise invalid_input(exc) from exc
-        key = await deps.resolve_key()
-        response = await upstream_call("fetching the pages", deps.client.fetch(key, request))
+        provider = deps.providers.fetch
+        key = await provider.credential()
+        response = await upstream_call("fetching the pages", provider.fetch(key, request))
         share = budget // len(normalized)
         want = {"links": links, "image_links": image_links}
         pages: list[FetchedPage] = []

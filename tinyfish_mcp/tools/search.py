@@ -151,10 +151,11 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             )
         except ValidationError as exc:
             raise invalid_input(exc) from exc
-        key = await deps.resolve_key()
+        provider = deps.providers.search
+        key = await provider.credential()
         # The action names the Search API's own limit, which is what a rate-limited caller needs.
         response = await upstream_call(
-            "searching (the Search API allows about 5 searches a minute)", deps.client.search(key, params)
+            "searching (the Search API allows about 5 searches a minute)", provider.search(key, params)
         )
         hits = [_hit(r) for r in sorted(response.results, key=lambda r: r.position)[:MAX_RESULTS]]
         location = response.location or params.location

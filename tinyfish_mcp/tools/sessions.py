@@ -19,8 +19,8 @@ from typing import Protocol
 
 import anyio
 
-from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
+from ..upstream.providers import BrowserProvider
 
 __all__ = [
     "EXIT_BUDGET",
@@ -114,7 +114,7 @@ class MemorySessionStore:
         return [r for sessions in self._by_owner.values() for r in sessions.values() if r.ended_at is None]
 
 
-async def close_open_sessions(store: MemorySessionStore, client: TinyFishClient, key: str) -> int:
+async def close_open_sessions(store: MemorySessionStore, provider: BrowserProvider, key: str) -> int:
     """Close every session of ``store`` not known to have ended, all at once and within
     ``EXIT_BUDGET`` seconds (the stdio server's exit); returns how many were closed."""
     closed = 0
@@ -122,7 +122,7 @@ async def close_open_sessions(store: MemorySessionStore, client: TinyFishClient,
     async def close(record: SessionRecord) -> None:
         nonlocal closed
         try:
-            outcome = await client.close_browser_session(key, record.cdp_url)
+            outcome = await provider.close_session(key, record.session_id, record.cdp_url)
         except UpstreamError as exc:
             log.warning("browser session %s may still be open: %s", record.session_id, exc)
             return

@@ -1,0 +1,146 @@
+"""The capabilities two vendors serve, as Protocols: browser sessions, page fetch, web search.
+
+The tool modules speak only to these Protocols; ``upstream/tinyfish/`` and
+``upstream/browserbase/`` implement them, and :func:`build_providers` (the one place
+that looks at ``settings.mcp_*_provider``) picks one per capability at start-up.
+
+Every call takes the credential its provider wants (``await provider.credential()``):
+the caller's TinyFish key for TinyFish, the server's Browserbase key for Browserbase.
+Methods raise only ``UpstreamError`` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+from .models import BrowserSessionRequest, FetchRequest, FetchResponse, SearchParams, SearchResponse
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from .client import TinyFishClient
+
+__all__ = [
+    "BrowserProvider",
+    "CloseOutcome",
+    "ExtraArgument",
+    "FetchProvider",
+    "OpenSession",
+    "Providers",
+    "SearchProvider",
+    "SessionObservation",
+    "build_providers",
+]
+
+ProviderName = Literal["tinyfish", "browserbase"]
+CloseOutcome = Literal["closed", "already_ended"]
+Credential = Callable[[], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraArgument:
+    """A provider-only tool argument: its name, annotation (a type, maybe ``Annotated``) and default.
+
+    A tool shows these only when that provider is active, so ``tools/list`` carries the
+    active provider's arguments and no others.
+    """
+
+    name: str
+    annotation: Any
+    default: Any = None
+
+
+class OpenSession(BaseModel):
+    """A browser session just created, in the shape every provider can give."""
+
+    session_id: str
+    cdp_url: str
+    base_url: str = ""  # TinyFish's session URL (for /pages); empty when the provider has none
+    live_view_url: str | None = None  # a page where a person can watch and take over, when known now
+    expires_at: datetime | None = None  # when the provider says it ends, when it says so
+    timeout_seconds: int | None = None  # the inactivity/lifetime timeout in force
+
+
+@dataclass(frozen=True, slots=True)
+class SessionObservation:
+    """What a provider saw of a session: ended, or an activity token (a change means it was driven)."""
+
+    ended: bool = False
+    activity: str | None = None
+    ended_at: datetime | None = None
+
+
+class BrowserProvider(Protocol):
+    name: ProviderName
+    billing: str  # one sentence: what an open session costs
+
+    def create_arguments(self) -> tuple[ExtraArgument, ...]:
+        """The provider-only arguments ``create_browser_session`` takes (passed back as ``extras``)."""
+
+    async def credential(self) -> str:
+        """The key for this call (raises the tools' missing-key error when none is configured)."""
+
+    async def create_session(
+        self, key: str, request: BrowserSessionRequest, extras: Mapping[str, Any]
+    ) -> OpenSession:
+        """Create a session (billable: never re-sent blindly)."""
+
+    async def live_view(self, key: str, session: OpenSession) -> str | None:
+        """A URL where a person can watch the session (polled briefly), or None."""
+
+    async def observe(
+        self, key: str, session_id: str, cdp_url: str, base_url: str
+    ) -> SessionObservation | None:
+        """The session's state now; None when it could not be learned (leave the record as is)."""
+
+    async def close_session(self, key: str, session_id: str, cdp_url: str) -> CloseOutcome:
+        """End a session: "closed", or "already_ended". Safe to repeat."""
+
+
+class FetchProvider(Protocol):
+    name: ProviderName
+
+    async def credential(self) -> str: ...
+
+    async def fetch(self, key: str, request: FetchRequest) -> FetchResponse:
+        """Fetch the pages; per-URL failures come back in ``errors``, not as exceptions."""
+
+
+class SearchProvider(Protocol):
+    name: ProviderName
+
+    async def credential(self) -> str: ...
+
+    async def search(self, key: str, params: SearchParams) -> SearchResponse:
+        """One page of ranked results."""
+
+
+@dataclass(frozen=True, slots=True)
+class Providers:
+    browser: BrowserProvider
+    fetch: FetchProvider
+    search: SearchProvider
+    closers: tuple[Callable[[], Awaitable[None]], ...] = ()
+
+    async def aclose(self) -> None:
+        for close in self.closers:
+            await close()
+
+
+def build_providers(settings: Settings, client: TinyFishClient, caller_key: Credential) -> Providers:
+    """The providers ``settings`` select: the one place that asks which vendor serves what.
+
+    ``caller_key`` resolves the caller's TinyFish key. A Browserbase provider without a
+    Browserbase key never gets here: the settings refuse it at start-up.
+    """
+    from .tinyfish import TinyFishBrowser, TinyFishFetch, TinyFishSearch
+
+    browser: BrowserProvider = TinyFishBrowser(client, caller_key)
+    fetch: FetchProvider = TinyFishFetch(client, caller_key)
+    search: SearchProvider = TinyFishSearch(client, caller_key)
+    closers: list[Callable[[], Awaitable[None]]] = []
+    return Providers(browser=browser, fetch=fetch, search=search, closers=tuple(closers))
