@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import browser, fetch, monitors, profiles, research, runs, search, usage, vault, wallet
+from .browserbase import browserbase_routes, close_browserbase
 from .chromium import Browsers, find_chromium
 from .config import EmulatorConfig
 from .context import Call
@@ -186,7 +187,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     """A fresh emulator with its own empty store."""
     config = config or EmulatorConfig()
     app = Starlette(
-        routes=[*_api_routes(), *control_routes(), *fixture_routes()],
+        routes=[*_api_routes(), *browserbase_routes(), *control_routes(), *fixture_routes()],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.config = config
@@ -207,6 +208,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
 
 def close_browsers(app: Starlette) -> None:
     """Kill every browser the emulator started (its shutdown; also done at interpreter exit)."""
+    close_browserbase(app)
     browsers: Browsers | None = getattr(app.state, "browsers", None)
     if browsers is not None:
         browsers.close_all()

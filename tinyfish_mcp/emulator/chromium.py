@@ -102,6 +102,7 @@ class Browser:
     port: int
     ws_path: str
     ended: bool = False
+    keep_profile: bool = False  # a Browserbase context's profile outlives the browser
     _reaped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -122,7 +123,8 @@ class Browser:
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        shutil.rmtree(self.profile, ignore_errors=True)
+        if not self.keep_profile:
+            shutil.rmtree(self.profile, ignore_errors=True)
         self._reaped.set()
 
     async def targets(self) -> list[dict[str, Any]]:
@@ -165,11 +167,20 @@ class Browsers:
         with self._lock:
             return [pid for pid, browser in self._live.items() if browser.alive()]
 
-    async def start(self, url: str | None) -> Browser:
-        """A new browser on ``url`` (or about:blank); returns once its DevTools port answers."""
-        profile = tempfile.mkdtemp(prefix="tinyfish-emulator-chromium-")
+    async def start(self, url: str | None, profile: str | None = None) -> Browser:
+        """A new browser on ``url`` (or about:blank); returns once its DevTools port answers.
+
+        ``profile`` is a directory to reuse (and keep) as the user data directory; by default
+        each browser gets a private temporary one, removed with it.
+        """
+        keep = profile is not None
+        if profile is None:
+            profile = tempfile.mkdtemp(prefix="tinyfish-emulator-chromium-")
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(profile, "DevToolsActivePort"))  # the last browser's port
         process = self._launch(profile, url)
-        browser = Browser(process=process, profile=profile, port=0, ws_path="")
+        browser = Browser(process=process, profile=profile, port=0, ws_path="", keep_profile=keep)
         with self._lock:
             for pid in [pid for pid, old in self._live.items() if old.ended]:
                 del self._live[pid]

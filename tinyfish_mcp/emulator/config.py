@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_API_KEY", "RUN_TIME_LIMIT_SECONDS", "EmulatorConfig"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_BROWSERBASE_API_KEY",
+    "DEFAULT_BROWSERBASE_PROJECT_ID",
+    "RUN_TIME_LIMIT_SECONDS",
+    "EmulatorConfig",
+]
 
 DEFAULT_API_KEY = "sk-tinyfish-emulator"
+# Browserbase's endpoints (under /browserbase) take their own key, in X-BB-API-Key.
+DEFAULT_BROWSERBASE_API_KEY = "bb_live_emulator"
+DEFAULT_BROWSERBASE_PROJECT_ID = "emulator-project"
 
 # The documented hard limit of one agent run: 10 minutes of wall clock.
 RUN_TIME_LIMIT_SECONDS = 600.0
@@ -33,6 +42,8 @@ class EmulatorConfig:
     heartbeat_interval: float = 0.5
     navigation_delay: float = 0.2
     real_browsers: bool = True
+    browserbase_api_keys: tuple[str, ...] = (DEFAULT_BROWSERBASE_API_KEY,)
+    browserbase_project_id: str = DEFAULT_BROWSERBASE_PROJECT_ID
 
     @property
     def run_time_limit(self) -> float:

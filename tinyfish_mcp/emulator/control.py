@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .browserbase import close_browserbase
 from .faults import parse_fault
 from .fixtures import Fixture
 from .state import Store, key_suffix
@@ -25,6 +26,8 @@ def _store(request: Request) -> Store:
 async def reset(request: Request) -> Response:
     """Forget runs, sessions, faults, rate-limit counters and the request log."""
     _store(request).reset()
+    close_browserbase(request.app)  # Browserbase's sessions and contexts too
+    request.app.state.browserbase = None
     return JSONResponse({"ok": True})
 
 
