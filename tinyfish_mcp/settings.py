@@ -19,7 +19,7 @@ import os
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 __all__ = [
     "DEFAULT_AGENT_BASE_URL",
@@ -56,6 +56,7 @@ TOOLSETS: tuple[Toolset, ...] = (
 DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault", "wallet")
 
 AuthMode = Literal["oauth", "jwt", "none"]
+Provider = Literal["tinyfish", "browserbase"]
 
 
 ENV_PREFIX = "TINYFISH_"
@@ -132,10 +133,15 @@ class Settings(BaseModel):
         description="Seconds a run's session_id is remembered (at least the 10-minute run limit).",
     )
     mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    # Who serves each capability with two vendors (see README, "Providers").
-    mcp_browser_provider: Literal["tinyfish"] = "tinyfish"
-    mcp_fetch_provider: Literal["tinyfish"] = "tinyfish"
-    mcp_search_provider: Literal["tinyfish"] = "tinyfish"
+    # Browserbase, a second provider of browser sessions, fetch and search (Browserbase's own names).
+    browserbase_api_key: SecretStr | None = Field(default=None, validation_alias="BROWSERBASE_API_KEY")
+    browserbase_project_id: str | None = Field(default=None, validation_alias="BROWSERBASE_PROJECT_ID")
+    browserbase_base_url: str = "https://api.browserbase.com"
+    # Who serves each capability with two vendors (see README, "Providers"); after the key, which
+    # their check reads.
+    mcp_browser_provider: Provider = "tinyfish"
+    mcp_fetch_provider: Provider = "tinyfish"
+    mcp_search_provider: Provider = "tinyfish"
 
     # --- HTTP transport and authorization ------------------------------------
     mcp_auth: AuthMode = "oauth"
@@ -204,6 +210,28 @@ class Settings(BaseModel):
                     f"unknown toolset(s) {', '.join(unknown)}; choose from {', '.join(TOOLSETS)} or 'all'"
                 )
             return tuple(dict.fromkeys(items))
+        return value
+
+    @field_validator("mcp_browser_provider", "mcp_fetch_provider", "mcp_search_provider", mode="before")
+    @classmethod
+    def _lower_provider(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("mcp_browser_provider", "mcp_fetch_provider", "mcp_search_provider")
+    @classmethod
+    def _browserbase_needs_a_key(cls, value: str, info: ValidationInfo) -> str:
+        """A Browserbase provider without a Browserbase key fails here, at start-up, not at the first call."""
+        key = info.data.get("browserbase_api_key")
+        if value == "browserbase" and (key is None or not key.get_secret_value().strip()):
+            raise ValueError(
+                "browserbase needs BROWSERBASE_API_KEY (and usually BROWSERBASE_PROJECT_ID); set it, or "
+                "choose tinyfish"
+            )
+        if value == "browserbase" and info.field_name == "mcp_fetch_provider":
+            from importlib.util import find_spec
+
+            if find_spec("trafilatura") is None:
+                raise ValueError("browserbase fetch needs pip install 'tinyfish-mcp[browserbase]'")
         return value
 
     @field_validator("mcp_allowed_origins", "mcp_allowed_hosts", mode="before")

@@ -31,6 +31,7 @@ from ..upstream.providers import BrowserProvider, ExtraArgument
 from ..upstream.tinyfish import inspector_url
 from ._inputs import normalize_url
 from ._schema import OutputModel, as_tool_result
+from .browser_extras import register_extras
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
 from .sessions import MemorySessionStore, SessionRecord, owner_of_key
@@ -258,6 +259,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 note=" ".join(notes),
             )
         )
+
+    register_extras(mcp, provider, store, caller, deps.settings.mcp_max_result_chars)
 
     # Registered once its signature lists the active provider's own arguments.
     with_extra_arguments(create_browser_session, provider.create_arguments())

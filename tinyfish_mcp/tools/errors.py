@@ -88,13 +88,15 @@ def tool_error(
 
     ``find`` says where the right id can be found, for a 404.
     """
-    parts = [f"TinyFish failed while {action}: {str(exc).rstrip('.')}."]
+    parts = [f"{exc.vendor} failed while {action}: {str(exc).rstrip('.')}."]
     if run_id:
         parts.append(
             f"The run {run_id} was already started and may still be going: "
             f"check it with get_run(id='{run_id}') or wait_for_run."
         )
-    if isinstance(exc, AuthenticationError):
+    if exc.vendor != "TinyFish":
+        parts.append(exc.hint)
+    elif isinstance(exc, AuthenticationError):
         parts.append(
             "The API key was not accepted. Ask the user to check TINYFISH_API_KEY "
             "(or to sign in again on a hosted server)."

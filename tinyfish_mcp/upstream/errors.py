@@ -60,6 +60,7 @@ class UpstreamError(Exception):
 
     default_code: ClassVar[str] = "UPSTREAM_ERROR"
     default_hint: ClassVar[str] = "Try again shortly."
+    vendor: str = "TinyFish"  # who answered (a Browserbase provider's errors say Browserbase)
 
     def __init__(
         self,

@@ -77,6 +77,8 @@ class SessionObservation:
 class BrowserProvider(Protocol):
     name: ProviderName
     billing: str  # one sentence: what an open session costs
+    supports_contexts: bool  # saved logins (create_context, then a context_id per session)
+    artifacts: tuple[str, ...]  # what a session leaves to read: logs, recording, downloads
 
     def create_arguments(self) -> tuple[ExtraArgument, ...]:
         """The provider-only arguments ``create_browser_session`` takes (passed back as ``extras``)."""
@@ -99,6 +101,12 @@ class BrowserProvider(Protocol):
 
     async def close_session(self, key: str, session_id: str, cdp_url: str) -> CloseOutcome:
         """End a session: "closed", or "already_ended". Safe to repeat."""
+
+    async def create_context(self, key: str) -> str:
+        """A new context's id (only when ``supports_contexts``)."""
+
+    async def artifact(self, key: str, session_id: str, kind: str) -> Any:
+        """One of ``artifacts`` of a session, as JSON data (a list of events, or a dict)."""
 
 
 class FetchProvider(Protocol):
@@ -143,4 +151,16 @@ def build_providers(settings: Settings, client: TinyFishClient, caller_key: Cred
     fetch: FetchProvider = TinyFishFetch(client, caller_key)
     search: SearchProvider = TinyFishSearch(client, caller_key)
     closers: list[Callable[[], Awaitable[None]]] = []
+    chosen = (settings.mcp_browser_provider, settings.mcp_fetch_provider, settings.mcp_search_provider)
+    if "browserbase" in chosen:
+        from .browserbase import BrowserbaseBrowser, BrowserbaseClient, BrowserbaseFetch, BrowserbaseSearch
+
+        bb = BrowserbaseClient(settings)
+        closers.append(bb.aclose)
+        if settings.mcp_browser_provider == "browserbase":
+            browser = BrowserbaseBrowser(bb)
+        if settings.mcp_fetch_provider == "browserbase":
+            fetch = BrowserbaseFetch(bb)
+        if settings.mcp_search_provider == "browserbase":
+            search = BrowserbaseSearch(bb)
     return Providers(browser=browser, fetch=fetch, search=search, closers=tuple(closers))

@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from ..client import TinyFishClient
-from ..errors import NotFoundError, UpstreamError
+from ..errors import InvalidInputError, NotFoundError, UpstreamError
 from ..models import (
     BrowserPage,
     BrowserSessionRequest,
@@ -72,6 +72,8 @@ class _TinyFish:
 
 class TinyFishBrowser(_TinyFish):
     billing = "A session bills 1 credit per 4 browser-minutes while it is open, busy or idle."
+    supports_contexts = False
+    artifacts: tuple[str, ...] = ()
 
     def create_arguments(self) -> tuple[ExtraArgument, ...]:
         return ()
@@ -103,6 +105,12 @@ class TinyFishBrowser(_TinyFish):
 
     async def close_session(self, key: str, session_id: str, cdp_url: str) -> CloseOutcome:
         return await self.client.close_browser_session(key, cdp_url)
+
+    async def create_context(self, key: str) -> str:
+        raise InvalidInputError("TinyFish browser sessions have no contexts (use a profile with a run)")
+
+    async def artifact(self, key: str, session_id: str, kind: str) -> Any:
+        raise InvalidInputError(f"TinyFish browser sessions keep no {kind}")
 
 
 class TinyFishFetch(_TinyFish):
