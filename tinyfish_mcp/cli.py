@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common(parser, top=True)
-    commands = parser.add_subparsers(dest="command", metavar="{stdio,http}", parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command", metavar="{stdio,http,install,doctor}", parser_class=_Parser
+    )
     stdio = commands.add_parser("stdio", help="serve MCP on stdin/stdout (the default)")
     _common(stdio, top=False)
     http = commands.add_parser("http", help="serve MCP over streamable HTTP with authorization")
@@ -87,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument("--port", type=int, help="port (default: TINYFISH_MCP_PORT, else 8000)")
     http.add_argument("--auth", choices=["oauth", "jwt", "none"], help="authorization mode")
     http.add_argument("--public-url", help="public base URL when behind a proxy")
+    from . import install
+
+    install.add_parser(commands)
     return parser
 
 
@@ -142,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "stdio"
+    if command == "install":
+        from . import install
+
+        return install.run(args)
     try:
         settings = settings_from_args(args)
     except ValidationError as exc:
