@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument("--port", type=int, help="port (default: TINYFISH_MCP_PORT, else 8000)")
     http.add_argument("--auth", choices=["oauth", "jwt", "none"], help="authorization mode")
     http.add_argument("--public-url", help="public base URL when behind a proxy")
+    doctor = commands.add_parser(
+        "doctor", help="check the key, the network, the clock and the client configurations"
+    )
+    _common(doctor, top=False)
     from . import install
 
     install.add_parser(commands)
@@ -172,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "runs are simulated, no API key is used",
                     emulator.base_url,
                 )
+            if command == "doctor":
+                from . import doctor
+
+                return doctor.run(settings)
             if command == "http":
                 return _serve_http(settings)
             return _serve_stdio(settings)
