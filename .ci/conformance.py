@@ -9,6 +9,7 @@ fails on any unexpected failure and on any baseline entry that now passes.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,6 +21,18 @@ ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / ".ci" / "node"
 BASELINE = ROOT / "conformance" / "expected-failures.yml"
 KEY = "sk-tinyfish-emulator"
+# The suite's summary line per scenario: "✓ server-initialize: 3 passed, 0 failed".
+SCENARIO_LINE = re.compile(r"^([✓✗]) (\S+): \d+ passed, \d+ failed")
+
+
+def baseline() -> list[str]:
+    """The scenario names of conformance/expected-failures.yml (a flat YAML list under ``server:``)."""
+    names = []
+    for line in BASELINE.read_text().splitlines():
+        item = re.match(r"^\s*-\s*([\w-]+)\s*$", line)
+        if item:
+            names.append(item.group(1))
+    return names
 
 
 def free_port() -> int:
@@ -39,7 +52,28 @@ def wait_for(url: str, deadline: float) -> None:
     raise SystemExit(f"conformance: {url} did not come up in time")
 
 
-def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> int:
+def relay(command: list[str], env: dict[str, str]) -> tuple[int, dict[str, bool]]:
+    """Run the suite, echoing its output but for its check-level "Total:" line (counted anew below).
+
+    Returns the exit code and, per scenario, whether it passed.
+    """
+    results: dict[str, bool] = {}
+    with subprocess.Popen(  # noqa: S603 - the suite installed under .ci/node
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8"
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            match = SCENARIO_LINE.match(line)
+            if match:
+                results[match.group(2)] = match.group(1) == "✓"
+            if not line.startswith("Total:"):
+                sys.stdout.write(line)
+        code = proc.wait(timeout=600)
+    sys.stdout.flush()
+    return code, results
+
+
+def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> tuple[int, dict[str, bool]]:
     """Start the emulator and our HTTP server with ``extra_env``; run the suite with ``suite_args``."""
     emulator_port, server_port = free_port(), free_port()
     env = dict(os.environ)
@@ -74,7 +108,7 @@ def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> int:
             f"http://127.0.0.1:{server_port}/mcp",
             *suite_args,
         ]
-        return subprocess.run(command, env=run_env, check=False, timeout=600).returncode  # noqa: S603
+        return relay(command, run_env)
     finally:
         for proc in procs:
             proc.terminate()
@@ -87,9 +121,29 @@ def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> int:
 
 def main() -> int:
     # The default deployment (stateless) against the whole active suite and our baseline...
-    status = run_suite({"TINYFISH_MCP_STATELESS": "true"}, ["--expected-failures", str(BASELINE)])
+    status, results = run_suite({"TINYFISH_MCP_STATELESS": "true"}, ["--expected-failures", str(BASELINE)])
     # ...and the stateful mode for the one scenario that needs an MCP session.
-    stateful = run_suite({"TINYFISH_MCP_STATELESS": "false"}, ["--scenario", "server-sse-multiple-streams"])
+    stateful, _ = run_suite(
+        {"TINYFISH_MCP_STATELESS": "false"}, ["--scenario", "server-sse-multiple-streams"]
+    )
+    expected = set(baseline())
+    passed = sorted(name for name, ok in results.items() if ok)
+    known = sorted(name for name, ok in results.items() if not ok and name in expected)
+    unexpected = sorted(name for name, ok in results.items() if not ok and name not in expected)
+    stale = sorted(name for name in expected if results.get(name))
+    print("\n== conformance summary (scenarios)")
+    summary = f"{len(passed)} passed, {len(known)} expected failures (listed), {len(unexpected)} unexpected"
+    print(f"stateless: {summary}")
+    for name in known:
+        print(f"  expected failure: {name} (reason in {BASELINE.relative_to(ROOT)})")
+    for name in unexpected:
+        print(f"  UNEXPECTED failure: {name}")
+    for name in stale:
+        print(f"  now passing, remove it from the baseline: {name}")
+    print(f"stateful: server-sse-multiple-streams {'passed' if stateful == 0 else 'FAILED'}")
+    if not results:
+        print("conformance: the suite reported no scenario")
+        return 1
     return status or stateful
 
 

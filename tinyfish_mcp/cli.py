@@ -162,14 +162,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _configure_logging(settings.mcp_log_level)
 
-    sandbox: AbstractContextManager[Any] = _sandbox() if args.sandbox else nullcontext()
+    wants_sandbox = args.sandbox or settings.sandbox
+    sandbox: AbstractContextManager[Any] = _sandbox() if wants_sandbox else nullcontext()
     try:
         with sandbox as emulator:
             if emulator is not None:
                 from .emulator.config import DEFAULT_API_KEY
 
                 settings = settings.model_copy(
-                    update={"base_url": emulator.base_url, "api_key": SecretStr(DEFAULT_API_KEY)}
+                    update={
+                        "base_url": emulator.base_url,
+                        "api_key": SecretStr(DEFAULT_API_KEY),
+                        "sandbox": True,
+                    }
                 )
                 log.warning(
                     "SANDBOX: serving against the built-in TinyFish emulator at %s - "

@@ -44,7 +44,11 @@ def _cors(app: ASGIApp) -> ASGIApp:
 
 
 def oauth_routes(
-    provider: TinyFishOAuthProvider, settings: AuthSettings, verify_key: KeyVerifier
+    provider: TinyFishOAuthProvider,
+    settings: AuthSettings,
+    verify_key: KeyVerifier,
+    *,
+    sandbox_key: str | None = None,
 ) -> list[BaseRoute]:
     """Consent page, rate-limited registration, and the metadata overrides."""
     consent = ConsentPage(
@@ -52,6 +56,7 @@ def oauth_routes(
         verify_key,
         SlidingWindowLimiter(*CONSENT_LIMIT),
         secure_cookie=str(settings.issuer_url).startswith("https://"),
+        sandbox_key=sandbox_key,
     )
     registration = RegistrationHandler(
         provider, options=settings.client_registration_options or ClientRegistrationOptions(enabled=True)
