@@ -35,6 +35,7 @@ from starlette.types import ASGIApp
 from ..settings import Settings
 from ..tools.context import KeyResolver
 from .apikeys import ApiKeyHeader, HeadlessKeyProvider, headless_key_resolver
+from .authorize import AuthorizeLimits
 from .challenge import ScopeChallenge
 from .cimd import ClientMetadataDocuments
 from .consent import CONSENT_PATH
@@ -189,12 +190,23 @@ def _build_oauth(
         access_token_ttl=settings.mcp_access_token_ttl,
         refresh_token_ttl=settings.mcp_refresh_token_ttl,
         auth_code_ttl=settings.mcp_auth_code_ttl,
+        token_cache_seconds=settings.mcp_token_cache_seconds,
     )
     return AuthSetup(
         provider=provider,
         token_verifier=None,
         auth_settings=auth_settings,
-        routes=oauth_routes(provider, auth_settings, verify_key, sandbox_key=_sandbox_key(settings)),
+        routes=oauth_routes(
+            provider,
+            auth_settings,
+            verify_key,
+            AuthorizeLimits(
+                per_minute=settings.mcp_authorize_rate_limit,
+                pending_per_address=settings.mcp_pending_per_address,
+                pending_max=settings.mcp_pending_max,
+            ),
+            sandbox_key=_sandbox_key(settings),
+        ),
         resolve_key=(
             headless_key_resolver(oauth_key_resolver(provider)) if headless else oauth_key_resolver(provider)
         ),
