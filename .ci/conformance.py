@@ -21,8 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / ".ci" / "node"
 BASELINE = ROOT / "conformance" / "expected-failures.yml"
 KEY = "sk-tinyfish-emulator"
-# The suite's summary line per scenario: "✓ server-initialize: 3 passed, 0 failed".
-SCENARIO_LINE = re.compile(r"^([✓✗]) (\S+): \d+ passed, \d+ failed")
+# What the suite prints: each scenario as it starts, then its baseline report, a section
+# header ("Expected failures (in baseline):", "Stale baseline entries ...", "Unexpected
+# failures ...") followed by one indented "~ name" / "✓ name" / "✗ name" line per scenario.
+SCENARIO_START = re.compile(r"^=== Running scenario: (\S+) ===")
+SECTIONS = {"Expected failures": "expected", "Stale baseline": "stale", "Unexpected failures": "unexpected"}
+LISTED = re.compile(r"^\s+[~✓✗] (\S+)\s*$")
 
 
 def baseline() -> list[str]:
@@ -52,28 +56,39 @@ def wait_for(url: str, deadline: float) -> None:
     raise SystemExit(f"conformance: {url} did not come up in time")
 
 
-def relay(command: list[str], env: dict[str, str]) -> tuple[int, dict[str, bool]]:
+def relay(command: list[str], env: dict[str, str]) -> tuple[int, dict[str, list[str]]]:
     """Run the suite, echoing its output but for its check-level "Total:" line (counted anew below).
 
-    Returns the exit code and, per scenario, whether it passed.
+    Returns the exit code and the scenario names: ``ran``, ``expected``, ``stale``, ``unexpected``.
     """
-    results: dict[str, bool] = {}
+    found: dict[str, list[str]] = {"ran": [], "expected": [], "stale": [], "unexpected": []}
+    section = None
     with subprocess.Popen(  # noqa: S603 - the suite installed under .ci/node
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8"
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
-            match = SCENARIO_LINE.match(line)
-            if match:
-                results[match.group(2)] = match.group(1) == "✓"
             if not line.startswith("Total:"):
                 sys.stdout.write(line)
+            started = SCENARIO_START.match(line)
+            if started:
+                found["ran"].append(started.group(1))
+                continue
+            header = next((name for text, name in SECTIONS.items() if text in line), None)
+            if header is not None:
+                section = header
+                continue
+            listed = LISTED.match(line)
+            if listed and section is not None:
+                found[section].append(listed.group(1))
+            elif line.strip():
+                section = None
         code = proc.wait(timeout=600)
     sys.stdout.flush()
-    return code, results
+    return code, found
 
 
-def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> tuple[int, dict[str, bool]]:
+def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> tuple[int, dict[str, list[str]]]:
     """Start the emulator and our HTTP server with ``extra_env``; run the suite with ``suite_args``."""
     emulator_port, server_port = free_port(), free_port()
     env = dict(os.environ)
@@ -126,22 +141,22 @@ def main() -> int:
     stateful, _ = run_suite(
         {"TINYFISH_MCP_STATELESS": "false"}, ["--scenario", "server-sse-multiple-streams"]
     )
-    expected = set(baseline())
-    passed = sorted(name for name, ok in results.items() if ok)
-    known = sorted(name for name, ok in results.items() if not ok and name in expected)
-    unexpected = sorted(name for name, ok in results.items() if not ok and name not in expected)
-    stale = sorted(name for name in expected if results.get(name))
+    failing = set(results["expected"]) | set(results["unexpected"])
+    passed = [name for name in results["ran"] if name not in failing]
+    listed = set(baseline())
+    known = [name for name in results["expected"] if name in listed]
     print("\n== conformance summary (scenarios)")
-    summary = f"{len(passed)} passed, {len(known)} expected failures (listed), {len(unexpected)} unexpected"
-    print(f"stateless: {summary}")
+    unexpected = results["unexpected"]
+    counts = f"{len(passed)} passed, {len(known)} expected failures (listed), {len(unexpected)} unexpected"
+    print(f"stateless: {counts}")
     for name in known:
         print(f"  expected failure: {name} (reason in {BASELINE.relative_to(ROOT)})")
     for name in unexpected:
         print(f"  UNEXPECTED failure: {name}")
-    for name in stale:
+    for name in results["stale"]:
         print(f"  now passing, remove it from the baseline: {name}")
     print(f"stateful: server-sse-multiple-streams {'passed' if stateful == 0 else 'FAILED'}")
-    if not results:
+    if not results["ran"]:
         print("conformance: the suite reported no scenario")
         return 1
     return status or stateful
