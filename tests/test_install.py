@@ -118,7 +118,7 @@ async def test_install_creates_a_missing_file_for_the_sandbox(client: str, tmp_p
     assert list(path.parent.glob("*.bak")) == []
     params = StdioServerParameters(command=entry["command"], args=entry["args"], env={})
     async with Client(stdio_client(params)) as mcp:
-        result = await mcp.call_tool("search_web", {"query": "web automation"})
+        result = await mcp.call_tool("search", {"query": "web automation"})
     assert not result.is_error and result.structured_content["results"]
 
 

@@ -17,7 +17,7 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .settings import Settings, Toolset
-from .tools import agent, browser, fetch, monitors, runs, search, vault, wallet
+from .tools import agent, browser, fetch, monitors, research, runs, search, vault, wallet
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
@@ -37,6 +37,7 @@ TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
     "vault": vault.register,
     "wallet": wallet.register,
     "monitors": monitors.register,
+    "research": research.register,
 }
 
 # One line per toolset, so a server with some toolsets off never points the model at a
@@ -50,14 +51,17 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "several sites: batch_create.",
     "runs": "- get_run / get_steps / list_runs look runs up; cancel_run stops one; batch_status and "
     "batch_cancel handle many; runs go on upstream between calls.",
-    "fetch": "- fetch_content reads known pages as clean text: faster and cheaper than a run when no "
-    "interaction is needed.",
-    "search": "- search_web finds pages (about 5 searches a minute).",
+    "fetch": "- fetch_content reads known URLs as clean text, free: use it instead of a run when no "
+    "interaction is needed; highlights={query} returns only the passages that answer a question.",
+    "search": "- search finds pages, news or research papers, free (about 5 searches a minute); read "
+    "the results with fetch_content.",
     "browser": "- create_browser_session gives a raw CDP browser for your own Playwright code.",
     "vault": "- list_vault_items gives credential ids for logging in during a run.",
     "wallet": "- get_wallet shows the credit balance: read it before many runs or after a credit error.",
     "monitors": "- create_monitor watches a page or a topic on a schedule (billed per check: say the cost "
     "first); run_monitor checks now; list/get/pause/resume/cancel_monitor manage them.",
+    "research": "- run_research answers a question with a cited report (minutes, billed); when it returns "
+    "RUNNING call wait_for_research; get_research pages the report and evidence.",
 }
 
 
