@@ -27,9 +27,10 @@ from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserSession, BrowserSessionRequest
 from ._inputs import normalize_url
+from ._recover import create_session
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
-from .errors import invalid_input, upstream_call
+from .errors import invalid_input
 
 __all__ = [
     "BrowserSessionInfo",
@@ -188,8 +189,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         key = await deps.resolve_key()
-        session = await upstream_call(
-            "creating the browser session", deps.client.create_browser_session(key, request)
+        session = await create_session(
+            deps, key, lambda: deps.client.create_browser_session(key, request), timeout_seconds=timeout
         )
         created = datetime.now(UTC)
         record = SessionRecord(session=session, timeout=timeout, created_at=created, last_activity=created)
