@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -104,6 +105,23 @@ def api(
 
 class DroppedConnection(Exception):
     """Raised on purpose after the headers went out: the server then cuts the connection."""
+
+
+def _not_a_dropped_connection(record: logging.LogRecord) -> bool:
+    """A log filter: the server's report of a connection we dropped on purpose is not news."""
+    exc = record.exc_info[1] if record.exc_info else None
+    while exc is not None:
+        if isinstance(exc, DroppedConnection):
+            return False
+        inner = getattr(exc, "exceptions", None)
+        if inner and isinstance(inner[0], BaseException):
+            exc = inner[0]
+            continue
+        exc = exc.__cause__ or exc.__context__
+    return True
+
+
+logging.getLogger("uvicorn.error").addFilter(_not_a_dropped_connection)
 
 
 class _Dropped(Response):

@@ -166,7 +166,9 @@ def lost_runs_error(
 ) -> ToolError:
     """The error for a create whose answer was lost and whose runs could not be told apart."""
     reason = cause if isinstance(cause, str) else str(cause).rstrip(".")
-    parts = [f"TinyFish failed while {action} ({reason}), but it may have started {what} (and billed it)."]
+    parts = [
+        f"TinyFish failed while {action} ({reason}), but it may have started {what} anyway (runs are billed)."
+    ]
     seen = sorted({run.run_id for found in lookup.candidates for run in found})
     if seen:
         parts.append(f"Runs that match: {', '.join(seen)}.")

@@ -26,8 +26,13 @@ __all__ = ["invalid_input", "tool_error", "upstream_call"]
 T = TypeVar("T")
 
 
-def tool_error(exc: UpstreamError, *, action: str, run_id: str | None = None) -> ToolError:
-    """A ``ToolError`` for ``exc`` raised while doing ``action`` (e.g. "starting the run")."""
+def tool_error(
+    exc: UpstreamError, *, action: str, run_id: str | None = None, rate_limit: str | None = None
+) -> ToolError:
+    """A ``ToolError`` for ``exc`` raised while doing ``action`` (e.g. "starting the run").
+
+    ``rate_limit`` names the product's own limit; it is said on a 429 only.
+    """
     parts = [f"TinyFish failed while {action}: {str(exc).rstrip('.')}."]
     if run_id:
         parts.append(
@@ -40,7 +45,12 @@ def tool_error(exc: UpstreamError, *, action: str, run_id: str | None = None) ->
             "(or to sign in again on a hosted server)."
         )
     elif isinstance(exc, RateLimitError):
-        parts.append("Rate limited: wait about 15-60 seconds before calling again; do not loop quickly.")
+        if rate_limit:
+            parts.append(f"{rate_limit.rstrip('.')}.")
+        if exc.retry_at:
+            parts.append(f"Rate limited: {exc.hint}")
+        else:
+            parts.append("Rate limited: wait about 15-60 seconds before calling again; do not loop quickly.")
     elif isinstance(exc, NotFoundError):
         parts.append("Check the id (list_runs shows recent runs).")
     elif isinstance(exc, InvalidInputError):
@@ -60,9 +70,11 @@ def invalid_input(exc: ValidationError, *, what: str = "the arguments") -> ToolE
     return ToolError(f"Invalid {what}: " + "; ".join(problems) + ". Fix these and call again.")
 
 
-async def upstream_call(action: str, call: Awaitable[T], *, run_id: str | None = None) -> T:
+async def upstream_call(
+    action: str, call: Awaitable[T], *, run_id: str | None = None, rate_limit: str | None = None
+) -> T:
     """Await ``call``; an upstream failure becomes a tool error saying what we were doing."""
     try:
         return await call
     except UpstreamError as exc:
-        raise tool_error(exc, action=action, run_id=run_id) from None
+        raise tool_error(exc, action=action, run_id=run_id, rate_limit=rate_limit) from None
