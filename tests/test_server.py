@@ -139,7 +139,7 @@ def test_the_stdio_path_does_not_import_the_heavy_parts() -> None:
         "from tinyfish_mcp.settings import Settings\n"
         "tinyfish_mcp.server.build_server(Settings())\n"
         "heavy = ['sqlalchemy', 'aiosqlite', 'authlib', 'tinyfish_mcp.emulator',"
-        " 'tinyfish_mcp.http', 'tinyfish_mcp.auth', 'httpx', 'httpx_sse']\n"
+        " 'tinyfish_mcp.http', 'tinyfish_mcp.auth', 'httpx', 'httpx_sse', 'pydantic_settings', 'dotenv']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603

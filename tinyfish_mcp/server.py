@@ -23,7 +23,7 @@ from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
 from .upstream.client import TinyFishClient
 
-__all__ = ["TOOLSETS", "build_server", "instructions_for"]
+__all__ = ["TOOLSETS", "build_server", "instructions_for", "streaming_tools"]
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +106,12 @@ def build_server(
     apply_deadlines(mcp, settings)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
+
+
+def streaming_tools(mcp: MCPServer[Any]) -> frozenset[str]:
+    """The tools that can send progress before their result, or act on the caller hanging up.
+
+    They are the tools that take a ``Context``: over HTTP they are always answered on a
+    stream, so closing it reaches them (the run tools then cancel the billed run).
+    """
+    return frozenset(tool.name for tool in mcp._tool_manager.list_tools() if tool.context_kwarg is not None)

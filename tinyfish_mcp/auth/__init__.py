@@ -180,6 +180,7 @@ def _build_oauth(
         access_token_ttl=settings.mcp_access_token_ttl,
         refresh_token_ttl=settings.mcp_refresh_token_ttl,
         auth_code_ttl=settings.mcp_auth_code_ttl,
+        token_cache_seconds=settings.mcp_token_cache_seconds,
     )
     return AuthSetup(
         provider=provider,

@@ -12,20 +12,23 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from .. import __version__
-from ..server import build_server
+from ..server import build_server, streaming_tools
 from ..settings import Settings
 from ..tools.context import KeyResolver, settings_key_resolver
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import AuthenticationError, PermissionDeniedError
 from ..upstream.models import ListRunsParams
+from .routing import ResponseModeRouter
 from .security import (
     BodyLimitMiddleware,
     ConfigError,
@@ -59,6 +62,10 @@ def _key_checker(client: TinyFishClient) -> Any:
         return True
 
     return verify_key
+
+
+def _unwrapped(app: ASGIApp) -> ASGIApp:
+    return app
 
 
 async def _healthz(_: Request) -> Response:
@@ -97,22 +104,36 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         }
 
     mcp = build_server(settings, client=client, resolve_key=resolve_key, **mcp_kwargs)
-    mcp_app = mcp.streamable_http_app(
-        streamable_http_path="/mcp",
-        stateless_http=settings.mcp_stateless,
-        max_request_body_size=settings.mcp_max_body_bytes,
-        transport_security=transport_security(settings),
-        host=settings.mcp_host,
-    )
-    served_app = auth_setup.wrap_mcp_app(mcp_app) if auth_setup is not None else mcp_app
+    wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
+
+    def mcp_http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:
+        app = mcp.streamable_http_app(
+            streamable_http_path="/mcp",
+            json_response=json_response,
+            stateless_http=settings.mcp_stateless,
+            max_request_body_size=settings.mcp_max_body_bytes,
+            transport_security=transport_security(settings),
+            host=settings.mcp_host,
+        )
+        return wrap(app), mcp.session_manager
+
+    served_app, manager = mcp_http_app(json_response=False)
+    managers = [manager]
+    if settings.mcp_stateless:
+        # Calls that stream nothing are answered as plain JSON (see routing.py).
+        json_app, json_manager = mcp_http_app(json_response=True)
+        managers.append(json_manager)
+        served_app = ResponseModeRouter(served_app, json_app, streaming_tools(mcp), "/mcp")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if auth_setup is not None:
             await auth_setup.startup()
         try:
-            # A mounted sub-app's lifespan does not run, so the session manager is entered here.
-            async with mcp.session_manager.run():
+            # A mounted sub-app's lifespan does not run, so the session managers are entered here.
+            async with contextlib.AsyncExitStack() as stack:
+                for each in managers:
+                    await stack.enter_async_context(each.run())
                 yield
         finally:
             if auth_setup is not None:
