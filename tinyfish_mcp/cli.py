@@ -129,6 +129,8 @@ def _configure_logging(level: str) -> None:
     if level != "DEBUG":
         # One line per upstream request is noise at INFO (URLs only; keys are headers).
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Two lines per SQL statement, parameters included, even at DEBUG: noise, and stored values.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def _sandbox() -> AbstractContextManager[Any]:

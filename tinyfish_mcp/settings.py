@@ -150,6 +150,16 @@ class Settings(BaseModel):
         default=False,
         description="TEST ONLY: let client ID metadata documents be fetched from loopback addresses.",
     )
+    # oauth mode: bounds on /authorize, the one unauthenticated endpoint that writes a row.
+    mcp_authorize_rate_limit: int = Field(
+        default=30, ge=1, description="Authorization requests per client address per minute."
+    )
+    mcp_pending_per_address: int = Field(
+        default=60, ge=1, description="Sign-ins one client address may start within a consent window."
+    )
+    mcp_pending_max: int = Field(
+        default=10_000, ge=1, description="Sign-ins waiting for consent, at most, across all addresses."
+    )
     # jwt mode: an external authorization server issues the tokens.
     mcp_jwt_issuer: str | None = None
     mcp_jwt_jwks_url: str | None = None

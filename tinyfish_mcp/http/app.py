@@ -28,6 +28,7 @@ from ..tools.context import KeyResolver, settings_key_resolver
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import AuthenticationError, PermissionDeniedError
 from ..upstream.models import ListRunsParams
+from .redaction import install_log_redaction
 from .routing import ResponseModeRouter
 from .security import (
     BodyLimitMiddleware,
@@ -73,8 +74,12 @@ async def _healthz(_: Request) -> Response:
 
 
 async def create_app(settings: Settings, *, client: TinyFishClient | None = None) -> Starlette:
-    """Build the whole hosted app for ``settings`` (auth mode, public URL, limits)."""
+    """Build the whole hosted app for ``settings`` (auth mode, public URL, limits).
+
+    It also makes every log line of the process mask credentials in URLs (``http.redaction``).
+    """
     _check_deployment(settings)
+    install_log_redaction()
     owns_client = client is None
     client = client or TinyFishClient(settings)
     extra_routes: list[BaseRoute] = []
@@ -146,8 +151,8 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         *extra_routes,
         Mount("/", app=served_app),
     ]
+    # CORS outermost, so that even a 413 carries the headers a browser client needs to read it.
     middleware = [
-        Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),
         Middleware(
             CORSMiddleware,
             allow_origin_regex=cors_origin_regex(settings),
@@ -163,6 +168,7 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
             expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
             max_age=600,
         ),
+        Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
