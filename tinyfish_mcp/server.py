@@ -21,6 +21,7 @@ from .tools import agent, browser, fetch, runs, search, vault
 from .tools._deadline import apply_deadlines
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
+from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
 from .upstream.client import TinyFishClient
 
 __all__ = ["TOOLSETS", "build_server", "instructions_for", "streaming_tools"]
@@ -39,11 +40,14 @@ TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
 # One line per toolset, so a server with some toolsets off never points the model at a
 # tool it does not have.
 _INSTRUCTION_LINES: dict[Toolset, str] = {
-    "agent": "- run_web_automation: do a task on a site (navigate, click, fill forms, extract data from "
-    "JS-heavy pages). Write a precise goal and pass output_schema for structured data. When a call "
-    "returns status RUNNING, call wait_for_run(run_id) instead of starting the goal again. A "
-    "COMPLETED run can still have missed its goal: read its warning field.",
-    "runs": "- get_run / list_runs look runs up; cancel_run stops one; runs go on upstream between calls.",
+    "agent": "- run_web_automation: do a task on a site (navigate, click, fill forms, log in, extract data "
+    "from JS-heavy pages); billed per step. Write a precise goal, pass output_schema for structured data "
+    "and a fresh session_id (UUID) per task: a retry with the same session_id follows the run already "
+    "started. When a call returns status RUNNING, call wait_for_run(run_id) instead of starting the goal "
+    "again. A COMPLETED run can still have missed its goal: read its warning field. The same task on "
+    "several sites: batch_create.",
+    "runs": "- get_run / get_steps / list_runs look runs up; cancel_run stops one; batch_status and "
+    "batch_cancel handle many; runs go on upstream between calls.",
     "fetch": "- fetch_content reads known pages as clean text: faster and cheaper than a run when no "
     "interaction is needed.",
     "search": "- search_web finds pages (about 5 searches a minute).",
@@ -66,6 +70,7 @@ def build_server(
     auth_server_provider: Any = None,
     token_verifier: Any = None,
     auth: Any = None,
+    run_keys: RunKeyStore | None = None,
 ) -> MCPServer[Any]:
     """The MCP server for ``settings``, with the toolsets of ``settings.mcp_toolsets``.
 
@@ -99,6 +104,7 @@ def build_server(
         settings=settings,
         client=upstream,
         resolve_key=resolve_key or settings_key_resolver(settings),
+        run_keys=run_keys or MemoryRunKeyStore(settings.mcp_session_id_ttl),
     )
     for name in settings.mcp_toolsets:
         TOOLSETS[name](mcp, deps)

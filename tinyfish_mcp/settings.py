@@ -119,6 +119,11 @@ class Settings(BaseModel):
     )
     mcp_search_deadline: float = Field(default=30.0, gt=0, le=600, description="Deadline of a search.")
     mcp_fetch_deadline: float = Field(default=55.0, gt=0, le=600, description="Deadline of fetch_content.")
+    mcp_session_id_ttl: int = Field(
+        default=3600,
+        ge=600,
+        description="Seconds a run's session_id is remembered (at least the 10-minute run limit).",
+    )
     mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- HTTP transport and authorization ------------------------------------

@@ -142,7 +142,7 @@ async def test_two_users_at_once_never_see_each_others_runs(oauth_server: Served
         http,
         Client(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
     ):
-        peek = await client.call_tool("get_run", {"run_id": run_a})
+        peek = await client.call_tool("get_run", {"id": run_a})
     assert peek.is_error
     assert "NOT_FOUND" in result_text(peek)
 

@@ -93,7 +93,7 @@ PATHS = [
     Path("run_web_automation", "run", "POST", "/v1/automation/run-sse", _run_args, WINDOW),
     Path("run_web_automation_async", "run", "POST", "/v1/automation/run-async", _run_args, CREATE_DEADLINE),
     Path(
-        "run_web_automation_batch",
+        "batch_create",
         "batch",
         "POST",
         "/v1/automation/run-batch",
@@ -101,7 +101,7 @@ PATHS = [
         CREATE_DEADLINE,
         asked=2,
     ),
-    Path("get_run", "read", "GET", "/v1/runs/*", lambda ctx: {"run_id": ctx["run_id"]}, READ_DEADLINE),
+    Path("get_run", "read", "GET", "/v1/runs/*", lambda ctx: {"id": ctx["run_id"]}, READ_DEADLINE),
     Path("fetch_content", "read", "POST", "/v1/fetch", lambda _: {"urls": [SHOP]}, READ_DEADLINE),
     Path("search_web", "read", "GET", "/v1/search", lambda _: {"query": "python"}, READ_DEADLINE),
     Path("create_browser_session", "session", "POST", "/v1/browser", lambda _: {}, CREATE_DEADLINE),

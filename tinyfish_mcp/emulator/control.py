@@ -59,6 +59,7 @@ async def run_detail(request: Request) -> Response:
             "cancelled_at": iso(run.cancelled_at),
             "owner_key_suffix": key_suffix(run.owner),
             "origin": run.origin,
+            "api_integration": run.body.get("api_integration"),
             "scenario": run.scenario.kind,
         }
     )

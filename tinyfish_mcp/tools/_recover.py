@@ -41,6 +41,7 @@ from .errors import tool_error
 
 __all__ = [
     "Lookup",
+    "NotStartedError",
     "Recovered",
     "create_runs",
     "create_session",
@@ -183,10 +184,14 @@ def lost_runs_error(
     return ToolError(" ".join(parts))
 
 
-def not_started_error(exc: UpstreamError, *, action: str) -> ToolError:
+class NotStartedError(ToolError):
+    """A create the service never acted on (refused, or never reached): nothing exists."""
+
+
+def not_started_error(exc: UpstreamError, *, action: str) -> NotStartedError:
     """A create the service never acted on: nothing exists, so calling again is safe."""
     error = tool_error(exc, action=action)
-    return ToolError(f"{error} Nothing was started or billed: TinyFish never accepted this request.")
+    return NotStartedError(f"{error} Nothing was started or billed: TinyFish never accepted this request.")
 
 
 async def _within_reserve(deadline: Deadline, create: Callable[[], Awaitable[T]]) -> T:

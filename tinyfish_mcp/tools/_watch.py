@@ -16,6 +16,7 @@ goes on. When the client cancels the call, the upstream run is cancelled too (un
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,6 +93,8 @@ class Tracker:
     steps_seen: int = 0
     last: Run | None = None
     lost: UpstreamError | str | None = None  # why the run's confirmation never arrived
+    # Told the run id as soon as STARTED names it (a session_id claim records it).
+    on_started: Callable[[str], Awaitable[None]] | None = None
 
     async def absorb(self, run: Run, progress: Progress, *, keepalive: bool = True) -> None:
         """Report what a poll shows that we have not reported yet."""
@@ -112,6 +115,8 @@ async def _on_event(event: RunEvent, tracker: Tracker, progress: Progress) -> Ru
     if isinstance(event, StartedEvent):
         tracker.run_id = event.run_id
         tracker.started_at = event.timestamp
+        if tracker.on_started is not None:
+            await tracker.on_started(event.run_id)
         await progress(f"Run {event.run_id} started")
     elif isinstance(event, StreamingUrlEvent):
         tracker.streaming_url = event.streaming_url
@@ -212,6 +217,8 @@ async def _recover(
         raise lost_runs_error(cause, [request], lookup)
     tracker.run_id = ids[0]
     log.warning("run-sse answer lost (%s); found run %s and following it", cause, ids[0])
+    if tracker.on_started is not None:
+        await tracker.on_started(ids[0])
     await progress(f"Run {ids[0]} started (found after the stream was lost)")
 
 
@@ -269,14 +276,21 @@ async def _poll_until(
 
 
 async def follow_new_run(
-    deps: ToolDeps, key: str, request: RunRequest, ctx: Context[Any, Any], window: float
+    deps: ToolDeps,
+    key: str,
+    request: RunRequest,
+    ctx: Context[Any, Any],
+    window: float,
+    *,
+    on_started: Callable[[str], Awaitable[None]] | None = None,
 ) -> RunResult:
     """Start ``request`` on ``/run-sse`` and follow it; answer within ``window`` seconds.
 
     The stream gets the window less a tail; the tail is kept for finding the run when its
     confirmation was lost (never by starting it again) and for the last look at it.
+    ``on_started(run_id)`` is awaited as soon as the run is known (named by the stream, or found).
     """
-    tracker = Tracker()
+    tracker = Tracker(on_started=on_started)
     progress = Progress(ctx)
     deadline = Deadline(window)
     sent_at = utcnow()
@@ -304,7 +318,7 @@ async def follow_new_run(
         log.exception("following run %s failed", tracker.run_id)
         raise ToolError(
             f"Following run {tracker.run_id} failed here ({type(exc).__name__}), but the run may still "
-            f"be going: check it with get_run(run_id='{tracker.run_id}') or wait_for_run."
+            f"be going: check it with get_run(id='{tracker.run_id}') or wait_for_run."
         ) from None
 
 

@@ -37,7 +37,7 @@ def tool_error(
     if run_id:
         parts.append(
             f"The run {run_id} was already started and may still be going: "
-            f"check it with get_run(run_id='{run_id}') or wait_for_run."
+            f"check it with get_run(id='{run_id}') or wait_for_run."
         )
     if isinstance(exc, AuthenticationError):
         parts.append(
