@@ -37,7 +37,7 @@ from ..upstream.deadline import Deadline, current_deadline
 from ..upstream.errors import UpstreamError
 from ..upstream.models import ListRunsParams, Run, RunRequest
 from .context import ToolDeps
-from .errors import tool_error
+from .errors import balance_note, is_credit_error, tool_error
 
 __all__ = [
     "Lookup",
@@ -188,9 +188,15 @@ class NotStartedError(ToolError):
     """A create the service never acted on (refused, or never reached): nothing exists."""
 
 
-def not_started_error(exc: UpstreamError, *, action: str) -> NotStartedError:
-    """A create the service never acted on: nothing exists, so calling again is safe."""
-    error = tool_error(exc, action=action)
+async def not_started_error(exc: UpstreamError, *, action: str) -> NotStartedError:
+    """A create the service never acted on: nothing exists, so calling again is safe.
+
+    A refusal for lack of credit also names the caller's balance, as every billed tool does.
+    """
+    error = str(tool_error(exc, action=action))
+    note = await balance_note() if is_credit_error(exc) else None
+    if note:
+        error = f"{error} {note}"
     return NotStartedError(f"{error} Nothing was started or billed: TinyFish never accepted this request.")
 
 
@@ -221,7 +227,7 @@ async def create_runs(
             return Recovered(response=await _within_reserve(deadline, create))
         except UpstreamError as exc:
             if not exc.may_have_been_processed:
-                raise not_started_error(exc, action=action) from None
+                raise await not_started_error(exc, action=action) from None
             cause = exc
         log.warning("answer to a run creation lost (%s); looking for the run", cause.code)
         lookup = await find_runs(deps, key, requests, sent_at)
@@ -242,7 +248,7 @@ async def create_session(
             return await _within_reserve(deadline, create)
     except UpstreamError as exc:
         if not exc.may_have_been_processed:
-            raise not_started_error(exc, action="creating the browser session") from None
+            raise await not_started_error(exc, action="creating the browser session") from None
         raise ToolError(
             f"TinyFish may have created a browser session (billed until {timeout_seconds} s without "
             f"activity) although its answer was lost ({str(exc).rstrip('.')}). Its connection URL "

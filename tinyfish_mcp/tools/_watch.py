@@ -193,7 +193,7 @@ async def _stream(
     except UpstreamError as exc:
         if tracker.run_id is None:
             if not exc.may_have_been_processed:
-                raise not_started_error(exc, action="starting the run") from None
+                raise await not_started_error(exc, action="starting the run") from None
             tracker.lost = exc
             return None
         if not isinstance(exc, _BROKEN_STREAM):
