@@ -103,7 +103,7 @@ PATHS = [
     ),
     Path("get_run", "read", "GET", "/v1/runs/*", lambda ctx: {"id": ctx["run_id"]}, READ_DEADLINE),
     Path("fetch_content", "read", "POST", "/v1/fetch", lambda _: {"urls": [SHOP]}, READ_DEADLINE),
-    Path("search_web", "read", "GET", "/v1/search", lambda _: {"query": "python"}, READ_DEADLINE),
+    Path("search", "read", "GET", "/v1/search", lambda _: {"query": "python"}, READ_DEADLINE),
     Path("create_browser_session", "session", "POST", "/v1/browser", lambda _: {}, CREATE_DEADLINE),
 ]
 
@@ -276,5 +276,5 @@ async def test_fault_matrix(emulator: Any, fault: Fault, path: Path) -> None:
         assert overrides["base_url"].removeprefix("http://") in text and "never reached" in text, text
     if fault.unauthorised:
         assert "API key" in text, text
-    if path.tool == "search_web":
+    if path.tool == "search":
         assert ("5 searches a minute" in text) == fault.rate_limited, text
