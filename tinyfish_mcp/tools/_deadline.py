@@ -5,8 +5,9 @@ module has to remember it: the wrapper opens the call's :class:`Deadline` and ev
 upstream request, retry and wait made by the tool draws from it. The figure depends
 on what the tool does:
 
-* a tool with ``max_wait_seconds`` (the run tools) gets its call window: the argument,
-  or ``mcp_call_window``;
+* a tool with ``max_wait_seconds`` gets its call window (the argument, or
+  ``mcp_call_window``) plus ``WINDOW_TAIL`` for the last look taken when the window closes;
+  the agent run tools then hold themselves to the window itself (``_watch.py``);
 * a tool that creates runs or sessions gets ``mcp_create_deadline``;
 * search and fetch get ``mcp_search_deadline`` and ``mcp_fetch_deadline``;
 * every other tool (the reads) gets ``mcp_read_deadline``.
@@ -32,13 +33,15 @@ CREATING_TOOLS = frozenset(
 _SEARCH_TOOLS = frozenset({"search_web", "search"})
 _FETCH_TOOLS = frozenset({"fetch_content"})
 WINDOW_ARGUMENT = "max_wait_seconds"
+WINDOW_TAIL = 5.0
 
 
 def deadline_for(settings: Settings, tool: str, arguments: dict[str, Any]) -> float:
     """Seconds one call of ``tool`` with ``arguments`` may take, attempts and waits included."""
     if WINDOW_ARGUMENT in arguments:
         window = arguments[WINDOW_ARGUMENT]
-        return float(window) if isinstance(window, int | float) and window > 0 else settings.mcp_call_window
+        given = isinstance(window, int | float) and window > 0
+        return (float(window) if given else settings.mcp_call_window) + WINDOW_TAIL
     if tool in CREATING_TOOLS:
         return settings.mcp_create_deadline
     if tool in _SEARCH_TOOLS:

@@ -1,6 +1,9 @@
-"""Following a run to its end within a call window, with progress and cancellation.
+"""Following long-running work within a call window, with progress and cancellation.
 
-Three situations share this loop:
+The shared part (:class:`Job`, :func:`within_window`) serves every product with
+long-running work (agent runs here, research runs in ``research.py``): the call window
+returns the work's id instead of hanging, a client cancel cancels it upstream, and a
+failure on our side still names it. For agent runs, three situations share the loop:
 
 * a new run through ``/run-sse``: every event becomes a progress notification;
 * the SSE stream breaks after STARTED: the run goes on upstream (SSE has no resume),
@@ -19,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -46,20 +49,27 @@ from ..upstream.models import (
 )
 from ._recover import find_runs, lost_runs_error, not_started_error, utcnow
 from .context import ToolDeps
-from .errors import tool_error
+from .errors import explain, tool_error
 from .results import RunResult, error_info, finish, run_result
 
-__all__ = ["CANCEL_TIMEOUT", "Progress", "follow_existing_run", "follow_new_run"]
+__all__ = ["CANCEL_TIMEOUT", "Job", "Progress", "follow_existing_run", "follow_new_run", "within_window"]
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 # How long the shielded upstream cancel may take once the client has gone.
 CANCEL_TIMEOUT = 5.0
 # How long the last look at a run may take when the window has closed.
 SNAPSHOT_TIMEOUT = 5.0
+# Slack given to the shared window guard around work that keeps its own deadline.
+WINDOW_MARGIN = 1.0
 # Consecutive transient poll failures tolerated before giving up (with the run_id).
 MAX_POLL_FAILURES = 3
 _TRANSIENT = (UpstreamConnectionError, UpstreamTimeoutError, ServerError, RateLimitError)
+_MAYBE_STARTED = (
+    "The run may have started anyway (runs are billed): do NOT start it again; look for it with "
+    "list_runs(status='RUNNING') first."
+)
 # A stream that breaks after STARTED is followed by polling; other errors end the call.
 _BROKEN_STREAM = (UpstreamConnectionError, UpstreamTimeoutError, UpstreamProtocolError, ServerError)
 
@@ -84,6 +94,71 @@ class Progress:
 
 
 @dataclass
+class Job(Generic[R]):
+    """What the shared follower knows of one piece of long-running, billed work."""
+
+    noun: str  # "run", "research run"
+    ident: Callable[[], str | None]  # its id, once the service has named it
+    cancel: Callable[[str], Awaitable[object]] | None  # cancels it upstream; None: it outlives the call
+    check: Callable[[str], str]  # how the caller finds it again, e.g. "check it with get_run(...)"
+    maybe_started: str  # what to do when it may exist but its id never came
+
+
+async def cancel_upstream(deps: ToolDeps, job: Job[Any]) -> None:
+    """Cancel the work because the client cancelled the call; must survive our own cancellation."""
+    ident = job.ident()
+    if job.cancel is None:
+        return
+    if ident is None or not deps.settings.mcp_cancel_on_disconnect:
+        if ident is not None:
+            log.info(
+                "call cancelled; %s %s keeps going upstream (mcp_cancel_on_disconnect off)", job.noun, ident
+            )
+        return
+    with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_TIMEOUT) as scope:
+        try:
+            await job.cancel(ident)
+            log.info("call cancelled by the client; cancelled %s %s upstream", job.noun, ident)
+        except UpstreamError as exc:
+            log.warning("call cancelled by the client; cancelling %s %s failed: %s", job.noun, ident, exc)
+    if scope.cancelled_caught:
+        log.warning("call cancelled by the client; cancelling %s %s timed out", job.noun, ident)
+
+
+async def within_window(
+    deps: ToolDeps, job: Job[R], work: Callable[[], Awaitable[R]], window: float
+) -> R | None:
+    """``work()`` for at most ``window`` seconds; None when the window closed first.
+
+    The client's cancellation cancels the work upstream; a failure on our side after the
+    work exists is a tool error that names it; no id within the window is a tool error
+    that says how to look for the work before starting it again.
+    """
+    try:
+        with anyio.move_on_after(window):
+            return await work()
+    except anyio.get_cancelled_exc_class():
+        # Only the client's cancellation gets here: the window's own is absorbed above.
+        await cancel_upstream(deps, job)
+        raise
+    except ToolError:
+        raise
+    except Exception as exc:
+        ident = job.ident()
+        if ident is None:
+            raise
+        # Whatever broke on our side, the caller must still learn which work is going.
+        log.exception("following %s %s failed", job.noun, ident)
+        raise ToolError(
+            f"Following {job.noun} {ident} failed here ({type(exc).__name__}), but it may still "
+            f"be going: {job.check(ident)}."
+        ) from None
+    if job.ident() is None:
+        raise ToolError(f"TinyFish did not confirm the {job.noun} within {window:g} s. {job.maybe_started}")
+    return None
+
+
+@dataclass
 class Tracker:
     """What we know of the run being followed."""
 
@@ -92,9 +167,9 @@ class Tracker:
     started_at: str | None = None
     steps_seen: int = 0
     last: Run | None = None
-    lost: UpstreamError | str | None = None  # why the run's confirmation never arrived
     # Told the run id as soon as STARTED names it (a session_id claim records it).
     on_started: Callable[[str], Awaitable[None]] | None = None
+    lost: UpstreamError | str | None = None  # why the run's confirmation never arrived
 
     async def absorb(self, run: Run, progress: Progress, *, keepalive: bool = True) -> None:
         """Report what a poll shows that we have not reported yet."""
@@ -197,7 +272,7 @@ async def _stream(
             tracker.lost = exc
             return None
         if not isinstance(exc, _BROKEN_STREAM):
-            raise tool_error(exc, action="running", run_id=tracker.run_id) from None
+            raise await explain(exc, action="running", run_id=tracker.run_id) from None
         log.info("stream of run %s broke (%s); polling instead", tracker.run_id, exc.code)
     if tracker.run_id is None:
         tracker.lost = tracker.lost or "the stream closed before confirming the run"
@@ -220,22 +295,6 @@ async def _recover(
     if tracker.on_started is not None:
         await tracker.on_started(ids[0])
     await progress(f"Run {ids[0]} started (found after the stream was lost)")
-
-
-async def _cancel_upstream(deps: ToolDeps, key: str, run_id: str | None) -> None:
-    """Cancel the run because the client cancelled the call; must survive our own cancellation."""
-    if run_id is None or not deps.settings.mcp_cancel_on_disconnect:
-        if run_id is not None:
-            log.info("call cancelled; run %s keeps going upstream (mcp_cancel_on_disconnect off)", run_id)
-        return
-    with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_TIMEOUT) as scope:
-        try:
-            await deps.client.cancel_run(key, run_id)
-            log.info("call cancelled by the client; cancelled run %s upstream", run_id)
-        except UpstreamError as exc:
-            log.warning("call cancelled by the client; cancelling run %s failed: %s", run_id, exc)
-    if scope.cancelled_caught:
-        log.warning("call cancelled by the client; cancelling run %s timed out", run_id)
 
 
 async def _snapshot(deps: ToolDeps, key: str, tracker: Tracker, deadline: Deadline) -> RunResult:
@@ -292,34 +351,33 @@ async def follow_new_run(
     """
     tracker = Tracker(on_started=on_started)
     progress = Progress(ctx)
+    job: Job[RunResult] = Job(
+        noun="run",
+        ident=lambda: tracker.run_id,
+        cancel=lambda run_id: deps.client.cancel_run(key, run_id),
+        check=lambda run_id: f"check it with get_run(id='{run_id}') or wait_for_run",
+        maybe_started=_MAYBE_STARTED,
+    )
     deadline = Deadline(window)
     sent_at = utcnow()
-    try:
-        with deadline.applied():
-            streaming = deadline.reserve(_tail(window))
-            with anyio.move_on_after(streaming.remaining()), streaming.applied():
-                done = await _stream(deps, key, request, tracker, progress)
-                if done is not None:
-                    return done
-            if tracker.run_id is None:
-                tracker.lost = tracker.lost or f"no confirmation within {deadline.describe()}"
-                await _recover(deps, key, request, tracker, progress, sent_at)
-            return await _poll_until(deps, key, tracker, progress, deadline, wait_first=False)
-    except anyio.get_cancelled_exc_class():
-        # Only the client's cancellation gets here: the window's own is absorbed above.
-        await _cancel_upstream(deps, key, tracker.run_id)
-        raise
-    except ToolError:
-        raise
-    except Exception as exc:
+
+    async def work() -> RunResult:
+        streaming = deadline.reserve(_tail(window))
+        with anyio.move_on_after(streaming.remaining()), streaming.applied():
+            done = await _stream(deps, key, request, tracker, progress)
+            if done is not None:
+                return done
         if tracker.run_id is None:
-            raise
-        # Whatever broke on our side, the caller must still learn which run is going.
-        log.exception("following run %s failed", tracker.run_id)
-        raise ToolError(
-            f"Following run {tracker.run_id} failed here ({type(exc).__name__}), but the run may still "
-            f"be going: check it with get_run(id='{tracker.run_id}') or wait_for_run."
-        ) from None
+            tracker.lost = tracker.lost or f"no confirmation within {deadline.describe()}"
+            await _recover(deps, key, request, tracker, progress, sent_at)
+        return await _poll_until(deps, key, tracker, progress, deadline, wait_first=False)
+
+    with deadline.applied():
+        # The work ends within the window by itself; the margin only guards against a slip.
+        done = await within_window(deps, job, work, window + WINDOW_MARGIN)
+        if done is not None:
+            return done
+        return await _snapshot(deps, key, tracker, deadline)
 
 
 async def follow_existing_run(
