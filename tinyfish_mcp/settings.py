@@ -132,6 +132,10 @@ class Settings(BaseModel):
     )
     mcp_search_deadline: float = Field(default=30.0, gt=0, le=600, description="Deadline of a search.")
     mcp_fetch_deadline: float = Field(default=55.0, gt=0, le=600, description="Deadline of fetch_content.")
+    mcp_keep_browser_sessions: bool = Field(
+        default=False,
+        description="stdio: leave this process's browser sessions open when its client goes away.",
+    )
     mcp_session_id_ttl: int = Field(
         default=3600,
         ge=600,
