@@ -30,10 +30,11 @@ from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
 from ..upstream.providers import BrowserProvider, ExtraArgument
 from ..upstream.tinyfish import inspector_url
 from ._inputs import normalize_url
+from ._recover import create_session
 from ._schema import OutputModel, as_tool_result
 from .browser_extras import register_extras
 from .context import ToolDeps
-from .errors import invalid_input, upstream_call
+from .errors import invalid_input
 from .sessions import MemorySessionStore, SessionRecord, owner_of_key
 
 __all__ = [
@@ -207,8 +208,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         key, owner = await caller()
-        session = await upstream_call(
-            "creating the browser session", provider.create_session(key, request, extras)
+        session = await create_session(
+            deps, key, lambda: provider.create_session(key, request, extras), timeout_seconds=timeout
         )
         created = datetime.now(UTC)
         record = SessionRecord(

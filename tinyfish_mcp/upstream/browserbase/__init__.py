@@ -51,7 +51,7 @@ class Viewport(BaseModel):
 
 
 def _refuse(message: str) -> InvalidInputError:
-    error = InvalidInputError(message, hint="Correct the named argument and call again.")
+    error = InvalidInputError(message, status=400, hint="Correct the named argument and call again.")
     error.vendor = VENDOR
     return error
 

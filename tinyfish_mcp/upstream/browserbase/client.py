@@ -171,6 +171,7 @@ class BrowserbaseClient:
             except httpx.TransportError as exc:
                 error = UpstreamConnectionError(
                     f"could not reach Browserbase ({type(exc).__name__})",
+                    sent=not isinstance(exc, httpx.ConnectError),
                     hint="Check the network (or TINYFISH_BROWSERBASE_BASE_URL) and retry.",
                 )
             else:
