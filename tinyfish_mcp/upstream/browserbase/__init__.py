@@ -93,6 +93,10 @@ class BrowserbaseBrowser(_Browserbase):
     async def create_session(
         self, key: str, request: BrowserSessionRequest, extras: Mapping[str, Any]
     ) -> OpenSession:
+        if request.url is not None:
+            # Opening a page needs a CDP connection, and a Browserbase session without keep_alive
+            # ends when its first client disconnects: the caller's own code must open it.
+            raise _refuse("url cannot be honoured on Browserbase: open the page from your Playwright code")
         timeout = request.timeout_seconds
         low, high = TIMEOUT_RANGE
         if timeout is not None and not low <= timeout <= high:
