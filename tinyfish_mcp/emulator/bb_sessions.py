@@ -81,6 +81,7 @@ class BBSession:
     logs: list[dict[str, Any]] = field(default_factory=list)
     recording: list[dict[str, Any]] = field(default_factory=list)
     scratch: str | None = None  # a profile copy to remove when the session ends
+    seen: dict[str, str] = field(default_factory=dict)  # page target id -> the last URL noted
 
     @property
     def expires_at(self) -> datetime:
@@ -191,22 +192,12 @@ class BBState:
         """Note navigations; a browser that exits by itself (CDP Browser.close) completes the session."""
         browser = session.browser
         assert browser is not None
-        seen: dict[str, str] = {}
         while session.ended_at is None:
             await asyncio.sleep(0.2)
             if not browser.alive():
                 await self.end(session, browsers, "COMPLETED")
                 return
-            try:
-                targets = await browser.targets()
-            except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError):
-                continue
-            pages = [t for t in targets if t.get("type") == "page"]
-            for index, target in enumerate(pages):
-                url, target_id = str(target.get("url", "")), str(target.get("id", ""))
-                if url not in ("", "about:blank") and seen.get(target_id) != url:
-                    seen[target_id] = url
-                    session.note(url, target_id, index)
+            await _look(session, browser)
 
     async def end(self, session: BBSession, browsers: Browsers | None, status: str) -> None:
         """End a session once: let its browser close (writing its profile), then stop it."""
@@ -217,6 +208,7 @@ class BBState:
         browser = session.browser
         if browser is not None and browsers is not None:
             if browser.alive():
+                await _look(session, browser)  # what it shows now is in its logs, however fast the release
                 await _close_gracefully(browser)
             browsers.stop(browser)
         if session.scratch:
@@ -235,6 +227,20 @@ class BBState:
                 session.browser.kill()
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
+
+
+async def _look(session: BBSession, browser: Browser) -> None:
+    """Note the navigations the session's pages show now."""
+    try:
+        targets = await browser.targets()
+    except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError):
+        return  # exiting, or busy: the next look tells
+    pages = [t for t in targets if t.get("type") == "page"]
+    for index, target in enumerate(pages):
+        url, target_id = str(target.get("url", "")), str(target.get("id", ""))
+        if url not in ("", "about:blank") and session.seen.get(target_id) != url:
+            session.seen[target_id] = url
+            session.note(url, target_id, index)
 
 
 async def _close_gracefully(browser: Browser) -> None:
