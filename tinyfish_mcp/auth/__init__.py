@@ -34,11 +34,13 @@ from starlette.types import ASGIApp
 
 from ..settings import Settings
 from ..tools.context import KeyResolver
+from ..tools.idempotency import RunKeyStore
 from .authorize import AuthorizeLimits
 from .challenge import ScopeChallenge
 from .cimd import ClientMetadataDocuments
 from .consent import CONSENT_PATH
 from .crypto import KeyCipher, SecretTooWeakError
+from .idempotency import SqlRunKeyStore
 from .jwt import JWKSCache, JWTTokenVerifier
 from .keys import deployment_key_resolver, oauth_key_resolver
 from .provider import OAUTH_SCOPE, TinyFishOAuthProvider
@@ -67,6 +69,8 @@ class AuthSetup:
     auth_settings: AuthSettings
     routes: list[BaseRoute]
     resolve_key: KeyResolver
+    # Where run session_ids are remembered: the shared database in oauth mode (None: in the process).
+    run_keys: RunKeyStore | None = None
     _startup: _Hook = field(default=_nothing, repr=False)
     _shutdown: _Hook = field(default=_nothing, repr=False)
 
@@ -198,6 +202,7 @@ def _build_oauth(
             ),
         ),
         resolve_key=oauth_key_resolver(provider),
+        run_keys=SqlRunKeyStore(store.engine, settings.mcp_session_id_ttl),
         _startup=store.create_all,
         _shutdown=store.dispose,
     )
