@@ -17,9 +17,10 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .settings import Settings, Toolset
-from .tools import agent, browser, fetch, runs, search, vault
+from .tools import agent, browser, fetch, monitors, runs, search, vault, wallet
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
+from .tools.errors import remember_caller
 from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
 from .upstream.client import TinyFishClient
 
@@ -34,6 +35,8 @@ TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
     "search": search.register,
     "browser": browser.register,
     "vault": vault.register,
+    "wallet": wallet.register,
+    "monitors": monitors.register,
 }
 
 # One line per toolset, so a server with some toolsets off never points the model at a
@@ -52,6 +55,9 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "search": "- search_web finds pages (about 5 searches a minute).",
     "browser": "- create_browser_session gives a raw CDP browser for your own Playwright code.",
     "vault": "- list_vault_items gives credential ids for logging in during a run.",
+    "wallet": "- get_wallet shows the credit balance: read it before many runs or after a credit error.",
+    "monitors": "- create_monitor watches a page or a topic on a schedule (billed per check: say the cost "
+    "first); run_monitor checks now; list/get/pause/resume/cancel_monitor manage them.",
 }
 
 
@@ -99,10 +105,18 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.mcp_log_level,
     )
+    resolve = resolve_key or settings_key_resolver(settings)
+
+    async def resolve_and_remember() -> str:
+        # The caller's key, remembered for this call so a credit error can name the balance.
+        key = await resolve()
+        remember_caller(upstream, key)
+        return key
+
     deps = ToolDeps(
         settings=settings,
         client=upstream,
-        resolve_key=resolve_key or settings_key_resolver(settings),
+        resolve_key=resolve_and_remember,
         run_keys=run_keys or MemoryRunKeyStore(settings.mcp_session_id_ttl),
     )
     for name in settings.mcp_toolsets:

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_AGENT_BASE_URL",
     "DEFAULT_FETCH_BASE_URL",
     "DEFAULT_SEARCH_BASE_URL",
+    "DEFAULT_TOOLSETS",
     "TOOLSETS",
     "Product",
     "Settings",
@@ -38,9 +39,21 @@ DEFAULT_AGENT_BASE_URL = "https://agent.tinyfish.ai"
 DEFAULT_FETCH_BASE_URL = "https://api.fetch.tinyfish.ai"
 DEFAULT_SEARCH_BASE_URL = "https://api.search.tinyfish.ai"
 
-Product = Literal["automation", "runs", "fetch", "search", "browser", "vault"]
-Toolset = Literal["agent", "runs", "fetch", "search", "browser", "vault"]
-TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault")
+Product = Literal[
+    "automation", "runs", "fetch", "search", "browser", "vault",
+    "wallet", "monitors", "research-run", "profiles", "datasets",
+]  # fmt: skip
+Toolset = Literal[
+    "agent", "runs", "fetch", "search", "browser", "vault",
+    "wallet", "monitors",
+]  # fmt: skip
+TOOLSETS: tuple[Toolset, ...] = (
+    "agent", "runs", "fetch", "search", "browser", "vault",
+    "wallet", "monitors",
+)  # fmt: skip
+# The larger product toolsets (monitors, ...) are opt-in: tools/list is sent to the model on
+# every turn and the default list keeps within its 20 KB budget (see README, "Toolsets").
+DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault", "wallet")
 
 AuthMode = Literal["oauth", "jwt", "none"]
 
@@ -95,7 +108,7 @@ class Settings(BaseModel):
     retry_max_total_wait: float = Field(default=30.0, ge=0)
 
     # --- MCP server ----------------------------------------------------------
-    mcp_toolsets: tuple[Toolset, ...] = Field(default=TOOLSETS)
+    mcp_toolsets: tuple[Toolset, ...] = Field(default=DEFAULT_TOOLSETS)
     mcp_call_window: float = Field(
         default=50.0,
         gt=0,
@@ -124,6 +137,9 @@ class Settings(BaseModel):
         default=None, description="Public base URL of this server (behind a proxy); default http://host:port."
     )
     mcp_stateless: bool = True
+    mcp_workers: int = Field(
+        default=0, ge=0, le=64, description="HTTP worker processes; 0: one per core with auth, else 1."
+    )
     mcp_allowed_origins: tuple[str, ...] = ()
     mcp_allowed_hosts: tuple[str, ...] = ()
     mcp_max_body_bytes: int = Field(default=1_048_576, ge=1024)

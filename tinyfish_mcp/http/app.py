@@ -38,7 +38,7 @@ from .security import (
     transport_security,
 )
 
-__all__ = ["ConfigError", "create_app", "serve"]
+__all__ = ["ConfigError", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,29 +177,3 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-
-
-def serve(settings: Settings) -> None:
-    """Run the hosted server under uvicorn until interrupted."""
-    import anyio
-    import uvicorn
-
-    async def main() -> None:
-        app = await create_app(settings)
-        config = uvicorn.Config(
-            app,
-            host=settings.mcp_host,
-            port=settings.mcp_port,
-            log_level=settings.mcp_log_level.lower(),
-            proxy_headers=True,
-            server_header=False,
-        )
-        logger.info(
-            "tinyfish-mcp %s serving %s/mcp (auth: %s)",
-            __version__,
-            settings.public_url,
-            settings.mcp_auth,
-        )
-        await uvicorn.Server(config).serve()
-
-    anyio.run(main)
