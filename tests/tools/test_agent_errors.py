@@ -193,3 +193,21 @@ async def test_window_closing_before_the_run_is_confirmed_warns_of_a_possible_ru
     text = result_text(result)
     assert result.is_error and "did not confirm the run within 1 s" in text
     assert "list_runs(status='RUNNING') before retrying" in text
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"agent_config": {"max_steps": 0}}, "agent_config.max_steps"),
+        ({"agent_config": {"cursor_style": "arrow"}}, "agent_config.cursor_style"),
+        ({"proxy_config": {"country_code": "usa"}}, "proxy_config.country_code"),
+        ({"capture_config": {"video": True}}, "capture_config.video"),
+        ({"agent_config": "fast"}, "agent_config"),
+    ],
+)
+async def test_the_async_tool_checks_nested_arguments_like_the_streaming_one(
+    mcp: Client, emulator: Any, arguments: dict[str, Any], expected: str
+) -> None:
+    result = await mcp.call_tool("run_web_automation_async", {"url": SHOP, "goal": "x", **arguments})
+    assert result.is_error and expected in result_text(result) and "Traceback" not in result_text(result)
+    assert emulator.requests() == []
