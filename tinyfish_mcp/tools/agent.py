@@ -183,7 +183,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         output_schema: dict[str, Any] | None = None,
         browser_profile: Literal["lite", "stealth"] | None = None,
         proxy_config: SameAsRun = None,
-        agent_config: SameAsRun = None,
+        agent_config: AgentConfigInput | None = None,  # its fields are part of the hosted contract
         capture_config: SameAsRun = None,
         webhook_url: str | None = None,
     ) -> Annotated[CallToolResult, StartedRun]:
