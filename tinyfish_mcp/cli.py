@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from . import __version__
+from .admin import add_admin_parser, run_admin
 from .settings import TOOLSETS, Settings
 
 __all__ = ["build_parser", "main", "settings_from_args"]
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common(parser, top=True)
-    commands = parser.add_subparsers(dest="command", metavar="{stdio,http}", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="{stdio,http,admin}", parser_class=_Parser)
     stdio = commands.add_parser("stdio", help="serve MCP on stdin/stdout (the default)")
     _common(stdio, top=False)
     http = commands.add_parser("http", help="serve MCP over streamable HTTP with authorization")
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="worker processes (default: TINYFISH_MCP_WORKERS, else one per core with auth, 1 without)",
     )
+    add_admin_parser(commands, _Parser)
     return parser
 
 
@@ -158,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tinyfish-mcp: {_settings_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
     _configure_logging(settings.mcp_log_level)
+    if command == "admin":
+        return run_admin(args, settings)
 
     sandbox: AbstractContextManager[Any] = _sandbox() if args.sandbox else nullcontext()
     try:

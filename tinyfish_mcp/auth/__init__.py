@@ -46,7 +46,14 @@ from .ratelimit_backends import build_rate_limiter
 from .routes import jwt_routes, oauth_routes
 from .store import AuthStore
 
-__all__ = ["OAUTH_SCOPE", "AuthConfigurationError", "AuthSetup", "build_auth", "resource_url"]
+__all__ = [
+    "OAUTH_SCOPE",
+    "AuthConfigurationError",
+    "AuthSetup",
+    "build_auth",
+    "previous_secrets",
+    "resource_url",
+]
 
 _Hook = Callable[[], Awaitable[None]]
 
@@ -83,6 +90,12 @@ class AuthSetup:
         """Wrap the SDK's app so its 401/403 challenges also name the required scope."""
         scopes = self.auth_settings.required_scopes
         return ScopeChallenge(app, scopes) if scopes else app
+
+
+def previous_secrets(settings: Settings) -> tuple[str, ...]:
+    """``TINYFISH_MCP_SECRET_PREVIOUS``: secrets that still decrypt during a rotation."""
+    previous = settings.mcp_secret_previous
+    return (previous.get_secret_value(),) if previous and previous.get_secret_value().strip() else ()
 
 
 def resource_url(settings: Settings) -> str:
@@ -141,7 +154,7 @@ def _build_oauth(
             "restarts and identical on every replica)."
         )
     try:
-        cipher = KeyCipher(settings.mcp_secret.get_secret_value())
+        cipher = KeyCipher(settings.mcp_secret.get_secret_value(), previous_secrets(settings))
     except SecretTooWeakError as exc:
         raise AuthConfigurationError(str(exc)) from exc
     try:
