@@ -175,6 +175,12 @@ class Settings(BaseModel):
     mcp_pending_max: int = Field(
         default=10_000, ge=1, description="Sign-ins waiting for consent, at most, across all addresses."
     )
+    mcp_redis_url: SecretStr | None = Field(
+        default=None, description="Redis for the rate limits shared by replicas (else the OAuth database)."
+    )
+    mcp_secret_previous: SecretStr | None = Field(
+        default=None, description="The secret being rotated out: still decrypts, never encrypts."
+    )
     # jwt mode: an external authorization server issues the tokens.
     mcp_jwt_issuer: str | None = None
     mcp_jwt_jwks_url: str | None = None
