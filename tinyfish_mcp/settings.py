@@ -122,6 +122,16 @@ class Settings(BaseModel):
     mcp_poll_max: float = Field(default=5.0, gt=0, description="Largest poll interval when polling a run.")
     mcp_max_result_chars: int = Field(default=20_000, ge=1000)
     mcp_browser_default_timeout: int = Field(default=300, ge=5, le=86400)
+    # One deadline per tool call, attempts and waits included (clients give up near 60 s).
+    # The run tools' deadline is their call window (max_wait_seconds / mcp_call_window).
+    mcp_read_deadline: float = Field(
+        default=25.0, gt=0, le=600, description="Deadline of get_run, list_runs and the other reads."
+    )
+    mcp_create_deadline: float = Field(
+        default=30.0, gt=0, le=600, description="Deadline of the async, batch and browser-session creates."
+    )
+    mcp_search_deadline: float = Field(default=30.0, gt=0, le=600, description="Deadline of a search.")
+    mcp_fetch_deadline: float = Field(default=55.0, gt=0, le=600, description="Deadline of fetch_content.")
     mcp_keep_browser_sessions: bool = Field(
         default=False,
         description="stdio: leave this process's browser sessions open when its client goes away.",
