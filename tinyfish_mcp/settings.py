@@ -89,6 +89,10 @@ class Settings(BaseModel):
         default=None,
         description="One base URL for every product ({base}/v1/...); unset means the production hosts.",
     )
+    sandbox: bool = Field(
+        default=False,
+        description="Serve against the built-in emulator of the TinyFish API (--sandbox): no key needed.",
+    )
 
     # Per-product timeouts (seconds), from the documents' latency table.
     search_timeout: float = Field(default=15.0, gt=0)
@@ -164,6 +168,13 @@ class Settings(BaseModel):
     mcp_access_token_ttl: int = Field(default=3600, ge=60)
     mcp_refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=300)
     mcp_auth_code_ttl: int = Field(default=300, ge=30, le=600)
+    mcp_headless_api_keys: bool = Field(
+        default=True,
+        description="oauth mode: also accept a TinyFish API key (X-API-Key, or bearer sk-tinyfish-...).",
+    )
+    mcp_headless_key_ttl: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds an upstream check of a headless API key is cached."
+    )
     mcp_token_cache_seconds: float = Field(
         default=5.0,
         ge=0,
