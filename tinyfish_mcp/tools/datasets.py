@@ -302,7 +302,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             out.next_step = f"More rows: read_dataset(dataset_id='{dataset_id}', cursor='{out.next_cursor}')."
         return as_tool_result(out)
 
-    @mcp.tool(description="Your datasets, newest first. Free.", annotations=reads)
+    @mcp.tool(description="Your datasets with status and row count, newest first. Free.", annotations=reads)
     async def list_datasets(
         cursor: str | None = None, limit: Annotated[int, Field(ge=1, le=100)] = 20
     ) -> Annotated[CallToolResult, DatasetRows]:
