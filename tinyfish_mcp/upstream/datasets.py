@@ -24,7 +24,7 @@ from .errors import InvalidInputError, UpstreamConnectionError
 from .models._base import _Request, _Response
 
 if TYPE_CHECKING:
-    import httpx
+    import httpx2
 
     from .client import TinyFishClient
 
@@ -162,23 +162,22 @@ def _path(dataset_id: str, suffix: str = "") -> str:
     return f"/{quote(dataset_id.strip(), safe='')}{suffix}"
 
 
-async def iter_dataset_events(response: httpx.Response) -> AsyncGenerator[DatasetEvent, None]:
+async def iter_dataset_events(response: httpx2.Response) -> AsyncGenerator[DatasetEvent, None]:
     """A run's events on one connection, ending after ``done``; an early end raises."""
-    import httpx
-    from httpx_sse import EventSource
+    import httpx2
 
     from ._http import map_transport_error
-    from .sse import check_event_stream
+    from .sse import check_event_stream, event_source
 
     check_event_stream(response)
-    events = EventSource(response).aiter_sse()
+    events = event_source(response).aiter_sse()
     try:
         while True:
             try:
                 sse = await events.__anext__()
             except StopAsyncIteration:
                 break
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise map_transport_error(exc, what="dataset run stream") from None
             if not sse.data.strip() or sse.event not in ("status", "row", "log", "done", "error"):
                 continue
