@@ -131,6 +131,10 @@ async def test_provider_only_arguments_appear_only_with_their_provider(emulator:
     browserbase_only = {"context_id", "persist", "keep_alive", "region", "viewport"}
     assert (browserbase_only <= set(properties)) == (provider == "browserbase")
     assert ("create_browser_context" in tools) == (provider == "browserbase")
+    fetch_properties = set(tools["fetch_content"].input_schema["properties"])
+    tinyfish_only = {"include_selectors", "highlights", "if_none_match", "proxy_country"}
+    assert (tinyfish_only <= fetch_properties) == (provider == "tinyfish")
+    assert ("domain_type" in tools["search"].input_schema["properties"]) == (provider == "tinyfish")
 
 
 # ------------------------------------------------------------------------------ Browserbase only

@@ -12,9 +12,7 @@ Sessions are recorded in a :class:`~.sessions.BrowserSessionStore` under their o
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -27,9 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
-from ..upstream.providers import BrowserProvider, ExtraArgument
+from ..upstream.providers import BrowserProvider
 from ..upstream.tinyfish import inspector_url
 from ._inputs import normalize_url
+from ._provider_args import with_extra_arguments
 from ._recover import create_session
 from ._schema import OutputModel, as_tool_result
 from .browser_extras import register_extras
@@ -144,20 +143,6 @@ async def refresh(provider: BrowserProvider, key: str, record: SessionRecord) ->
         # The session changed (or outlived our estimate): someone drove it.
         return record.changed(pages_digest=seen.activity, last_activity=now)
     return record
-
-
-def with_extra_arguments(function: Callable[..., Any], extras: tuple[ExtraArgument, ...]) -> None:
-    """Give ``function`` (which takes ``**extras``) a signature listing the provider-only arguments.
-
-    The tool schema is built from the signature, so it shows the active provider's arguments only.
-    """
-    signature = inspect.signature(function, eval_str=True)
-    params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    params += [
-        inspect.Parameter(e.name, inspect.Parameter.KEYWORD_ONLY, annotation=e.annotation, default=e.default)
-        for e in extras
-    ]
-    function.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
 
 
 def register(mcp: MCPServer, deps: ToolDeps) -> None:

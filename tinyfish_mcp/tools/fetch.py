@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..upstream.models import FetchHighlights, FetchProxyConfig, FetchRequest, FetchResult
 from ..upstream.models.products import MAX_SELECTORS, PER_URL_TIMEOUT_MS
 from ._inputs import normalize_url
+from ._provider_args import hide_arguments
 from ._schema import OutputModel, as_tool_result
 from .bounds import clip
 from .context import ToolDeps
@@ -342,3 +343,5 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 ),
             )
         )
+
+    hide_arguments(mcp, "fetch_content", deps.providers.fetch.hidden_arguments)

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError
 
 from ..upstream.models import SearchParams, SearchResult
 from ..upstream.models.products import SEARCH_MAX_PAGE, SEARCH_RECENCY_MAX_MINUTES
+from ._provider_args import hide_arguments
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
@@ -173,3 +174,5 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 hint=_hint(len(hits), response.total_results, response.page),
             )
         )
+
+    hide_arguments(mcp, "search", deps.providers.search.hidden_arguments)

@@ -26,6 +26,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from ..settings import DEFAULT_AGENT_BASE_URL, Product, Settings
 from .constants import SSE_READ_TIMEOUT, RequestKind
+from .datasets import DatasetsAPI
 from .errors import InvalidInputError
 from .models import (
     AsyncRunResponse,
@@ -57,7 +58,7 @@ from .research import ResearchAPI
 from .wallet import WalletAPI
 
 if TYPE_CHECKING:
-    import httpx
+    import httpx2
 
     from ._http import HttpCore
     from .cdp import CloseOutcome
@@ -98,11 +99,11 @@ def _query(params: dict[str, Any]) -> dict[str, Any]:
 class TinyFishClient:
     """Async client of the TinyFish APIs.
 
-    ``TinyFishClient(settings)`` owns one ``httpx.AsyncClient``; pass ``http=`` to share
+    ``TinyFishClient(settings)`` owns one ``httpx2.AsyncClient``; pass ``http=`` to share
     an existing one (tests, the HTTP server). Use ``async with`` or call ``aclose()``.
     """
 
-    def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, *, http: httpx2.AsyncClient | None = None) -> None:
         self.settings = settings
         self._shared_http = http
         self._core_instance: HttpCore | None = None
@@ -134,6 +135,10 @@ class TinyFishClient:
     @cached_property
     def profiles(self) -> ProfilesAPI:
         return ProfilesAPI(self)
+
+    @cached_property
+    def datasets(self) -> DatasetsAPI:
+        return DatasetsAPI(self)
 
     async def aclose(self) -> None:
         """Close the pool, unless it was handed in by the caller (who then closes it)."""

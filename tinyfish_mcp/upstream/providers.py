@@ -111,6 +111,7 @@ class BrowserProvider(Protocol):
 
 class FetchProvider(Protocol):
     name: ProviderName
+    hidden_arguments: frozenset[str]  # fetch_content arguments it cannot honour (left out of the schema)
 
     async def credential(self) -> str: ...
 
@@ -120,6 +121,7 @@ class FetchProvider(Protocol):
 
 class SearchProvider(Protocol):
     name: ProviderName
+    hidden_arguments: frozenset[str]  # search arguments it cannot honour (left out of the schema)
 
     async def credential(self) -> str: ...
 

@@ -195,6 +195,8 @@ _FETCH_ONLY_TINYFISH = (
 
 
 class BrowserbaseFetch(_Browserbase):
+    hidden_arguments = frozenset({*_FETCH_ONLY_TINYFISH, "proxy_country"})
+
     async def fetch(self, key: str, request: FetchRequest) -> FetchResponse:
         unsupported = [name for name in _FETCH_ONLY_TINYFISH if getattr(request, name) is not None]
         if request.proxy_config is not None and request.proxy_config.country_code:
@@ -256,6 +258,8 @@ _SEARCH_ONLY_TINYFISH = (
 
 
 class BrowserbaseSearch(_Browserbase):
+    hidden_arguments = frozenset(_SEARCH_ONLY_TINYFISH)
+
     async def search(self, key: str, params: SearchParams) -> SearchResponse:
         unsupported = [name for name in _SEARCH_ONLY_TINYFISH if getattr(params, name) is not None]
         if unsupported:

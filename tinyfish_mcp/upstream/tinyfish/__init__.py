@@ -114,10 +114,14 @@ class TinyFishBrowser(_TinyFish):
 
 
 class TinyFishFetch(_TinyFish):
+    hidden_arguments: frozenset[str] = frozenset()
+
     async def fetch(self, key: str, request: FetchRequest) -> FetchResponse:
         return await self.client.fetch(key, request)
 
 
 class TinyFishSearch(_TinyFish):
+    hidden_arguments: frozenset[str] = frozenset()
+
     async def search(self, key: str, params: SearchParams) -> SearchResponse:
         return await self.client.search(key, params)

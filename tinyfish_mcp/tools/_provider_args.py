@@ -1,0 +1,50 @@
+"""Arguments that depend on the active provider: shown only when it honours them.
+
+A provider-only argument is added to a tool's signature (so its schema shows it) only
+when that provider is active (``with_extra_arguments``); an argument of the common
+signature that the active provider cannot honour is taken out of the advertised schema
+(``hide_arguments``), so ``tools/list`` carries the active provider's arguments only. A
+hidden argument still reaches the provider if a client sends it, and the provider
+refuses it by name with the reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+
+from ..upstream.providers import ExtraArgument
+
+__all__ = ["hide_arguments", "with_extra_arguments"]
+
+
+def with_extra_arguments(function: Callable[..., Any], extras: tuple[ExtraArgument, ...]) -> None:
+    """Give ``function`` (which takes ``**extras``) a signature listing the provider-only arguments."""
+    signature = inspect.signature(function, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    params += [
+        inspect.Parameter(e.name, inspect.Parameter.KEYWORD_ONLY, annotation=e.annotation, default=e.default)
+        for e in extras
+    ]
+    function.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+
+
+def hide_arguments(mcp: MCPServer[Any], tool_name: str, names: Iterable[str]) -> None:
+    """Take ``names`` out of a registered tool's advertised input schema (not out of its model).
+
+    ``MCPServer`` has no public way to edit a registered tool (see ``_schema.compact_tool_schemas``).
+    """
+    hidden = set(names)
+    if not hidden:
+        return
+    tool = mcp._tool_manager.get_tool(tool_name)
+    if tool is None:
+        return
+    properties = tool.parameters.get("properties", {})
+    for name in hidden:
+        properties.pop(name, None)
+    if "required" in tool.parameters:
+        tool.parameters["required"] = [n for n in tool.parameters["required"] if n not in hidden]
