@@ -29,10 +29,11 @@ def bb(emulator: Any) -> Iterator[Browserbase]:
 
 
 def test_create_list_get_debug_release(bb: Browserbase) -> None:
-    created = bb.sessions.create(api_timeout=120, keep_alive=True, region="eu-central-1")
+    # This emulator runs time 1000x fast: the longest timeout (21600 s) lasts 21.6 s here.
+    created = bb.sessions.create(api_timeout=21600, keep_alive=True, region="eu-central-1")
     assert created.status == "RUNNING" and created.keep_alive and created.region == "eu-central-1"
     assert created.connect_url.startswith("ws")
-    assert (created.expires_at - created.created_at).total_seconds() == pytest.approx(120, abs=1)
+    assert (created.expires_at - created.created_at).total_seconds() == pytest.approx(21600, abs=1)
 
     listed = bb.sessions.list(status="RUNNING")
     assert [s.id for s in listed] == [created.id]
