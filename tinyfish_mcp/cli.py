@@ -172,12 +172,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve_stdio(settings: Settings) -> int:
     from .server import build_server
+    from .stdio import run_stdio
 
     if settings.api_key is None:
         log.warning("TINYFISH_API_KEY is not set: tools are listed, but every call will say how to set it")
     log.info("tinyfish-mcp %s on stdio (toolsets: %s)", __version__, ",".join(settings.mcp_toolsets))
     try:
-        build_server(settings).run()
+        run_stdio(build_server(settings))
     except* (BrokenPipeError, ConnectionResetError):
         # The client closed our stdout (it quit or restarted us): an ordinary way to end.
         log.info("the client closed the connection")

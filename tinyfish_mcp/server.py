@@ -18,6 +18,7 @@ from mcp.server.mcpserver import MCPServer
 from . import __version__
 from .settings import Settings, Toolset
 from .tools import agent, browser, fetch, runs, search, vault
+from .tools._arguments import install_argument_checks
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
 from .upstream.client import TinyFishClient
@@ -102,5 +103,6 @@ def build_server(
     for name in settings.mcp_toolsets:
         TOOLSETS[name](mcp, deps)
     compact_tool_schemas(mcp)
+    install_argument_checks(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp

@@ -194,17 +194,17 @@ async def test_batch_start_get_and_cancel(mcp: Client, emulator: Any) -> None:
         ("get_runs", {"run_ids": [f"r{i}" for i in range(101)]}, "at most 100 items"),
         ("cancel_runs", {"run_ids": []}, "at least 1 item"),
         ("cancel_runs", {"run_ids": [f"r{i}" for i in range(101)]}, "at most 100 items"),
-        ("get_runs", {"run_ids": ["ok", ""]}, "run_ids.1"),
+        ("get_runs", {"run_ids": ["ok", ""]}, "`run_ids[1]` must not be empty"),
         (
             "run_web_automation_batch",
             {"runs": [{"url": SHOP, "goal": "x"}, {"url": "ftp://x.example", "goal": "y"}]},
-            "runs.1.url uses the ftp:// scheme",
+            "runs[1].url uses the ftp:// scheme",
         ),
-        ("run_web_automation_batch", {"runs": [{"url": SHOP}]}, "runs.0.goal: Field required"),
+        ("run_web_automation_batch", {"runs": [{"url": SHOP}]}, "`runs[0].goal` is required and missing"),
         (
             "run_web_automation_batch",
             {"runs": [{"url": SHOP, "goal": "x", "colour": "red"}]},
-            "runs.0.colour",
+            "`runs[0].colour` is not a known field",
         ),
     ],
 )

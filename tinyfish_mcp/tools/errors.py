@@ -20,6 +20,7 @@ from ..upstream.errors import (
     RateLimitError,
     UpstreamError,
 )
+from ._wording import describe_errors, join_problems
 
 __all__ = ["invalid_input", "tool_error", "upstream_call"]
 
@@ -50,14 +51,13 @@ def tool_error(exc: UpstreamError, *, action: str, run_id: str | None = None) ->
     return ToolError(" ".join(parts))
 
 
-def invalid_input(exc: ValidationError, *, what: str = "the arguments") -> ToolError:
-    """A ``ToolError`` listing each invalid field of ``what`` in plain words."""
-    problems = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "(input)"
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        problems.append(f"{loc}: {msg}")
-    return ToolError(f"Invalid {what}: " + "; ".join(problems) + ". Fix these and call again.")
+def invalid_input(exc: ValidationError, *, what: str = "arguments") -> ToolError:
+    """A ``ToolError`` with one line per invalid field of ``what``, in our words, bounded and safe.
+
+    ``what`` is kept for callers' wording; the field paths already say where each problem is.
+    """
+    del what
+    return ToolError(join_problems(describe_errors(exc)))
 
 
 async def upstream_call(action: str, call: Awaitable[T], *, run_id: str | None = None) -> T:
