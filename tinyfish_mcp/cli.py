@@ -170,6 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+_TTY_HINT = """\
+tinyfish-mcp is waiting for an MCP client on stdin/stdout; it is not an interactive program.
+  - add it to your client:   tinyfish-mcp install claude-desktop|claude-code|cursor|windsurf|vscode
+  - check your setup:         tinyfish-mcp doctor
+  - try it in a browser UI:   npx @modelcontextprotocol/inspector tinyfish-mcp --sandbox
+  - every option:             tinyfish-mcp --help
+Press Ctrl+C to stop."""
+
+
 def _serve_stdio(settings: Settings) -> int:
     from .server import build_server
     from .stdio import run_stdio
@@ -177,6 +186,8 @@ def _serve_stdio(settings: Settings) -> int:
     if settings.api_key is None:
         log.warning("TINYFISH_API_KEY is not set: tools are listed, but every call will say how to set it")
     log.info("tinyfish-mcp %s on stdio (toolsets: %s)", __version__, ",".join(settings.mcp_toolsets))
+    if sys.stdin.isatty():
+        print(_TTY_HINT, file=sys.stderr, flush=True)
     try:
         run_stdio(build_server(settings))
     except* (BrokenPipeError, ConnectionResetError):
