@@ -25,12 +25,14 @@ from pydantic import ValidationError
 __all__ = ["answer_for", "run_stdio", "serve_stdio"]
 
 
-def _request_id(line: str) -> str | int | None:
-    """The ``id`` of a JSON object line, if Python's parser reads it (it nests deeper than pydantic's)."""
-    try:
-        data = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
+def _request_id(line: Any) -> str | int | None:
+    """The ``id`` of a JSON object (or line, if Python's parser reads it: it nests deeper than pydantic's)."""
+    data = line
+    if isinstance(line, str):
+        try:
+            data = json.loads(line)
+        except (ValueError, RecursionError):
+            return None
     if isinstance(data, dict):
         ident = data.get("id")
         if isinstance(ident, str | int) and not isinstance(ident, bool):
@@ -47,7 +49,7 @@ def answer_for(exc: Exception) -> JSONRPCError:
         raw = first.get("input")
         line = raw if isinstance(raw, str) else ""
         if first.get("type") != "json_invalid":
-            ident = _request_id(line)
+            ident = _request_id(raw)
             return JSONRPCError(
                 jsonrpc="2.0",
                 id=ident,

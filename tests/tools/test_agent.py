@@ -24,7 +24,6 @@ SHOP = "https://shop.example.com/"
 API_KEY = "sk-tinyfish-emulator"
 
 
-
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def mcp_legacy(emulator_server: Any) -> AsyncIterator[Client]:
     """The stdio server with a client of the initialize-handshake era."""

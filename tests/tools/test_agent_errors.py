@@ -19,7 +19,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 SHOP = "https://shop.example.com/"
 
 
-
 def _sent(emulator: Any, path: str) -> list[dict[str, Any]]:
     return [r for r in emulator.requests() if r["path"] == path]
 

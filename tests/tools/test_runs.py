@@ -18,7 +18,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 SHOP = "https://shop.example.com/"
 
 
-
 async def _run(mcp: Client, url: str = SHOP, goal: str = "List the products", **extra: Any) -> dict[str, Any]:
     return result_json(await mcp.call_tool("run_web_automation", {"url": url, "goal": goal, **extra}))
 

@@ -35,7 +35,7 @@ from mcp_types import INVALID_PARAMS, InputRequiredResult
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from ._wording import describe_errors, join_problems, safe_text, shown
+from ._wording import describe_errors, join_problems, safe_message, safe_text, shown
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver.context import Context
@@ -77,7 +77,11 @@ def _takes(schema: dict[str, Any]) -> str:
 
 def _unknown(name: str, known: list[str], what: str) -> str:
     shown_name = safe_text(name, MAX_NAME)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if len(name) <= MAX_NAME else []
+    close: list[str] = []
+    if 2 < len(name) <= MAX_NAME:
+        # A shortened or lengthened name ("sort" for "sort_direction") first, then a typo.
+        close = [k for k in known if k.startswith(name) or name.startswith(k)][:1]
+        close = close or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f" (did you mean `{close[0]}`?)" if close else ""
     return f"`{shown_name}` is not an argument of this {what}{hint}"
 
@@ -154,6 +158,7 @@ def check_arguments(
     unknown = [name for name in arguments if name not in properties]
     problems.extend(_unknown(name, known, what) for name in unknown)
     cleaned: dict[str, Any] = {}
+    too_big = False
     for name, value in arguments.items():
         if name not in properties:
             continue
@@ -162,8 +167,9 @@ def check_arguments(
         problem = _size_problem(name, value, field)
         if problem:
             problems.append(problem)
+            too_big = True
         cleaned[name] = value
-    if validate is not None and not problems:
+    if validate is not None and not too_big:
         try:
             validate(cleaned)
         except ValidationError as exc:
@@ -202,7 +208,14 @@ class CheckedTool(Tool):
             cleaned = check_arguments(arguments, self.parameters, self.fn_metadata.validate_arguments)
         except ArgumentError as exc:
             raise ToolError(f"Error executing tool {self.name}: {exc}") from _cause(exc.problems)
-        return await super().run(cleaned, context, convert_result)
+        try:
+            return await super().run(cleaned, context, convert_result)
+        except ToolError as exc:
+            # Tool code quotes its input in errors ("while cancelling run <id>"): make it safe here.
+            safe = safe_message(str(exc))
+            if safe == str(exc):
+                raise
+            raise type(exc)(safe) from exc.__cause__
 
 
 def _prompt_schema(prompt: Prompt) -> dict[str, Any]:

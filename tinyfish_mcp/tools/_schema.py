@@ -114,9 +114,12 @@ def compact_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _shallow(node: Any) -> Any:
-    """A nested object or array schema reduced to its type."""
-    if isinstance(node, dict) and node.get("type") in ("object", "array"):
-        return {"type": node["type"]}
+    """A nested object schema reduced to its type; an array keeps (reduced) items, which providers require."""
+    if isinstance(node, dict) and node.get("type") == "object":
+        return {"type": "object"}
+    if isinstance(node, dict) and node.get("type") == "array":
+        items = node.get("items")
+        return {"type": "array", "items": _shallow(items) if isinstance(items, dict) else {}}
     return node
 
 

@@ -17,7 +17,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-__all__ = ["describe_errors", "join_problems", "location", "safe_text", "shown"]
+__all__ = [
+    "MAX_MESSAGE",
+    "describe_errors",
+    "join_problems",
+    "location",
+    "safe_message",
+    "safe_text",
+    "shown",
+]
 
 # C0 and C1 controls, DEL, and the characters that reorder or hide text (bidi
 # embeddings, overrides and isolates, marks, zero-width joiners, the BOM).
@@ -26,6 +34,15 @@ SHOWN_CHARS = 60
 """How much of one rejected value a message quotes."""
 MAX_LINES = 8
 """How many problems one message lists (the rest are counted)."""
+MAX_MESSAGE = 1_500
+"""Characters in one error message as the client gets it."""
+MAX_RUN = 200
+"""Characters of one unbroken run (a quoted id, URL or value) an error message keeps."""
+_LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}")
+# In a whole message, line breaks are ours (one problem per line); every other control is escaped.
+_UNSAFE_IN_MESSAGE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]"
+)
 
 # Parts of a pydantic error location that name a union member or validator, not a field.
 _TAG = re.compile(r"^(str|int|float|bool|list|dict|none|json-or-python|lax-or-strict|.*[\[(].*)$")
@@ -47,6 +64,18 @@ def safe_text(text: str, limit: int = SHOWN_CHARS) -> str:
     """``text`` cut to ``limit`` characters, with unsafe characters escaped as ``\\uXXXX``."""
     cut = text if len(text) <= limit else text[:limit] + "…"
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", cut)
+
+
+def safe_message(message: str) -> str:
+    """Any error message made safe to show: unsafe characters escaped, long runs and the whole cut.
+
+    The last guard for text a tool built from its input (``while cancelling run <id>``).
+    """
+    text = _UNSAFE_IN_MESSAGE.sub(lambda m: f"\\u{ord(m.group()):04x}", message)
+    text = _LONG_RUN.sub(lambda m: m.group()[:MAX_RUN] + f"… ({len(m.group()):,} characters)", text)
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE] + "… (message cut)"
+    return text
 
 
 def shown(value: Any) -> str:
@@ -126,7 +155,7 @@ def _line(err: dict[str, Any], schema: dict[str, Any]) -> str:
         got = ""  # the validator already quotes the value
     if message.startswith(name + " "):
         # The validator named the field itself ("goal must not be blank").
-        return f"{where}{message[len(name):]}{got}"
+        return f"{where}{message[len(name) :]}{got}"
     return f"{where}: {message}{got}"
 
 
