@@ -22,7 +22,7 @@ _http: Any = None
 
 
 @mcp.tool()
-async def get_run(run_id: str) -> str:
+async def get_run(id: str) -> str:
     """Fetch one run from the upstream and return its JSON text."""
     global _http
     if _http is None:
@@ -31,7 +31,7 @@ async def get_run(run_id: str) -> str:
         _http = httpx.AsyncClient(
             base_url=os.environ["TINYFISH_BASE_URL"], headers={"X-API-Key": os.environ["TINYFISH_API_KEY"]}
         )
-    reply = await _http.get(f"/v1/runs/{run_id}")
+    reply = await _http.get(f"/v1/runs/{id}")
     return str(reply.text)
 
 

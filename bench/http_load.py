@@ -86,7 +86,7 @@ async def _load(
                     return
                 sequence += 1
                 message = rpc_message(
-                    f"{number}-{sequence}", "tools/call", {"name": "get_run", "arguments": {"run_id": run_id}}
+                    f"{number}-{sequence}", "tools/call", {"name": "get_run", "arguments": {"id": run_id}}
                 )
                 failure = None
                 try:
@@ -135,7 +135,7 @@ def _first_call(url: str, headers: dict[str, str], run_id: str) -> None:
 
     async def call() -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=30.0) as client:
-            message = rpc_message(1, "tools/call", {"name": "get_run", "arguments": {"run_id": run_id}})
+            message = rpc_message(1, "tools/call", {"name": "get_run", "arguments": {"id": run_id}})
             return await rpc_post(client, url, message, headers)
 
     reply = asyncio.run(call())

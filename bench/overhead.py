@@ -49,7 +49,7 @@ ARMS = ("ours", "bare", "direct")
 
 def _tool_call(peer: StdioPeer, run_id: str) -> float:
     started = time.perf_counter()
-    reply = peer.request("tools/call", {"name": "get_run", "arguments": {"run_id": run_id}}, timeout=30.0)
+    reply = peer.request("tools/call", {"name": "get_run", "arguments": {"id": run_id}}, timeout=30.0)
     elapsed = time.perf_counter() - started
     if "error" in reply or reply["result"].get("isError"):
         raise BenchError(f"{peer.name}: get_run failed: {reply.get('error') or tool_text(reply['result'])}")
@@ -103,7 +103,7 @@ def run(*, quick: bool = False, calls: int | None = None, block: int = 50) -> di
         ):
             ours.handshake()
             bare.handshake()
-            first = ours.call_tool("get_run", {"run_id": run_id})
+            first = ours.call_tool("get_run", {"id": run_id})
             if first.get("isError") or run_id not in (tool_text(first) + str(first.get("structuredContent"))):
                 raise BenchError(f"ours: get_run did not return the run: {tool_text(first)[:300]}")
             call = {

@@ -100,7 +100,7 @@ async def test_toolsets_flag_overrides_the_environment(emulator: Any) -> None:
     env = {"TINYFISH_MCP_TOOLSETS": "agent"}
     async with stdio_server(emulator, env=env, args=["stdio", "--toolsets", "runs"]) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-    assert names == {"get_run", "list_runs", "cancel_run", "get_runs", "cancel_runs"}
+    assert names == {"get_run", "get_steps", "list_runs", "cancel_run", "batch_status", "batch_cancel"}
 
 
 async def test_sandbox_runs_with_no_key_and_says_so_on_stderr(emulator: Any) -> None:

@@ -35,6 +35,7 @@ _FLAGS = {
     "mcp_port": "--port",
     "mcp_auth": "--auth",
     "mcp_public_url": "--public-url",
+    "mcp_workers": "--workers",
 }
 
 
@@ -54,7 +55,7 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=default,
         metavar="LIST",
         help=f"comma-separated toolsets to enable: {','.join(TOOLSETS)} or all "
-        "(default: TINYFISH_MCP_TOOLSETS, else all)",
+        "(default: TINYFISH_MCP_TOOLSETS, else the default set; see README)",
     )
     parser.add_argument(
         "--log-level",
@@ -87,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument("--port", type=int, help="port (default: TINYFISH_MCP_PORT, else 8000)")
     http.add_argument("--auth", choices=["oauth", "jwt", "none"], help="authorization mode")
     http.add_argument("--public-url", help="public base URL when behind a proxy")
+    http.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes (default: TINYFISH_MCP_WORKERS, else one per core with auth, 1 without)",
+    )
     return parser
 
 
@@ -100,6 +106,7 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
         ("port", "mcp_port"),
         ("auth", "mcp_auth"),
         ("public_url", "mcp_public_url"),
+        ("workers", "mcp_workers"),
     ):
         value = getattr(args, attr, None)
         if value is not None:
@@ -129,6 +136,8 @@ def _configure_logging(level: str) -> None:
     if level != "DEBUG":
         # One line per upstream request is noise at INFO (URLs only; keys are headers).
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Two lines per SQL statement, parameters included, even at DEBUG: noise, and stored values.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def _sandbox() -> AbstractContextManager[Any]:
@@ -212,7 +221,8 @@ def _silence_stdout() -> None:
 
 def _serve_http(settings: Settings) -> int:
     try:
-        from .http.app import ConfigError, serve
+        from .http.app import ConfigError
+        from .http.serving import serve
     except ImportError as exc:
         print(f"tinyfish-mcp: the HTTP server is not available in this install ({exc})", file=sys.stderr)
         return 1

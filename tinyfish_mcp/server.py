@@ -17,13 +17,15 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .settings import Settings, Toolset
-from .tools import agent, browser, fetch, runs, search, vault
+from .tools import agent, browser, fetch, monitors, runs, search, vault, wallet
 from .tools._arguments import install_argument_checks
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
+from .tools.errors import remember_caller
+from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
 from .upstream.client import TinyFishClient
 
-__all__ = ["TOOLSETS", "build_server", "instructions_for"]
+__all__ = ["TOOLSETS", "build_server", "instructions_for", "streaming_tools"]
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +36,29 @@ TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
     "search": search.register,
     "browser": browser.register,
     "vault": vault.register,
+    "wallet": wallet.register,
+    "monitors": monitors.register,
 }
 
 # One line per toolset, so a server with some toolsets off never points the model at a
 # tool it does not have.
 _INSTRUCTION_LINES: dict[Toolset, str] = {
-    "agent": "- run_web_automation: do a task on a site (navigate, click, fill forms, extract data from "
-    "JS-heavy pages). Write a precise goal and pass output_schema for structured data. When a call "
-    "returns status RUNNING, call wait_for_run(run_id) instead of starting the goal again. A "
-    "COMPLETED run can still have missed its goal: read its warning field.",
-    "runs": "- get_run / list_runs look runs up; cancel_run stops one; runs go on upstream between calls.",
+    "agent": "- run_web_automation: do a task on a site (navigate, click, fill forms, log in, extract data "
+    "from JS-heavy pages); billed per step. Write a precise goal, pass output_schema for structured data "
+    "and a fresh session_id (UUID) per task: a retry with the same session_id follows the run already "
+    "started. When a call returns status RUNNING, call wait_for_run(run_id) instead of starting the goal "
+    "again. A COMPLETED run can still have missed its goal: read its warning field. The same task on "
+    "several sites: batch_create.",
+    "runs": "- get_run / get_steps / list_runs look runs up; cancel_run stops one; batch_status and "
+    "batch_cancel handle many; runs go on upstream between calls.",
     "fetch": "- fetch_content reads known pages as clean text: faster and cheaper than a run when no "
     "interaction is needed.",
     "search": "- search_web finds pages (about 5 searches a minute).",
     "browser": "- create_browser_session gives a raw CDP browser for your own Playwright code.",
     "vault": "- list_vault_items gives credential ids for logging in during a run.",
+    "wallet": "- get_wallet shows the credit balance: read it before many runs or after a credit error.",
+    "monitors": "- create_monitor watches a page or a topic on a schedule (billed per check: say the cost "
+    "first); run_monitor checks now; list/get/pause/resume/cancel_monitor manage them.",
 }
 
 
@@ -66,6 +76,7 @@ def build_server(
     auth_server_provider: Any = None,
     token_verifier: Any = None,
     auth: Any = None,
+    run_keys: RunKeyStore | None = None,
 ) -> MCPServer[Any]:
     """The MCP server for ``settings``, with the toolsets of ``settings.mcp_toolsets``.
 
@@ -95,10 +106,19 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.mcp_log_level,
     )
+    resolve = resolve_key or settings_key_resolver(settings)
+
+    async def resolve_and_remember() -> str:
+        # The caller's key, remembered for this call so a credit error can name the balance.
+        key = await resolve()
+        remember_caller(upstream, key)
+        return key
+
     deps = ToolDeps(
         settings=settings,
         client=upstream,
-        resolve_key=resolve_key or settings_key_resolver(settings),
+        resolve_key=resolve_and_remember,
+        run_keys=run_keys or MemoryRunKeyStore(settings.mcp_session_id_ttl),
     )
     for name in settings.mcp_toolsets:
         TOOLSETS[name](mcp, deps)
@@ -106,3 +126,12 @@ def build_server(
     install_argument_checks(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
+
+
+def streaming_tools(mcp: MCPServer[Any]) -> frozenset[str]:
+    """The tools that can send progress before their result, or act on the caller hanging up.
+
+    They are the tools that take a ``Context``: over HTTP they are always answered on a
+    stream, so closing it reaches them (the run tools then cancel the billed run).
+    """
+    return frozenset(tool.name for tool in mcp._tool_manager.list_tools() if tool.context_kwarg is not None)

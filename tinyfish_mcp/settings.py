@@ -3,22 +3,29 @@
 Every tunable lives here: upstream routing and timeouts, retry bounds, the MCP
 call window, toolsets, and the HTTP/OAuth deployment settings. Environment
 variables use the ``TINYFISH_`` prefix (``TINYFISH_API_KEY``,
-``TINYFISH_MCP_TOOLSETS``, ...). Secrets are ``SecretStr`` so that printing or
+``TINYFISH_MCP_TOOLSETS``, ...; a field with a string ``validation_alias`` is read from
+that variable instead), matched without regard to case; values given to the
+constructor win over the environment. Secrets are ``SecretStr`` so that printing or
 logging the settings never shows them.
+
+The environment is read by a few lines here rather than by pydantic-settings: the
+stdio server's cold start is a product figure, and that library (with python-dotenv)
+cost about a tenth of it. Validation and its errors are pydantic's, as before.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = [
     "DEFAULT_AGENT_BASE_URL",
     "DEFAULT_FETCH_BASE_URL",
     "DEFAULT_SEARCH_BASE_URL",
+    "DEFAULT_TOOLSETS",
     "TOOLSETS",
     "Product",
     "Settings",
@@ -32,23 +39,49 @@ DEFAULT_AGENT_BASE_URL = "https://agent.tinyfish.ai"
 DEFAULT_FETCH_BASE_URL = "https://api.fetch.tinyfish.ai"
 DEFAULT_SEARCH_BASE_URL = "https://api.search.tinyfish.ai"
 
-Product = Literal["automation", "runs", "fetch", "search", "browser", "vault"]
-Toolset = Literal["agent", "runs", "fetch", "search", "browser", "vault"]
-TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault")
+Product = Literal[
+    "automation", "runs", "fetch", "search", "browser", "vault",
+    "wallet", "monitors", "research-run", "profiles", "datasets",
+]  # fmt: skip
+Toolset = Literal[
+    "agent", "runs", "fetch", "search", "browser", "vault",
+    "wallet", "monitors",
+]  # fmt: skip
+TOOLSETS: tuple[Toolset, ...] = (
+    "agent", "runs", "fetch", "search", "browser", "vault",
+    "wallet", "monitors",
+)  # fmt: skip
+# The larger product toolsets (monitors, ...) are opt-in: tools/list is sent to the model on
+# every turn and the default list keeps within its 20 KB budget (see README, "Toolsets").
+DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault", "wallet")
 
 AuthMode = Literal["oauth", "jwt", "none"]
 
 
-class Settings(BaseSettings):
+ENV_PREFIX = "TINYFISH_"
+
+
+def environment_values(model: type[BaseModel], environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The raw values of ``model``'s fields found in the environment, keyed by field name."""
+    source = os.environ if environ is None else environ
+    upper = {name.upper(): value for name, value in source.items()}
+    found: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        alias = field.validation_alias
+        variable = alias if isinstance(alias, str) else ENV_PREFIX + name
+        value = upper.get(variable.upper())
+        if value is not None:
+            found[name] = value
+    return found
+
+
+class Settings(BaseModel):
     """All configuration of tinyfish-mcp. Build it once (``Settings()``) and pass it down."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="TINYFISH_",
-        env_file=None,
-        extra="ignore",
-        frozen=True,
-        populate_by_name=True,
-    )
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**environment_values(type(self)), **values})
 
     # --- upstream ------------------------------------------------------------
     api_key: SecretStr | None = Field(default=None, description="TinyFish API key (stdio and jwt mode).")
@@ -75,7 +108,7 @@ class Settings(BaseSettings):
     retry_max_total_wait: float = Field(default=30.0, ge=0)
 
     # --- MCP server ----------------------------------------------------------
-    mcp_toolsets: Annotated[tuple[Toolset, ...], NoDecode] = Field(default=TOOLSETS)
+    mcp_toolsets: tuple[Toolset, ...] = Field(default=DEFAULT_TOOLSETS)
     mcp_call_window: float = Field(
         default=50.0,
         gt=0,
@@ -89,6 +122,11 @@ class Settings(BaseSettings):
     mcp_poll_max: float = Field(default=5.0, gt=0, description="Largest poll interval when polling a run.")
     mcp_max_result_chars: int = Field(default=20_000, ge=1000)
     mcp_browser_default_timeout: int = Field(default=300, ge=5, le=86400)
+    mcp_session_id_ttl: int = Field(
+        default=3600,
+        ge=600,
+        description="Seconds a run's session_id is remembered (at least the 10-minute run limit).",
+    )
     mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- HTTP transport and authorization ------------------------------------
@@ -99,8 +137,11 @@ class Settings(BaseSettings):
         default=None, description="Public base URL of this server (behind a proxy); default http://host:port."
     )
     mcp_stateless: bool = True
-    mcp_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
-    mcp_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    mcp_workers: int = Field(
+        default=0, ge=0, le=64, description="HTTP worker processes; 0: one per core with auth, else 1."
+    )
+    mcp_allowed_origins: tuple[str, ...] = ()
+    mcp_allowed_hosts: tuple[str, ...] = ()
     mcp_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     mcp_secret: SecretStr | None = Field(
         default=None, description="Key material for encrypting stored API keys (oauth mode)."
@@ -109,9 +150,26 @@ class Settings(BaseSettings):
     mcp_access_token_ttl: int = Field(default=3600, ge=60)
     mcp_refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=300)
     mcp_auth_code_ttl: int = Field(default=300, ge=30, le=600)
+    mcp_token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long a replica trusts an access-token check; bounds how late a revocation made "
+        "on another replica takes effect here (0: check the store on every request).",
+    )
     mcp_cimd_allow_loopback: bool = Field(
         default=False,
         description="TEST ONLY: let client ID metadata documents be fetched from loopback addresses.",
+    )
+    # oauth mode: bounds on /authorize, the one unauthenticated endpoint that writes a row.
+    mcp_authorize_rate_limit: int = Field(
+        default=30, ge=1, description="Authorization requests per client address per minute."
+    )
+    mcp_pending_per_address: int = Field(
+        default=60, ge=1, description="Sign-ins one client address may start within a consent window."
+    )
+    mcp_pending_max: int = Field(
+        default=10_000, ge=1, description="Sign-ins waiting for consent, at most, across all addresses."
     )
     # jwt mode: an external authorization server issues the tokens.
     mcp_jwt_issuer: str | None = None

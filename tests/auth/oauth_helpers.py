@@ -95,6 +95,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "mcp_port": 8765,
         "mcp_secret": SECRET,
         "mcp_database_url": f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}",
+        # Tests that edit the store behind the server's back want every request checked there;
+        # the token-check cache has tests of its own.
+        "mcp_token_cache_seconds": 0.0,
     }
     values.update(overrides)
     return Settings(**values)

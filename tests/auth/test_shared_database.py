@@ -1,4 +1,7 @@
-"""Several replicas on one database: what one issues or revokes, the others honour at once.
+"""Several replicas on one database: what one issues or revokes, the others honour.
+
+A revocation takes effect at once on the replica that made it, and on the others within
+``mcp_token_cache_seconds`` (how long a replica trusts a token check it made).
 
 Each "replica" is a separately built app (its own provider, engine and key cache) on the
 same database URL and secret, as behind a load balancer. The tests run on SQLite and,
@@ -35,9 +38,14 @@ from tinyfish_mcp.auth import build_auth
 TABLES = ("tfmcp_clients", "tfmcp_pending", "tfmcp_grants", "tfmcp_codes", "tfmcp_tokens")
 
 
+TOKEN_CACHE_SECONDS = 0.5
+
+
 @asynccontextmanager
 async def replicas(tmp_path: Path, database: Database) -> AsyncIterator[tuple[Harness, Harness]]:
-    settings = make_settings(tmp_path, mcp_database_url=database.url)
+    settings = make_settings(
+        tmp_path, mcp_database_url=database.url, mcp_token_cache_seconds=TOKEN_CACHE_SECONDS
+    )
     async with running_harness(settings) as first, running_harness(settings) as second:
         yield first, second
 
@@ -83,7 +91,11 @@ async def test_token_issued_by_one_replica_works_on_the_other_until_revoked(
                 "/revoke", data={"token": tokens.access_token, "client_id": issued.client.client_id}
             )
             assert revoked.status_code == 200
-            # Refused on the other replica right away, although it had just used (and cached) the key.
+            # Refused at once where it was revoked...
+            assert (await call_mcp(on_first, tokens.access_token)).status_code == 401
+            # ...and on the other replica, which had just checked (and cached) the token, once its
+            # cached check is older than the stated bound.
+            await asyncio.sleep(TOKEN_CACHE_SECONDS + 0.05)
             assert (await call_mcp(on_second, tokens.access_token)).status_code == 401
             refused = await refresh(on_second, issued.client.client_id, tokens.refresh_token)
             assert refused.status_code == 400
@@ -148,3 +160,15 @@ async def test_one_refresh_token_used_on_two_replicas_at_once_rotates_once(
         (won,) = (answer for answer in answers if answer.status_code == 200)
         assert (await call_mcp(on_second, won.json()["access_token"])).status_code == 401
         assert (await call_mcp(on_first, tokens.access_token)).status_code == 401
+
+
+async def test_a_token_check_is_trusted_for_the_stated_bound_only(tmp_path: Path, database: Database) -> None:
+    async with replicas(tmp_path, database) as (first, _), first.http() as http:
+        _, tokens = await tokens_for(http)
+        assert (await call_mcp(http, tokens.access_token)).status_code == 200
+        # The token disappears from the store behind the replica's back (as a revocation made by
+        # another replica would): its recent check still stands, then no longer.
+        await database.execute("DELETE FROM tfmcp_tokens WHERE kind = 'access'")
+        assert (await call_mcp(http, tokens.access_token)).status_code == 200
+        await asyncio.sleep(TOKEN_CACHE_SECONDS + 0.05)
+        assert (await call_mcp(http, tokens.access_token)).status_code == 401

@@ -92,7 +92,7 @@ async def test_client_cancel_cancels_the_upstream_run(any_era: Client, emulator:
     cancels = [r for r in emulator.requests() if r["path"] == f"/v1/runs/{run_id}/cancel"]
     assert len(cancels) == 1 and cancels[0]["method"] == "POST"
     # The session is still usable after a cancelled call.
-    assert result_json(await mcp.call_tool("get_run", {"run_id": run_id}))["status"] == "CANCELLED"
+    assert result_json(await mcp.call_tool("get_run", {"id": run_id}))["status"] == "CANCELLED"
 
 
 async def test_dropped_stream_falls_back_to_polling(any_era: Client, emulator: Any) -> None:
@@ -153,7 +153,7 @@ async def test_wait_for_run_window_returns_running(mcp: Client, emulator: Any) -
 ADVICE = {
     "SITE_BLOCKED": ["browser_profile='stealth'", "proxy_config"],
     "TIMEOUT": ["split the goal"],
-    "MAX_STEPS_EXCEEDED": ["raise max_steps"],
+    "MAX_STEPS_EXCEEDED": ["raise agent_config.max_steps"],
     "INSUFFICIENT_CREDITS": ["add credits"],
     "TASK_FAILED": ["rephrase the goal"],
     "INTERNAL_ERROR": ["infrastructure failure", "retry the same run after 30 seconds"],
@@ -209,7 +209,9 @@ async def test_success_has_no_warning_and_sends_the_request_as_documented(mcp: C
                 "browser_profile": "stealth",
                 "proxy_config": {"country_code": "DE"},
                 "output_schema": schema,
-                "max_steps": 30,
+                "agent_config": {"max_steps": 30, "mode": "strict", "cursor_style": "green-pointer"},
+                "capture_config": {"screenshots": True, "html": False},
+                "profile_id": "prof-1",
             },
         )
     )
@@ -222,5 +224,10 @@ async def test_success_has_no_warning_and_sends_the_request_as_documented(mcp: C
         "browser_profile": "stealth",
         "proxy_config": {"enabled": True, "country_code": "DE"},
         "output_schema": schema,
-        "agent_config": {"max_steps": 30},
+        "agent_config": {"max_steps": 30, "mode": "strict", "cursor_style": "green-pointer"},
+        "capture_config": {"screenshots": True, "html": False},
+        "use_profile": True,
+        "profile_id": "prof-1",
+        "api_integration": "tinyfish-mcp",
     }
+    assert emulator.run(data["run_id"])["api_integration"] == "tinyfish-mcp"

@@ -38,9 +38,17 @@ def _sent(emulator: Any, path: str) -> list[dict[str, Any]]:
             "requires use_vault=true",
         ),
         ({"url": SHOP, "goal": "x", "browser_profile": "turbo"}, "browser_profile"),
-        ({"url": SHOP, "goal": "x", "max_steps": 0}, "max_steps"),
+        ({"url": SHOP, "goal": "x", "agent_config": {"max_steps": 0}}, "max_steps"),
+        ({"url": SHOP, "goal": "x", "agent_config": {"max_steps": 501}}, "max_steps"),
+        ({"url": SHOP, "goal": "x", "agent_config": {"max_duration_seconds": 0}}, "max_duration_seconds"),
+        ({"url": SHOP, "goal": "x", "agent_config": {"cursor_style": "arrow"}}, "cursor_style"),
+        ({"url": SHOP, "goal": "x", "agent_config": {"mode": "fast"}}, "mode"),
+        ({"url": SHOP, "goal": "x", "capture_config": {"video": True}}, "video"),
+        ({"url": SHOP, "goal": "x", "profile_id": "p", "use_profile": False}, "requires use_profile=true"),
+        ({"url": SHOP, "goal": "x", "profile_id": "   "}, "profile_id"),
+        ({"url": SHOP, "goal": "x", "session_id": ""}, "session_id"),
         ({"url": SHOP, "goal": "x", "max_wait_seconds": 601}, "max_wait_seconds"),
-        ({"url": SHOP, "goal": "x", "proxy_config": {"country_code": "XX"}}, "country_code"),
+        ({"url": SHOP, "goal": "x", "proxy_config": {"country_code": "usa"}}, "country_code"),
         ({"url": SHOP}, "goal"),
     ],
 )
@@ -102,9 +110,12 @@ async def test_malformed_event_is_skipped(mcp: Client, emulator: Any) -> None:
     assert data["status"] == "COMPLETED"
 
 
-@pytest.mark.parametrize("tool", ["get_run", "wait_for_run", "cancel_run"])
-async def test_unknown_run_is_not_found(mcp: Client, emulator: Any, tool: str) -> None:
-    result = await mcp.call_tool(tool, {"run_id": "no-such-run"})
+@pytest.mark.parametrize(
+    ("tool", "arg"),
+    [("get_run", "id"), ("wait_for_run", "run_id"), ("cancel_run", "id"), ("get_steps", "runId")],
+)
+async def test_unknown_run_is_not_found(mcp: Client, emulator: Any, tool: str, arg: str) -> None:
+    result = await mcp.call_tool(tool, {arg: "no-such-run"})
     text = result_text(result)
     assert result.is_error and "NOT_FOUND" in text and "list_runs" in text
 
@@ -115,7 +126,7 @@ async def test_another_users_run_is_not_found(mcp: Client, emulator: Any) -> Non
         headers={"X-API-Key": emulator.other_key},
         json={"url": SHOP, "goal": "theirs"},
     ).json()
-    result = await mcp.call_tool("get_run", {"run_id": created["run_id"]})
+    result = await mcp.call_tool("get_run", {"id": created["run_id"]})
     assert result.is_error and "NOT_FOUND" in result_text(result)
 
 
@@ -162,11 +173,11 @@ async def test_key_without_credit_says_to_add_credits(emulator: Any) -> None:
 async def test_no_key_lists_tools_and_each_call_says_how_to_set_it(emulator: Any) -> None:
     async with stdio_server(emulator, api_key=None) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-        assert {"run_web_automation", "wait_for_run", "get_run", "list_runs", "cancel_runs"} <= names
+        assert {"run_web_automation", "wait_for_run", "get_run", "list_runs", "batch_cancel"} <= names
         for tool, args in [
             ("run_web_automation", {"url": SHOP, "goal": "x"}),
-            ("run_web_automation_batch", {"runs": [{"url": SHOP, "goal": "x"}]}),
-            ("get_run", {"run_id": "r"}),
+            ("batch_create", {"runs": [{"url": SHOP, "goal": "x"}]}),
+            ("get_run", {"id": "r"}),
             ("list_runs", {}),
         ]:
             result = await client.call_tool(tool, args)

@@ -65,6 +65,7 @@ async def test_run_body_is_sent_exactly_with_unset_fields_left_out(
         "proxy_config": {"enabled": True, "country_code": "GB"},
         "output_schema": schema,
         "agent_config": {"mode": "strict", "max_steps": 20},
+        "api_integration": "tinyfish-mcp",
     }
     run = await _wait_terminal(client, emulator.api_key, created.run_id)
     assert run.status == "COMPLETED"

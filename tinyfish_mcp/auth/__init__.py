@@ -34,6 +34,7 @@ from starlette.types import ASGIApp
 
 from ..settings import Settings
 from ..tools.context import KeyResolver
+from .authorize import AuthorizeLimits
 from .challenge import ScopeChallenge
 from .cimd import ClientMetadataDocuments
 from .consent import CONSENT_PATH
@@ -180,12 +181,22 @@ def _build_oauth(
         access_token_ttl=settings.mcp_access_token_ttl,
         refresh_token_ttl=settings.mcp_refresh_token_ttl,
         auth_code_ttl=settings.mcp_auth_code_ttl,
+        token_cache_seconds=settings.mcp_token_cache_seconds,
     )
     return AuthSetup(
         provider=provider,
         token_verifier=None,
         auth_settings=auth_settings,
-        routes=oauth_routes(provider, auth_settings, verify_key),
+        routes=oauth_routes(
+            provider,
+            auth_settings,
+            verify_key,
+            AuthorizeLimits(
+                per_minute=settings.mcp_authorize_rate_limit,
+                pending_per_address=settings.mcp_pending_per_address,
+                pending_max=settings.mcp_pending_max,
+            ),
+        ),
         resolve_key=oauth_key_resolver(provider),
         _startup=store.create_all,
         _shutdown=store.dispose,

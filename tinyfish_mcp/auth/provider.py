@@ -14,6 +14,7 @@ token, revokes the whole family — the RFC 9700 answer to a leaked credential.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 _KEY_CACHE_SECONDS = 60.0
 _KEY_CACHE_SIZE = 10_000
+_TOKEN_CACHE_SIZE = 10_000
 
 OAUTH_SCOPE = "tinyfish"
 """The one scope: use the TinyFish tools with the signed-in user's key."""
@@ -93,6 +95,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         access_token_ttl: int,
         refresh_token_ttl: int,
         auth_code_ttl: int,
+        token_cache_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.cipher = cipher
@@ -107,6 +110,11 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         # is still checked against the store first, so a grant revoked on another replica
         # stops working at once; only a database read and a decryption per call are saved.
         self._keys: dict[str, tuple[str, float]] = {}
+        # sha256(access token) -> (its check, monotonic expiry): one database read saved per
+        # request. A revocation made here drops the grant's entries at once; one made on another
+        # replica reaches this one within ``token_cache_seconds`` (0 turns the cache off).
+        self._token_cache_seconds = token_cache_seconds
+        self._tokens: dict[str, tuple[AccessToken, float]] = {}
 
     # --- clients -------------------------------------------------------------
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
@@ -287,6 +295,22 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
 
     # --- access tokens and revocation ---------------------------------------
     async def load_access_token(self, token: str) -> AccessToken | None:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        cached = self._tokens.get(digest)
+        now = time.monotonic()
+        if cached is not None:
+            hit, until = cached
+            if until > now and (hit.expires_at is None or hit.expires_at > time.time()):
+                return hit
+            del self._tokens[digest]
+        checked = await self._check_access_token(token)
+        if checked is not None and self._token_cache_seconds > 0:
+            if len(self._tokens) >= _TOKEN_CACHE_SIZE:
+                self._tokens.clear()  # rare; simpler than LRU bookkeeping on every call
+            self._tokens[digest] = (checked, now + self._token_cache_seconds)
+        return checked
+
+    async def _check_access_token(self, token: str) -> AccessToken | None:
         record = await self.store.get_token(token)
         if record is None or record.kind != "access" or record.expires_at <= time.time():
             return None
@@ -327,6 +351,9 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
 
     async def _revoke_grant(self, grant_id: str) -> None:
         self._keys.pop(grant_id, None)
+        for digest, (access, _) in list(self._tokens.items()):
+            if access.subject == grant_id:
+                del self._tokens[digest]
         await self.store.revoke_grant(grant_id)
 
     def _mint(

@@ -1,11 +1,11 @@
-"""A modest per-IP limit on the endpoints that cost us something: consent and registration.
+"""A modest per-IP limit on the endpoints that cost us something: authorize, consent, registration.
 
-Each consent POST makes one upstream call to check a key, and each registration writes
-a row, so both are limited per client address with a sliding window. The counters live
-in this process's memory: with several replicas each one counts on its own (the limit
-is per replica), which is enough to blunt key guessing and registration floods without
-a shared cache. Behind a reverse proxy, run uvicorn with ``--proxy-headers`` and
-``--forwarded-allow-ips`` so that ``request.client`` is the real client address.
+Each consent POST makes one upstream call to check a key, and each registration or
+authorization request writes a row, so all three are limited per client address with a
+sliding window. The counters live in this process's memory: with several replicas each
+one counts on its own (the limit is per replica), which is enough to blunt key guessing
+and registration floods without a shared cache. Behind a reverse proxy, run uvicorn with
+``--proxy-headers`` and ``--forwarded-allow-ips`` so that ``request.client`` is the real client address.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from collections import OrderedDict, deque
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["CONSENT_LIMIT", "REGISTER_LIMIT", "RateLimitedApp", "SlidingWindowLimiter", "client_address"]
+__all__ = [
+    "CONSENT_LIMIT",
+    "REGISTER_LIMIT",
+    "RateLimitedApp",
+    "SlidingWindowLimiter",
+    "client_address",
+]
 
 CONSENT_LIMIT = (10, 60.0)
 """Consent form submissions (each checks a key upstream) per client address per minute."""

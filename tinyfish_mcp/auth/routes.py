@@ -1,5 +1,7 @@
 """The extra Starlette routes of oauth mode, to be placed before the SDK's app.
 
+- ``/authorize``: the SDK's handler behind rate limits and size bounds (``auth.authorize``).
+- ``/token``: the SDK's handler behind the RFC 8707 resource check (``auth.token``).
 - ``/consent`` (GET/POST): the sign-in page (``auth.consent``), body-limited and, for
   POST, rate-limited per client address.
 - ``/register``: the SDK's own ``RegistrationHandler`` behind a per-address rate limit
@@ -20,14 +22,23 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp
 
+from .authorize import MAX_AUTHORIZE_BYTES, AuthorizeEndpoint, AuthorizeLimits
 from .consent import CONSENT_PATH, MAX_FORM_BYTES, ConsentPage, KeyVerifier
 from .metadata import metadata_routes
-from .provider import TinyFishOAuthProvider
-from .ratelimit import CONSENT_LIMIT, REGISTER_LIMIT, RateLimitedApp, SlidingWindowLimiter
+from .provider import PENDING_TTL, TinyFishOAuthProvider
+from .ratelimit import (
+    CONSENT_LIMIT,
+    REGISTER_LIMIT,
+    RateLimitedApp,
+    SlidingWindowLimiter,
+)
 from .revocation import revocation_app
+from .token import MAX_TOKEN_REQUEST_BYTES, TokenEndpoint
 
-__all__ = ["REGISTER_PATH", "REVOKE_PATH", "jwt_routes", "oauth_routes"]
+__all__ = ["AUTHORIZE_PATH", "REGISTER_PATH", "REVOKE_PATH", "TOKEN_PATH", "jwt_routes", "oauth_routes"]
 
+AUTHORIZE_PATH = "/authorize"
+TOKEN_PATH = "/token"  # noqa: S105 - a path, not a password
 REGISTER_PATH = "/register"
 REVOKE_PATH = "/revoke"
 _MAX_REGISTRATION_BYTES = 64 * 1024
@@ -44,9 +55,12 @@ def _cors(app: ASGIApp) -> ASGIApp:
 
 
 def oauth_routes(
-    provider: TinyFishOAuthProvider, settings: AuthSettings, verify_key: KeyVerifier
+    provider: TinyFishOAuthProvider,
+    settings: AuthSettings,
+    verify_key: KeyVerifier,
+    limits: AuthorizeLimits | None = None,
 ) -> list[BaseRoute]:
-    """Consent page, rate-limited registration, and the metadata overrides."""
+    """Guarded authorize and token endpoints, consent page, rate-limited registration, metadata."""
     consent = ConsentPage(
         provider,
         verify_key,
@@ -62,7 +76,28 @@ def oauth_routes(
             SlidingWindowLimiter(*REGISTER_LIMIT),
         )
     )
+    limits = limits or AuthorizeLimits()
+    authorize = AuthorizeEndpoint(
+        provider,
+        rate=SlidingWindowLimiter(limits.per_minute, 60.0),
+        pending_per_address=SlidingWindowLimiter(limits.pending_per_address, PENDING_TTL),
+        max_pending=limits.pending_max,
+    )
+    token = TokenEndpoint(provider, identity_assertion_enabled=settings.identity_assertion_enabled)
     routes: list[BaseRoute] = [
+        Route(
+            AUTHORIZE_PATH,
+            # No CORS, as in the SDK: clients send a browser here, they do not fetch it.
+            endpoint=RequestBodyLimitMiddleware(request_response(authorize.handle), MAX_AUTHORIZE_BYTES),
+            methods=["GET", "POST"],
+        ),
+        Route(
+            TOKEN_PATH,
+            endpoint=_cors(
+                RequestBodyLimitMiddleware(request_response(token.handle), MAX_TOKEN_REQUEST_BYTES)
+            ),
+            methods=["POST", "OPTIONS"],
+        ),
         Route(
             CONSENT_PATH,
             endpoint=RequestBodyLimitMiddleware(request_response(consent.handle), MAX_FORM_BYTES),

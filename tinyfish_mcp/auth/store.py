@@ -187,6 +187,11 @@ class AuthStore:
     async def dispose(self) -> None:
         await self._engine.dispose()
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine, for modules that keep tables of their own in this database."""
+        return self._engine
+
     # --- clients (dynamic registration) --------------------------------------
     async def save_client(self, info: OAuthClientInformationFull) -> None:
         async with self._engine.begin() as conn:

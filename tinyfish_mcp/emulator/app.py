@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import browser, fetch, runs, search, usage, vault
+from . import browser, fetch, monitors, runs, search, usage, vault, wallet
 from .config import EmulatorConfig
 from .context import Call
 from .control import control_routes
@@ -125,6 +125,24 @@ def _api_routes() -> list[BaseRoute]:
         Route("/v1/vault/items/{item_id:path}/enable", api(vault.set_item_enabled), methods=["PATCH"]),
         Route("/v1/vault/items/{item_id:path}/disable", api(vault.set_item_enabled), methods=["PATCH"]),
         Route("/_live/{run_id}/stream/0", live_view, methods=["GET"]),
+        *_product_routes(),
+    ]
+
+
+def _product_routes() -> list[BaseRoute]:
+    """Wallet, monitors, research, profiles and datasets."""
+    return [
+        Route("/v1/wallet", api(wallet.get_wallet), methods=["GET"]),
+        Route("/v1/monitors", api(monitors.create, billed=True, credit_status=402), methods=["POST"]),
+        Route("/v1/monitors", api(monitors.list_monitors), methods=["GET"]),
+        Route("/v1/monitors/{monitor_id}", api(monitors.get), methods=["GET"]),
+        Route("/v1/monitors/{monitor_id}", api(monitors.update), methods=["PATCH"]),
+        Route("/v1/monitors/{monitor_id}", api(monitors.cancel), methods=["DELETE"]),
+        Route(
+            "/v1/monitors/{monitor_id}/runs",
+            api(monitors.run_now, billed=True, credit_status=402),
+            methods=["POST"],
+        ),
     ]
 
 

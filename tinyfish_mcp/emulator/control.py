@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .faults import parse_fault
+from .fixtures import Fixture
 from .state import Store, key_suffix
 from .wire import error_response, iso, read_json
 
@@ -59,9 +60,33 @@ async def run_detail(request: Request) -> Response:
             "cancelled_at": iso(run.cancelled_at),
             "owner_key_suffix": key_suffix(run.owner),
             "origin": run.origin,
+            "api_integration": run.body.get("api_integration"),
             "scenario": run.scenario.kind,
         }
     )
+
+
+async def put_page(request: Request) -> Response:
+    """Replace (or add) the fixture page ``/_fixtures/{name}``: ``{"body", "content_type"?}``."""
+    body = await read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+        return error_response(400, "INVALID_INPUT", 'Send {"body": "...", "content_type"?: "..."}')
+    name = request.path_params["name"]
+    content_type = str(body.get("content_type") or "text/html; charset=utf-8")
+    _store(request).pages[name] = Fixture(200, content_type, body["body"].encode(), name)
+    return JSONResponse({"ok": True, "name": name})
+
+
+async def add_search_entry(request: Request) -> Response:
+    """Add a search result: ``{"title", "url", "snippet", "lang"?, "date"?}``, ranked first on ties."""
+    body = await read_json(request)
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(k), str) for k in ("title", "url", "snippet")
+    ):
+        return error_response(400, "INVALID_INPUT", "Send {title, url, snippet} as strings")
+    entry = {"lang": "en", **{k: body[k] for k in ("title", "url", "snippet", "lang", "date") if k in body}}
+    _store(request).search_extra.append(entry)
+    return JSONResponse({"ok": True})
 
 
 def control_routes() -> list[Route]:
@@ -72,4 +97,6 @@ def control_routes() -> list[Route]:
         Route("/_emulator/faults", clear_faults, methods=["DELETE"]),
         Route("/_emulator/requests", requests_log, methods=["GET"]),
         Route("/_emulator/runs/{run_id}", run_detail, methods=["GET"]),
+        Route("/_emulator/pages/{name}", put_page, methods=["PUT"]),
+        Route("/_emulator/search-corpus", add_search_entry, methods=["POST"]),
     ]

@@ -177,7 +177,7 @@ async def _fetch_one(call: Call, url: str, fmt: str, links: bool, images: bool) 
         raise FetchFailure(DISALLOWED)
     name = _own_fixture(call, url)
     if name is not None:
-        doc = fixture(name)
+        doc = call.store.pages.get(name) or fixture(name)
         final_url = url.split("/_fixtures/")[0] + "/_fixtures/" + doc.name
         if doc.slow:
             timeout = FETCH_TIMEOUT_SECONDS * call.config.time_scale

@@ -133,7 +133,7 @@ async def serve_fixture(request: Request) -> Response:
     name = request.path_params["name"]
     if name == "redirect":
         return Response(status_code=302, headers={"Location": "/_fixtures/article.html"})
-    doc = fixture(name)
+    doc = request.app.state.store.pages.get(name) or fixture(name)
     if doc.slow:
         await asyncio.sleep(fixture_delay(config))
     return Response(doc.body, status_code=doc.status, media_type=doc.content_type)

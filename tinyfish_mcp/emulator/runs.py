@@ -14,7 +14,7 @@ from .context import Call
 from .scenarios import Scenario, parse_scenario
 from .sse import event_stream
 from .state import RunRecord
-from .validation import check_int, validate_run_body
+from .validation import check_int, check_integration, validate_run_body
 from .wire import ApiError, Issue, invalid_input, issue, parse_iso, read_json
 
 __all__ = [
@@ -101,8 +101,13 @@ async def run_batch(call: Call) -> Response:
     _check_size(runs, "runs")
     checked = [_checked_run(item, ["runs", index], call.config) for index, item in enumerate(runs)]
     issues = [issue for _, item_issues in checked for issue in item_issues]
+    check_integration(body, [], issues)
     if issues:
         raise invalid_input(issues)
+    integration = body.get("api_integration")
+    if integration is not None:
+        # Said once for the batch; every run it creates was started through that integration.
+        runs = [{"api_integration": integration, **item} for item in runs]
     created = [
         create_run(
             call.store,

@@ -75,10 +75,15 @@ def resolve_locale(location: str | None, language: str | None) -> tuple[str, str
     return country, lang or COUNTRY_LANGUAGE[country], issues
 
 
-def _rank(query: str, language: str) -> list[dict[str, Any]]:
+def rank(call: Call, query: str, language: str) -> list[dict[str, Any]]:
+    """Ranked entries of the corpus and of the entries a test added (``/_emulator/search-corpus``)."""
+    return _rank(query, language, call.store.search_extra)
+
+
+def _rank(query: str, language: str, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
     terms = [t for t in re.findall(r"\w+", query.lower()) if len(t) > 1 or not t.isascii()]
     scored: list[tuple[float, int, dict[str, Any]]] = []
-    for index, entry in enumerate(_corpus()):
+    for index, entry in enumerate([*extra, *_corpus()]):
         title, url, snippet = entry["title"].lower(), entry["url"].lower(), entry["snippet"].lower()
         score = sum(3 * (t in title) + 2 * (t in url) + (t in snippet) for t in terms)
         if score > 0:
@@ -115,7 +120,7 @@ async def search(call: Call) -> Response:
             issues.append(issue("too_small", ["page"], "page must be an integer >= 0"))
     if issues:
         raise invalid_input(issues)
-    ranked = _rank(query, language)[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    ranked = rank(call, query, language)[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     results = []
     for offset, entry in enumerate(ranked):
         result = {

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from .faults import FaultBook
+from .fixtures import Fixture
 from .scenarios import Scenario
 from .wire import iso, now
 
@@ -197,6 +198,11 @@ class Store:
     search_calls: dict[str, list[float]] = field(default_factory=dict)
     search_usage: list[dict[str, Any]] = field(default_factory=list)
     vaults: dict[str, VaultState] = field(default_factory=dict)
+    # Fixture pages and search results a test changed (control API), and the product
+    # endpoints' own state (monitors, research, profiles, datasets), by product name.
+    pages: dict[str, Fixture] = field(default_factory=dict)
+    search_extra: list[dict[str, Any]] = field(default_factory=list)
+    products: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
 
     def next_seq(self) -> int:
@@ -221,3 +227,6 @@ class Store:
         self.search_calls.clear()
         self.search_usage.clear()
         self.vaults.clear()
+        self.pages.clear()
+        self.search_extra.clear()
+        self.products.clear()

@@ -7,6 +7,7 @@ fields are ignored, as a stripping schema would.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,12 +17,17 @@ __all__ = [
     "PROXY_COUNTRIES",
     "check_bool",
     "check_int",
+    "check_integration",
     "check_url",
     "is_http_url",
     "validate_run_body",
 ]
 
 PROXY_COUNTRIES = ("US", "GB", "CA", "DE", "FR", "JP", "AU")
+# A run's proxy takes any ISO 3166-1 alpha-2 country (the SDK's ProxyConfig); the seven
+# above are the documented common ones.
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+CURSOR_STYLES = ("fish", "standard", "green-pointer")
 Path = list[str | int]
 
 
@@ -86,8 +92,11 @@ def _check_proxy(proxy: dict[str, Any], path: Path, issues: list[Issue]) -> None
     kind = proxy.get("type")
     if kind is not None:
         _check_enum(kind, ("tetra", "custom"), [*path, "type"], issues)
-    if proxy.get("country_code") is not None:
-        _check_enum(proxy["country_code"], PROXY_COUNTRIES, [*path, "country_code"], issues)
+    country = proxy.get("country_code")
+    if country is not None and not (isinstance(country, str) and _COUNTRY.match(country)):
+        issues.append(
+            issue("invalid_string", [*path, "country_code"], "Invalid country: expected ISO 3166-1 alpha-2")
+        )
     if kind == "custom":
         if not proxy.get("url"):
             issues.append(issue("custom", [*path, "url"], 'url is required when type is "custom"'))
@@ -101,10 +110,19 @@ def _check_proxy(proxy: dict[str, Any], path: Path, issues: list[Issue]) -> None
 def _check_agent_config(config: dict[str, Any], path: Path, issues: list[Issue]) -> None:
     if config.get("mode") is not None:
         _check_enum(config["mode"], ("default", "strict"), [*path, "mode"], issues)
+    if config.get("cursor_style") is not None:
+        _check_enum(config["cursor_style"], CURSOR_STYLES, [*path, "cursor_style"], issues)
     if config.get("max_steps") is not None:
         check_int(config["max_steps"], [*path, "max_steps"], issues, low=1, high=500)
     if config.get("max_duration_seconds") is not None:
         check_int(config["max_duration_seconds"], [*path, "max_duration_seconds"], issues, low=1)
+
+
+def check_integration(body: dict[str, Any], path: Path, issues: list[Issue]) -> None:
+    """``api_integration``: the name an integration gives itself (any /v1/automation/* body)."""
+    value = body.get("api_integration")
+    if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 100):
+        issues.append(_type_issue([*path, "api_integration"], "string of 1 to 100 characters", value))
 
 
 def validate_run_body(body: object, path: Path | None = None) -> list[Issue]:
@@ -138,6 +156,7 @@ def validate_run_body(body: object, path: Path | None = None) -> list[Issue]:
         check_url(body["webhook_url"], [*path, "webhook_url"], issues, https_only=True)
     for field in ("use_vault", "use_profile"):
         check_bool(body, field, path, issues)
+    check_integration(body, path, issues)
     ids = body.get("credential_item_ids")
     if ids is not None:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):

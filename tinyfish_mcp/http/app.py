@@ -12,20 +12,24 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from .. import __version__
-from ..server import build_server
+from ..server import build_server, streaming_tools
 from ..settings import Settings
 from ..tools.context import KeyResolver, settings_key_resolver
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import AuthenticationError, PermissionDeniedError
 from ..upstream.models import ListRunsParams
+from .redaction import install_log_redaction
+from .routing import ResponseModeRouter
 from .security import (
     BodyLimitMiddleware,
     ConfigError,
@@ -34,7 +38,7 @@ from .security import (
     transport_security,
 )
 
-__all__ = ["ConfigError", "create_app", "serve"]
+__all__ = ["ConfigError", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +65,21 @@ def _key_checker(client: TinyFishClient) -> Any:
     return verify_key
 
 
+def _unwrapped(app: ASGIApp) -> ASGIApp:
+    return app
+
+
 async def _healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok", "version": __version__})
 
 
 async def create_app(settings: Settings, *, client: TinyFishClient | None = None) -> Starlette:
-    """Build the whole hosted app for ``settings`` (auth mode, public URL, limits)."""
+    """Build the whole hosted app for ``settings`` (auth mode, public URL, limits).
+
+    It also makes every log line of the process mask credentials in URLs (``http.redaction``).
+    """
     _check_deployment(settings)
+    install_log_redaction()
     owns_client = client is None
     client = client or TinyFishClient(settings)
     extra_routes: list[BaseRoute] = []
@@ -97,22 +109,36 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         }
 
     mcp = build_server(settings, client=client, resolve_key=resolve_key, **mcp_kwargs)
-    mcp_app = mcp.streamable_http_app(
-        streamable_http_path="/mcp",
-        stateless_http=settings.mcp_stateless,
-        max_request_body_size=settings.mcp_max_body_bytes,
-        transport_security=transport_security(settings),
-        host=settings.mcp_host,
-    )
-    served_app = auth_setup.wrap_mcp_app(mcp_app) if auth_setup is not None else mcp_app
+    wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
+
+    def mcp_http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:
+        app = mcp.streamable_http_app(
+            streamable_http_path="/mcp",
+            json_response=json_response,
+            stateless_http=settings.mcp_stateless,
+            max_request_body_size=settings.mcp_max_body_bytes,
+            transport_security=transport_security(settings),
+            host=settings.mcp_host,
+        )
+        return wrap(app), mcp.session_manager
+
+    served_app, manager = mcp_http_app(json_response=False)
+    managers = [manager]
+    if settings.mcp_stateless:
+        # Calls that stream nothing are answered as plain JSON (see routing.py).
+        json_app, json_manager = mcp_http_app(json_response=True)
+        managers.append(json_manager)
+        served_app = ResponseModeRouter(served_app, json_app, streaming_tools(mcp), "/mcp")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if auth_setup is not None:
             await auth_setup.startup()
         try:
-            # A mounted sub-app's lifespan does not run, so the session manager is entered here.
-            async with mcp.session_manager.run():
+            # A mounted sub-app's lifespan does not run, so the session managers are entered here.
+            async with contextlib.AsyncExitStack() as stack:
+                for each in managers:
+                    await stack.enter_async_context(each.run())
                 yield
         finally:
             if auth_setup is not None:
@@ -125,8 +151,8 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         *extra_routes,
         Mount("/", app=served_app),
     ]
+    # CORS outermost, so that even a 413 carries the headers a browser client needs to read it.
     middleware = [
-        Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),
         Middleware(
             CORSMiddleware,
             allow_origin_regex=cors_origin_regex(settings),
@@ -142,31 +168,6 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
             expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
             max_age=600,
         ),
+        Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-
-
-def serve(settings: Settings) -> None:
-    """Run the hosted server under uvicorn until interrupted."""
-    import anyio
-    import uvicorn
-
-    async def main() -> None:
-        app = await create_app(settings)
-        config = uvicorn.Config(
-            app,
-            host=settings.mcp_host,
-            port=settings.mcp_port,
-            log_level=settings.mcp_log_level.lower(),
-            proxy_headers=True,
-            server_header=False,
-        )
-        logger.info(
-            "tinyfish-mcp %s serving %s/mcp (auth: %s)",
-            __version__,
-            settings.public_url,
-            settings.mcp_auth,
-        )
-        await uvicorn.Server(config).serve()
-
-    anyio.run(main)

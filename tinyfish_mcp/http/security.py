@@ -8,6 +8,7 @@ Starlette routes, so the body limit here covers every path.
 from __future__ import annotations
 
 import ipaddress
+from collections import deque
 from urllib.parse import urlsplit
 
 from mcp.server.transport_security import TransportSecuritySettings
@@ -81,7 +82,13 @@ def cors_origin_regex(settings: Settings) -> str:
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``limit`` bytes with 413, whether or not Content-Length is sent."""
+    """Refuse request bodies over ``limit`` bytes with 413, whether or not Content-Length is sent.
+
+    The body is read (up to the limit) before the app runs, then replayed to it. Refusing
+    from inside the app instead would not work: the SDK's mounted app turns any exception
+    raised while it reads into a 500 of its own, so a chunked body that grows past the
+    limit must be refused before the app has started.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -100,24 +107,25 @@ class BodyLimitMiddleware:
                 if declared > self.limit:
                     await self._refuse(send)
                     return
-        received = 0
-        refused = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, refused
+        body = bytearray()
+        pending: deque[Message] = deque()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    refused = True
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            if refused:
+            if message["type"] != "http.request":
+                pending.append(message)  # the client went away; the app learns it on its first read
+                break
+            body += message.get("body", b"")
+            if len(body) > self.limit:
                 await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                pending.append({"type": "http.request", "body": bytes(body), "more_body": False})
+                break
+
+        async def replay() -> Message:
+            return pending.popleft() if pending else await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
         body = (
@@ -132,11 +140,8 @@ class BodyLimitMiddleware:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
                 ],
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

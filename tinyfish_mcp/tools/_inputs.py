@@ -19,13 +19,15 @@ from ._wording import safe_text, shown
 from .errors import invalid_input
 
 __all__ = [
+    "AgentConfigInput",
     "BrowserProfile",
+    "CaptureInput",
     "CredentialIds",
-    "MaxSteps",
     "OutputSchema",
-    "Profile",
+    "ProfileId",
     "ProxyInput",
     "RunSpec",
+    "SessionId",
     "Url",
     "batch_request",
     "normalize_url",
@@ -35,15 +37,29 @@ __all__ = [
 # A scheme-like prefix with no '//' (mailto:, javascript:), but not host:port.
 _BARE_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+-]*:(?!\d)")
 
-# Argument descriptions are few and short: tools/list is sent on every turn (12 KB budget).
+# The argument names and shapes are those of TinyFish's hosted MCP server (a contract);
+# the bounds are those of the official SDK's request models.
 Url = Annotated[str, Field(description="Start page (a bare domain gets https://)")]
+Goal = Annotated[str, Field(description="Exact steps, fields to return, when to stop")]
 BrowserProfile = Annotated[
     Literal["lite", "stealth"] | None, Field(description="stealth: bot-protected sites")
 ]
 OutputSchema = Annotated[dict[str, Any] | None, Field(description="JSON Schema of the result (recommended)")]
-MaxSteps = Annotated[int | None, Field(ge=1, le=500)]
-CredentialIds = Annotated[list[str] | None, Field(description="ids from list_vault_items")]
-Profile = Literal["lite", "stealth"] | None
+CredentialIds = Annotated[
+    list[str] | None, Field(description="ids from list_vault_items (implies use_vault)")
+]
+ProfileId = Annotated[
+    str | None, Field(min_length=1, description="A saved Browser Context Profile (implies use_profile)")
+]
+SessionId = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="A fresh UUID per task; calling again with it follows that run, never bills a second",
+    ),
+]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. US")]
 
 
 class ProxyInput(BaseModel):
@@ -52,11 +68,33 @@ class ProxyInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    country_code: Literal["US", "GB", "CA", "DE", "FR", "JP", "AU"] | None = None
+    country_code: CountryCode | None = None
+
+
+class AgentConfigInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_duration_seconds: int | None = Field(default=None, ge=1)
+    mode: Literal["default", "strict"] | None = Field(default=None, description="strict: fail fast")
+    max_steps: int | None = Field(
+        default=None, ge=1, le=500, description="default 150; beta accounts only (403 otherwise)"
+    )
+    cursor_style: Literal["fish", "standard", "green-pointer"] | None = None
+
+
+class CaptureInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    elements: bool | None = None
+    snapshots: bool | None = None
+    screenshots: bool | None = None
+    recording: bool | None = None
+    html: bool | None = None
 
 
 class RunSpec(BaseModel):
-    """One run of a batch: the same fields as run_web_automation."""
+    # One run: the arguments of run_web_automation that describe the run itself (no
+    # docstring: it would be sent as batch_create's item description on every tools/list).
 
     model_config = ConfigDict(extra="forbid")
 
@@ -65,9 +103,12 @@ class RunSpec(BaseModel):
     browser_profile: Literal["lite", "stealth"] | None = None
     proxy_config: ProxyInput | None = None
     output_schema: dict[str, Any] | None = None
-    max_steps: MaxSteps = None
+    agent_config: AgentConfigInput | None = None
+    capture_config: CaptureInput | None = None
     use_vault: bool | None = None
     credential_item_ids: list[str] | None = None
+    use_profile: bool | None = None
+    profile_id: str | None = None
     webhook_url: str | None = None
 
 
@@ -126,25 +167,23 @@ def _has_valid_host(url: str) -> bool:
 
 
 def _body(spec: RunSpec, where: str = "url") -> dict[str, Any]:
-    body: dict[str, Any] = {"url": normalize_url(spec.url, where), "goal": spec.goal}
-    if spec.browser_profile is not None:
-        body["browser_profile"] = spec.browser_profile
-    if spec.proxy_config is not None:
-        body["proxy_config"] = spec.proxy_config.model_dump(exclude_none=True)
-    if spec.output_schema is not None:
-        body["output_schema"] = spec.output_schema
-    if spec.max_steps is not None:
-        body["agent_config"] = {"max_steps": spec.max_steps}
+    body: dict[str, Any] = spec.model_dump(exclude_none=True, exclude={"url", "use_vault", "use_profile"})
+    body["url"] = normalize_url(spec.url, where)
+    # Naming credentials means using the vault, and naming a profile means using profiles:
+    # only an explicit false is a contradiction (the request model then says so).
     use_vault = spec.use_vault
     if spec.credential_item_ids is not None and use_vault is None:
-        # Naming credentials means using the vault; only an explicit false is a contradiction.
         use_vault = True
     if use_vault is not None:
         body["use_vault"] = use_vault
-    if spec.credential_item_ids is not None:
-        body["credential_item_ids"] = spec.credential_item_ids
-    if spec.webhook_url is not None:
-        body["webhook_url"] = spec.webhook_url
+    use_profile = spec.use_profile
+    if spec.profile_id is not None and use_profile is None:
+        use_profile = True
+    if use_profile is not None:
+        body["use_profile"] = use_profile
+    for name in ("agent_config", "capture_config"):
+        if body.get(name) == {}:
+            del body[name]
     return body
 
 

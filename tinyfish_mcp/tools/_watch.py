@@ -16,6 +16,7 @@ goes on. When the client cancels the call, the upstream run is cancelled too (un
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,8 @@ class Tracker:
     started_at: str | None = None
     steps_seen: int = 0
     last: Run | None = None
+    # Told the run id as soon as STARTED names it (a session_id claim records it).
+    on_started: Callable[[str], Awaitable[None]] | None = None
 
     async def absorb(self, run: Run, progress: Progress, *, keepalive: bool = True) -> None:
         """Report what a poll shows that we have not reported yet."""
@@ -110,6 +113,8 @@ async def _on_event(event: RunEvent, tracker: Tracker, progress: Progress) -> Ru
     if isinstance(event, StartedEvent):
         tracker.run_id = event.run_id
         tracker.started_at = event.timestamp
+        if tracker.on_started is not None:
+            await tracker.on_started(event.run_id)
         await progress(f"Run {event.run_id} started")
     elif isinstance(event, StreamingUrlEvent):
         tracker.streaming_url = event.streaming_url
@@ -232,10 +237,19 @@ async def _snapshot(deps: ToolDeps, key: str, tracker: Tracker) -> RunResult:
 
 
 async def follow_new_run(
-    deps: ToolDeps, key: str, request: RunRequest, ctx: Context[Any, Any], window: float
+    deps: ToolDeps,
+    key: str,
+    request: RunRequest,
+    ctx: Context[Any, Any],
+    window: float,
+    *,
+    on_started: Callable[[str], Awaitable[None]] | None = None,
 ) -> RunResult:
-    """Start ``request`` on ``/run-sse`` and follow it for at most ``window`` seconds."""
-    tracker = Tracker()
+    """Start ``request`` on ``/run-sse`` and follow it for at most ``window`` seconds.
+
+    ``on_started(run_id)`` is awaited as soon as the stream names the new run.
+    """
+    tracker = Tracker(on_started=on_started)
     progress = Progress(ctx)
     try:
         with anyio.move_on_after(window):
@@ -253,7 +267,7 @@ async def follow_new_run(
         log.exception("following run %s failed", tracker.run_id)
         raise ToolError(
             f"Following run {tracker.run_id} failed here ({type(exc).__name__}), but the run may still "
-            f"be going: check it with get_run(run_id='{tracker.run_id}') or wait_for_run."
+            f"be going: check it with get_run(id='{tracker.run_id}') or wait_for_run."
         ) from None
     if tracker.run_id is None:
         raise ToolError(f"TinyFish did not confirm the run within {window:g} s. {_MAYBE_STARTED}")

@@ -2,35 +2,41 @@
 
 ``run_web_automation`` streams a run (``/run-sse``) with progress, inside a call window;
 ``wait_for_run`` continues where a window closed; ``run_web_automation_async`` and
-``run_web_automation_batch`` only start runs. The first tool names match TinyFish's
-hosted MCP server, so prompts written for it keep working.
+``batch_create`` only start runs. Tool and argument names are those of TinyFish's hosted
+MCP server, so prompts and skills written for it keep working; a ``session_id`` makes a
+retried call follow the run it already started (see ``idempotency.py``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from ..upstream.errors import UpstreamError
+from ..upstream.models import RunRequest
 from ._inputs import (
+    AgentConfigInput,
     BrowserProfile,
+    CaptureInput,
     CredentialIds,
-    MaxSteps,
+    Goal,
     OutputSchema,
-    Profile,
+    ProfileId,
     ProxyInput,
     RunSpec,
+    SessionId,
     Url,
     batch_request,
     run_request,
 )
-from ._schema import as_tool_result
+from ._schema import as_tool_result, compact_input_schema
 from ._watch import follow_existing_run, follow_new_run
 from .context import ToolDeps
 from .errors import tool_error, upstream_call
+from .idempotency import RunClaim, claim_run
 from .prompts import register_prompts
 from .results import (
     RunResult,
@@ -40,15 +46,16 @@ from .results import (
     failed_run_error,
 )
 
-__all__ = ["register"]
+__all__ = ["MAX_BATCH", "register"]
 
+MAX_BATCH = 100  # what /run-batch takes (TinyFish's hosted MCP server stops at 8)
 MaxWait = Annotated[float | None, Field(ge=1, le=600)]
 RunIdArg = Annotated[str, Field(min_length=1)]
-# Items are checked by ``batch_request`` (same fields as run_web_automation), so the
-# schema does not repeat run_web_automation's arguments: tools/list has a 12 KB budget.
+# Items are advertised with the fields of one run, but checked by ``batch_request`` so
+# that a mistake is named ``runs.<index>.<field>`` in our words.
 Specs = Annotated[
-    list[dict[str, Any]],
-    Field(min_length=1, max_length=100, description="Each: run_web_automation's arguments"),
+    list[Annotated[dict[str, Any], WithJsonSchema(compact_input_schema(RunSpec.model_json_schema()))]],
+    Field(min_length=1, max_length=MAX_BATCH),
 ]
 
 _STARTS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
@@ -62,6 +69,20 @@ def _deliver(deps: ToolDeps, out: RunResult) -> CallToolResult:
     return as_tool_result(bound_result(out, deps.settings.mcp_max_result_chars))
 
 
+def _request(arguments: dict[str, Any]) -> RunRequest:
+    """The upstream request from a run tool's arguments (those that describe the run)."""
+    return run_request(RunSpec(**{name: arguments[name] for name in RunSpec.model_fields}))
+
+
+async def _claim(
+    deps: ToolDeps, key: str, session_id: str | None, request: RunRequest, wait: float
+) -> RunClaim | str | None:
+    """No session_id: ``None`` (just create). Otherwise a claim to create, or the run id to follow."""
+    if session_id is None:
+        return None
+    return await claim_run(deps.run_keys, key, session_id, request, wait=wait)
+
+
 def register(mcp: MCPServer, deps: ToolDeps) -> None:
     """Register the agent tools and the goal-writing prompt on ``mcp``."""
     window = deps.settings.mcp_call_window
@@ -69,45 +90,54 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     @mcp.tool(
         annotations=_STARTS,
         description=(
-            "Do a task on a website in a real cloud browser; goal = exact steps, fields, stop rules. "
-            f"Waits max_wait_seconds (default {window:g}), then returns RUNNING: call wait_for_run. "
-            "Check warning on COMPLETED."
+            "Do a task on a website in a real cloud browser: navigate, click, fill forms, log in, extract "
+            "data from dynamic or bot-protected pages. Billed per agent step: to just read, fetch_content "
+            "and search are free. goal: numbered steps, the exact JSON to return, when to stop; "
+            f"output_schema makes results reliable. Waits max_wait_seconds (default {window:g}), then "
+            "returns RUNNING: call wait_for_run, never start the goal again. A COMPLETED run can still "
+            "have missed its goal: read warning."
         ),
     )
     async def run_web_automation(
         url: Url,
-        goal: str,
+        goal: Goal,
         ctx: Context[Any, Any],
-        browser_profile: BrowserProfile = None,
-        proxy_config: ProxyInput | None = None,
-        output_schema: OutputSchema = None,
-        max_steps: MaxSteps = None,
+        session_id: SessionId = None,
+        use_profile: bool | None = None,
+        profile_id: ProfileId = None,
         use_vault: bool | None = None,
         credential_item_ids: CredentialIds = None,
+        output_schema: OutputSchema = None,
+        browser_profile: BrowserProfile = None,
+        proxy_config: ProxyInput | None = None,
+        agent_config: AgentConfigInput | None = None,
+        capture_config: CaptureInput | None = None,
         webhook_url: str | None = None,
         max_wait_seconds: MaxWait = None,
     ) -> Annotated[CallToolResult, RunResult]:
         key = await deps.resolve_key()
-        request = run_request(
-            RunSpec(
-                url=url,
-                goal=goal,
-                browser_profile=browser_profile,
-                proxy_config=proxy_config,
-                output_schema=output_schema,
-                max_steps=max_steps,
-                use_vault=use_vault,
-                credential_item_ids=credential_item_ids,
-                webhook_url=webhook_url,
+        wait = max_wait_seconds or window
+        request = _request(locals())
+        claim = await _claim(deps, key, session_id, request, wait)
+        if isinstance(claim, str):
+            return _deliver(deps, await follow_existing_run(deps, key, claim, ctx, wait))
+        try:
+            out = await follow_new_run(
+                deps, key, request, ctx, wait, on_started=claim.started if claim else None
             )
-        )
-        out = await follow_new_run(deps, key, request, ctx, max_wait_seconds or window)
+        except BaseException as exc:
+            if claim is not None:
+                await claim.failed(exc)
+            raise
+        if claim is not None and out.run_id:
+            await claim.started(out.run_id)
         return _deliver(deps, out)
 
     @mcp.tool(
         annotations=_WAITS,
         description=(
-            f"Wait up to max_wait_seconds (default {window:g}) for a run to finish; RUNNING means call again."
+            f"Wait up to max_wait_seconds (default {window:g}) for a run to finish, reporting its steps "
+            "as progress; RUNNING means call again. Free: waiting costs no credits."
         ),
     )
     async def wait_for_run(
@@ -119,37 +149,55 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         annotations=_STARTS,
-        description="Start a run like run_web_automation but return its run_id at once.",
+        description=(
+            "Start the same run as run_web_automation (same arguments, billed per step) but return its "
+            "run_id at once. Only for work the user wants in the background; follow it with wait_for_run "
+            "or get_run. The same session_id returns the run already started."
+        ),
     )
     async def run_web_automation_async(
         url: str,
         goal: str,
-        browser_profile: Profile = None,
-        proxy_config: ProxyInput | None = None,
-        output_schema: dict[str, Any] | None = None,
-        max_steps: MaxSteps = None,
+        session_id: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
+        use_profile: bool | None = None,
+        profile_id: str | None = None,
         use_vault: bool | None = None,
         credential_item_ids: list[str] | None = None,
+        output_schema: dict[str, Any] | None = None,
+        browser_profile: Literal["lite", "stealth"] | None = None,
+        proxy_config: ProxyInput | None = None,
+        agent_config: AgentConfigInput | None = None,
+        capture_config: CaptureInput | None = None,
         webhook_url: str | None = None,
     ) -> Annotated[CallToolResult, StartedRun]:
         key = await deps.resolve_key()
-        request = run_request(
-            RunSpec(
-                url=url,
-                goal=goal,
-                browser_profile=browser_profile,
-                proxy_config=proxy_config,
-                output_schema=output_schema,
-                max_steps=max_steps,
-                use_vault=use_vault,
-                credential_item_ids=credential_item_ids,
-                webhook_url=webhook_url,
+        request = _request(locals())
+        claim = await _claim(deps, key, session_id, request, window)
+        if isinstance(claim, str):
+            run = await upstream_call(
+                f"looking up run {claim}", deps.client.get_run(key, claim), run_id=claim
             )
-        )
-        started = await upstream_call("starting the run", deps.client.run_async(key, request))
+            return as_tool_result(
+                StartedRun(
+                    run_id=claim,
+                    status=run.status,
+                    next_step=f"An earlier call with this session_id started this run; nothing new was "
+                    f"started. Call wait_for_run(run_id='{claim}') for the result.",
+                )
+            )
+        try:
+            started = await upstream_call("starting the run", deps.client.run_async(key, request))
+        except BaseException as exc:
+            if claim is not None:
+                await claim.failed(exc)
+            raise
         if not started.run_id:
+            if claim is not None:
+                await claim.not_created()
             message = started.error.message if started.error else "no run_id was returned"
             raise tool_error(UpstreamError(message, code="RUN_NOT_STARTED"), action="starting the run")
+        if claim is not None:
+            await claim.started(started.run_id)
         return as_tool_result(
             StartedRun(
                 run_id=started.run_id,
@@ -161,11 +209,14 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     @mcp.tool(
         annotations=_STARTS,
         description=(
-            "Start 1-100 runs (all or none); returns run_ids for get_runs. After an error, check "
-            "list_runs before resending."
+            f"Start 1-{MAX_BATCH} runs at once, all or none (the API's limit; TinyFish's hosted server "
+            "allows 8), each billed per step like run_web_automation. Use it for the same task on several "
+            "sites instead of repeated calls. Each item takes run_web_automation's run arguments. Returns "
+            "run_ids: poll with batch_status, read results with get_run. Never re-sent: after an error, "
+            "check list_runs before sending again."
         ),
     )
-    async def run_web_automation_batch(runs: Specs) -> Annotated[CallToolResult, StartedRuns]:
+    async def batch_create(runs: Specs) -> Annotated[CallToolResult, StartedRuns]:
         key = await deps.resolve_key()
         request = batch_request(runs)
         started = await upstream_call("starting the batch", deps.client.run_batch(key, request))
@@ -175,7 +226,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         return as_tool_result(
             StartedRuns(
                 run_ids=started.run_ids,
-                next_step="Check progress with get_runs(run_ids=[...]); read one result with get_run.",
+                next_step="Poll with batch_status(run_ids=[...]); read each result with get_run(id=...).",
             )
         )
 

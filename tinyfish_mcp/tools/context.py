@@ -9,12 +9,13 @@ the key of the token's user (the auth layer passes its own resolver).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..settings import Settings
 from ..upstream.client import TinyFishClient
+from .idempotency import MemoryRunKeyStore, RunKeyStore
 
 __all__ = ["KeyResolver", "MissingKeyError", "ToolDeps", "settings_key_resolver"]
 
@@ -52,3 +53,5 @@ class ToolDeps:
     settings: Settings
     client: TinyFishClient
     resolve_key: KeyResolver
+    # Where run session_ids are remembered: this process by default, the shared store when hosted.
+    run_keys: RunKeyStore = field(default_factory=MemoryRunKeyStore)

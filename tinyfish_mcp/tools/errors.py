@@ -7,9 +7,12 @@ Whenever a run already exists, its id is part of the message, so the run is neve
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TypeVar
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, TypeVar
 
+import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
@@ -17,23 +20,79 @@ from ..upstream.errors import (
     AuthenticationError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
     UpstreamError,
 )
+from ..upstream.wallet import TOP_UP_URL
 from ._wording import describe_errors, join_problems
 
-__all__ = ["invalid_input", "tool_error", "upstream_call"]
+if TYPE_CHECKING:
+    from ..upstream.client import TinyFishClient
+
+__all__ = [
+    "balance_note",
+    "invalid_input",
+    "is_credit_error",
+    "remember_caller",
+    "tool_error",
+    "upstream_call",
+]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# The wallet read that an out-of-credits error adds; short, since it delays the error.
+BALANCE_TIMEOUT = 3.0
+_BALANCE: ContextVar[Callable[[], Awaitable[str | None]] | None] = ContextVar(
+    "tinyfish_balance", default=None
+)
 
 
-def tool_error(exc: UpstreamError, *, action: str, run_id: str | None = None) -> ToolError:
-    """A ``ToolError`` for ``exc`` raised while doing ``action`` (e.g. "starting the run")."""
+def remember_caller(client: TinyFishClient, key: str) -> None:
+    """Let this tool call's credit errors read the caller's wallet (set when the key resolves)."""
+
+    async def lookup() -> str | None:
+        wallet = await client.wallet.get(key)
+        reload = wallet.auto_reload.state if wallet.auto_reload is not None else None
+        text = f"Wallet balance: {wallet.available_balance} {wallet.currency}"
+        return f"{text} (auto-reload {reload})." if reload else f"{text}."
+
+    _BALANCE.set(lookup)
+
+
+def is_credit_error(exc: UpstreamError) -> bool:
+    """A refusal for lack of credit (402, INSUFFICIENT_CREDITS, or a 403 that says so)."""
+    if not isinstance(exc, PermissionDeniedError):
+        return False
+    return exc.code == "INSUFFICIENT_CREDITS" or exc.status == 402 or "credit" in exc.message.lower()
+
+
+async def balance_note() -> str | None:
+    """The caller's balance in one sentence, or None when it cannot be read quickly."""
+    lookup = _BALANCE.get()
+    if lookup is None:
+        return None
+    with anyio.move_on_after(BALANCE_TIMEOUT):
+        try:
+            return await lookup()
+        except UpstreamError as exc:
+            log.info("could not read the wallet for a credit error: %s", exc.code)
+    return None
+
+
+def tool_error(
+    exc: UpstreamError, *, action: str, run_id: str | None = None, find: str = "list_runs shows recent runs"
+) -> ToolError:
+    """A ``ToolError`` for ``exc`` raised while doing ``action`` (e.g. "starting the run").
+
+    ``find`` says where the right id can be found, for a 404.
+    """
     parts = [f"TinyFish failed while {action}: {str(exc).rstrip('.')}."]
     if run_id:
         parts.append(
             f"The run {run_id} was already started and may still be going: "
-            f"check it with get_run(run_id='{run_id}') or wait_for_run."
+            f"check it with get_run(id='{run_id}') or wait_for_run."
         )
     if isinstance(exc, AuthenticationError):
         parts.append(
@@ -43,7 +102,9 @@ def tool_error(exc: UpstreamError, *, action: str, run_id: str | None = None) ->
     elif isinstance(exc, RateLimitError):
         parts.append("Rate limited: wait about 15-60 seconds before calling again; do not loop quickly.")
     elif isinstance(exc, NotFoundError):
-        parts.append("Check the id (list_runs shows recent runs).")
+        parts.append(f"Check the id ({find}).")
+    elif is_credit_error(exc):
+        parts.append(f"{exc.hint.rstrip('.')}: top up at {TOP_UP_URL} (get_wallet shows the balance).")
     elif isinstance(exc, InvalidInputError):
         parts.append("Correct the named fields and call again.")
     else:
@@ -60,9 +121,13 @@ def invalid_input(exc: ValidationError, *, what: str = "arguments") -> ToolError
     return ToolError(join_problems(describe_errors(exc)))
 
 
-async def upstream_call(action: str, call: Awaitable[T], *, run_id: str | None = None) -> T:
+async def upstream_call(
+    action: str, call: Awaitable[T], *, run_id: str | None = None, find: str = "list_runs shows recent runs"
+) -> T:
     """Await ``call``; an upstream failure becomes a tool error saying what we were doing."""
     try:
         return await call
     except UpstreamError as exc:
-        raise tool_error(exc, action=action, run_id=run_id) from None
+        error = tool_error(exc, action=action, run_id=run_id, find=find)
+        note = await balance_note() if is_credit_error(exc) else None
+        raise (ToolError(f"{error} {note}") if note else error) from None

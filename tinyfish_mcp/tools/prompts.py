@@ -36,7 +36,7 @@ return {"success": false, "error_type": "blocked"}").
 3 pages"), so the run ends well inside its 10-minute limit.
 
 Form filling works best described in plain sentences about the person or company; \
-the agent maps them to fields. For many similar runs (run_web_automation_batch), keep \
+the agent maps them to fields. For many similar runs (batch_create), keep \
 the goal short and the shape identical in every run. If a site blocks the agent, \
 retry with browser_profile "stealth" and a proxy in the site's country. Split work \
 that needs many pages into several runs.

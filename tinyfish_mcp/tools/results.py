@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import WithJsonSchema, field_validator
 
 from ..upstream.models import Run, RunError, RunStep
 from ._schema import OutputModel
@@ -31,6 +32,7 @@ __all__ = [
     "RunsBatch",
     "StartedRun",
     "StartedRuns",
+    "StepPage",
     "StepRow",
     "bound_result",
     "error_info",
@@ -44,6 +46,7 @@ __all__ = [
 ]
 
 GOAL_PREVIEW_CHARS = 120
+ACTION_CHARS = 500
 # Clipping: the smallest slice worth returning, and room kept for the note saying how to go on.
 MIN_SLICE = 500
 NOTE_RESERVE = 250
@@ -58,12 +61,18 @@ class RunErrorInfo(OutputModel):
     help_message: str | None = None
 
 
+# A run's result is a JSON object; a clipped one is a slice of its JSON text.
+RunData = Annotated[
+    dict[str, Any] | list[Any] | str | None, WithJsonSchema({"type": ["object", "array", "string"]})
+]
+
+
 class RunResult(OutputModel):
     """One run as the model sees it. ``next_step`` says what to call next, when anything."""
 
     run_id: str
     status: str
-    result: Any = None
+    result: RunData = None
     error: RunErrorInfo | None = None
     num_of_steps: int | None = None
     streaming_url: str | None = None
@@ -72,8 +81,17 @@ class RunResult(OutputModel):
     warning: str | None = None
     next_step: str | None = None
 
+    @field_validator("result", mode="before")
+    @classmethod
+    def _json_value(cls, value: Any) -> Any:
+        # The API sends an object; anything else that is not a list or text is kept as JSON text.
+        if value is None or isinstance(value, dict | list | str):
+            return value
+        return json.dumps(value, ensure_ascii=False, default=str)
+
 
 class StepRow(OutputModel):
+    index: int
     action: str | None = None
     status: str | None = None
     timestamp: str | None = None
@@ -84,7 +102,19 @@ class RunDetail(RunResult):
     goal: str | None = None
     url: str | None = None
     created_at: str | None = None
-    steps: list[StepRow] | None = None
+    video_url: str | None = None
+
+
+class StepPage(OutputModel):
+    """One page of a run's steps (screenshots, when asked for, follow as image blocks)."""
+
+    run_id: str
+    status: str
+    total_steps: int
+    offset: int
+    steps: list[StepRow]
+    next_offset: int | None = None
+    next_step: str | None = None
 
 
 class StartedRun(OutputModel):
@@ -189,10 +219,23 @@ def run_row(run: Run) -> RunRow:
     )
 
 
-def step_rows(steps: list[RunStep]) -> list[StepRow]:
-    return [
-        StepRow(action=s.action, status=s.status, timestamp=s.timestamp, duration=s.duration) for s in steps
-    ]
+def step_rows(steps: list[RunStep], start: int = 0) -> list[StepRow]:
+    """Rows for ``steps``, numbered from ``start``; long action texts are clipped."""
+    rows = []
+    for index, step in enumerate(steps, start):
+        action = step.action
+        if action is not None and len(action) > ACTION_CHARS:
+            action = action[: ACTION_CHARS - 1] + "…"
+        rows.append(
+            StepRow(
+                index=index,
+                action=action,
+                status=step.status,
+                timestamp=step.timestamp,
+                duration=step.duration,
+            )
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- goal failure
@@ -243,7 +286,7 @@ def goal_failure_warning(result: Any) -> str | None:
         )
     return (
         f"The goal was likely NOT achieved (the run completed, but its result reports failure).{said} "
-        "Rephrase the goal with exact steps and fields, or check the page with get_run(include_steps=true)."
+        "Rephrase the goal with exact steps and fields; get_steps shows what the agent saw and did."
     )
 
 
@@ -254,7 +297,8 @@ _ADVICE: dict[str, str] = {
     "proxy_config={'enabled': true, 'country_code': 'US'} (or the site's own country).",
     "TIMEOUT": "Runs are limited to 10 minutes: split the goal into smaller runs, or add clear "
     "stop conditions (e.g. 'stop after 20 items').",
-    "MAX_STEPS_EXCEEDED": "The agent ran out of steps: split the goal into smaller runs or raise max_steps.",
+    "MAX_STEPS_EXCEEDED": "The agent ran out of steps: split the goal into smaller runs or raise "
+    "agent_config.max_steps.",
     "INSUFFICIENT_CREDITS": "The account is out of credits: ask the user to add credits or upgrade "
     "the plan; retrying will not help until then.",
     "TASK_FAILED": "The agent could not do the task: rephrase the goal with numbered steps, exact "
@@ -281,7 +325,9 @@ def failure_advice(run_id: str, error: RunErrorInfo | None) -> str:
     elif category == "BILLING_FAILURE":
         parts.append(_ADVICE["INSUFFICIENT_CREDITS"])
     else:
-        parts.append("Check the goal and the URL, then retry; get_run shows the steps the agent took.")
+        parts.append(
+            f"Check the goal and the URL, then retry; get_steps(runId='{run_id}') shows what the agent did."
+        )
     if error and error.help_message:
         parts.append(f"TinyFish says: {error.help_message}")
     if error and error.help_url:
@@ -312,7 +358,7 @@ def bound_result(out: RunResult, max_chars: int, offset: int = 0) -> RunResult:
         note = f"result is {len(text)} characters of JSON; this is characters {offset}-{offset + len(chunk)}."
         if next_offset is not None:
             note += (
-                f" Read on with get_run(run_id='{out.run_id}', offset={next_offset}) "
+                f" Read on with get_run(id='{out.run_id}', offset={next_offset}) "
                 "(a larger max_chars gives bigger slices)."
             )
         out.next_step = f"{base_step} {note}" if base_step else note

@@ -6,6 +6,7 @@ attach resources to the conversation.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -25,23 +26,27 @@ from .results import (
     RunDetail,
     RunPage,
     RunsBatch,
+    StepPage,
     bound_result,
     run_result,
     run_row,
     step_rows,
 )
 
-__all__ = ["register", "run_detail"]
+__all__ = ["register", "run_detail", "step_page"]
 
 RunIdArg = Annotated[str, Field(min_length=1)]
-RunIds = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=100)]
+MAX_IDS = 100  # what /v1/runs/batch and /batch/cancel take (TinyFish's hosted server stops at 8)
+DEFAULT_STEPS = 20
+MAX_SCREENSHOTS = 5
+RunIds = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=MAX_IDS)]
 Status = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
 
 _READS = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 _CANCELS = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
 
 
-def run_detail(run: Run, *, include_steps: bool, max_chars: int, offset: int = 0) -> RunDetail:
+def run_detail(run: Run, *, max_chars: int, offset: int = 0) -> RunDetail:
     """``run`` with its details, bounded to about ``max_chars`` of JSON."""
     base = run_result(run)
     detail = RunDetail(
@@ -49,23 +54,36 @@ def run_detail(run: Run, *, include_steps: bool, max_chars: int, offset: int = 0
         goal=run.goal,
         url=run.url,
         created_at=run.created_at,
+        video_url=run.video_url,
     )
-    if include_steps:
-        rows = step_rows(run.steps)
-        # Steps may use at most half the budget; the rest is for the result.
-        kept, size = 0, 0
-        for row in rows:
-            size += len(row.model_dump_json(exclude_none=True)) + 1
-            if size > max_chars // 2:
-                break
-            kept += 1
-        detail.steps = rows[:kept]
-        if kept < len(rows):
-            note = f"Showing the first {kept} of {len(rows)} steps (raise max_chars for more)."
-            detail.next_step = f"{detail.next_step} {note}" if detail.next_step else note
     out = bound_result(detail, max_chars, offset)
     assert isinstance(out, RunDetail)
     return out
+
+
+def step_page(run: Run, *, offset: int, limit: int, max_chars: int) -> StepPage:
+    """Steps ``offset`` to ``offset + limit`` of ``run``, within about ``max_chars`` of JSON."""
+    rows = step_rows(run.steps[offset : offset + limit], offset)
+    kept, size = 0, 300  # room for the page's own fields and note
+    for row in rows:
+        size += len(row.model_dump_json()) + 1
+        if size > max_chars and kept:
+            break
+        kept += 1
+    end = offset + kept
+    page = StepPage(
+        run_id=run.run_id,
+        status=run.status,
+        total_steps=len(run.steps),
+        offset=offset,
+        steps=rows[:kept],
+    )
+    if end < len(run.steps):
+        page.next_offset = end
+        page.next_step = f"More steps: get_steps(runId='{run.run_id}', offset={end})."
+    elif not run.is_terminal:
+        page.next_step = "The run is still going; later steps appear as it works (wait_for_run follows it)."
+    return page
 
 
 def _screenshot(data_url: str | None) -> ImageContent | None:
@@ -100,47 +118,62 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     @mcp.tool(
         annotations=_READS,
         description=(
-            "Get a run: status, result, error; steps and screenshots (50-100 KB images) on request. "
-            "offset/max_chars page a clipped result."
+            "Get a run by id: status, result, error, goal, timestamps. Free. A long result is clipped: "
+            "read on with offset (and a larger max_chars). Steps and screenshots: get_steps."
         ),
     )
     async def get_run(
-        run_id: RunIdArg,
-        include_steps: bool = False,
-        screenshots: bool = False,
+        id: RunIdArg,
         max_chars: Annotated[int | None, Field(ge=1000, le=200_000)] = None,
         offset: Annotated[int, Field(ge=0)] = 0,
     ) -> Annotated[CallToolResult, RunDetail]:
         key = await deps.resolve_key()
-        run = await upstream_call(
-            f"getting run {run_id}", deps.client.get_run(key, run_id, screenshots=screenshots)
-        )
-        detail = run_detail(
-            run,
-            include_steps=include_steps or screenshots,
-            max_chars=max_chars or default_chars,
-            offset=offset,
-        )
-        images: list[ContentBlock] = []
-        if screenshots:
-            images = [img for step in run.steps if (img := _screenshot(step.screenshot)) is not None]
-        return as_tool_result(detail, images)
+        run = await upstream_call(f"getting run {id}", deps.client.get_run(key, id))
+        return as_tool_result(run_detail(run, max_chars=max_chars or default_chars, offset=offset))
 
     @mcp.tool(
         annotations=_READS,
         description=(
-            "List runs, newest first, as short rows. goal: text search; times: ISO 8601; cursor: "
-            "last next_cursor."
+            "The steps a run's agent took (what it did, when, how long), a page at a time from offset. "
+            f"Free. screenshots=true adds each step's screenshot as an image (50-100 KB each, so at most "
+            f"{MAX_SCREENSHOTS} steps per call): use it to see why a run failed or missed its goal."
+        ),
+    )
+    async def get_steps(
+        runId: RunIdArg,
+        screenshots: bool = False,
+        offset: Annotated[int, Field(ge=0)] = 0,
+        limit: Annotated[int | None, Field(ge=1, le=100)] = None,
+    ) -> Annotated[CallToolResult, StepPage]:
+        key = await deps.resolve_key()
+        run = await upstream_call(
+            f"getting the steps of run {runId}", deps.client.get_run(key, runId, screenshots=screenshots)
+        )
+        count = limit or DEFAULT_STEPS
+        if screenshots:
+            count = min(count, MAX_SCREENSHOTS)
+        page = step_page(run, offset=offset, limit=count, max_chars=default_chars)
+        images: list[ContentBlock] = []
+        if screenshots:
+            shown = run.steps[page.offset : page.offset + len(page.steps)]
+            images = [img for step in shown if (img := _screenshot(step.screenshot)) is not None]
+        return as_tool_result(page, images)
+
+    @mcp.tool(
+        annotations=_READS,
+        description=(
+            "List runs, newest first, as short rows: find a run whose id you lost. Free. goal: text "
+            "search; status filters; created_after/created_before: ISO 8601; cursor: the last next_cursor."
         ),
     )
     async def list_runs(
         status: Status | None = None,
         goal: str | None = None,
+        limit: Annotated[int | None, Field(ge=1, le=100)] = None,
+        cursor: str | None = None,
         created_after: str | None = None,
         created_before: str | None = None,
         sort_direction: Literal["asc", "desc"] | None = None,
-        cursor: str | None = None,
-        limit: Annotated[int | None, Field(ge=1, le=100)] = None,
     ) -> Annotated[CallToolResult, RunPage]:
         key = await deps.resolve_key()
         _check_time("created_after", created_after)
@@ -166,20 +199,33 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             )
         )
 
-    @mcp.tool(annotations=_CANCELS, description="Cancel a run (idempotent; a finished run stays as it is).")
-    async def cancel_run(run_id: RunIdArg) -> Annotated[CallToolResult, CancelInfo]:
+    @mcp.tool(
+        annotations=_CANCELS,
+        description="Stop a running or pending run, which stops its billing (idempotent; a finished run "
+        "stays as it is).",
+    )
+    async def cancel_run(id: RunIdArg) -> Annotated[CallToolResult, CancelInfo]:
         key = await deps.resolve_key()
-        res = await upstream_call(f"cancelling run {run_id}", deps.client.cancel_run(key, run_id))
+        res = await upstream_call(f"cancelling run {id}", deps.client.cancel_run(key, id))
         return as_tool_result(_cancel_info(res))
 
-    @mcp.tool(annotations=_READS, description="Status of up to 100 runs (short rows, plus not_found ids).")
-    async def get_runs(run_ids: RunIds) -> Annotated[CallToolResult, RunsBatch]:
+    @mcp.tool(
+        annotations=_READS,
+        description=(
+            f"Status of up to {MAX_IDS} runs at once (e.g. from batch_create), as short rows, plus the "
+            "ids not found. Free; poll every 30-60 s until all are COMPLETED, FAILED or CANCELLED."
+        ),
+    )
+    async def batch_status(run_ids: RunIds) -> Annotated[CallToolResult, RunsBatch]:
         key = await deps.resolve_key()
         res = await upstream_call("getting the runs", deps.client.get_runs(key, run_ids))
         return as_tool_result(RunsBatch(runs=[run_row(run) for run in res.data], not_found=res.not_found))
 
-    @mcp.tool(annotations=_CANCELS, description="Cancel up to 100 runs (idempotent; plus not_found ids).")
-    async def cancel_runs(run_ids: RunIds) -> Annotated[CallToolResult, CancelBatch]:
+    @mcp.tool(
+        annotations=_CANCELS,
+        description=f"Stop up to {MAX_IDS} runs at once (idempotent), plus the ids not found.",
+    )
+    async def batch_cancel(run_ids: RunIds) -> Annotated[CallToolResult, CancelBatch]:
         key = await deps.resolve_key()
         res = await upstream_call("cancelling the runs", deps.client.cancel_runs(key, run_ids))
         return as_tool_result(
@@ -202,5 +248,10 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             raise ResourceNotFoundError(str(tool_error(exc, action=f"reading run {run_id}"))) from None
         except UpstreamError as exc:
             raise ResourceError(str(tool_error(exc, action=f"reading run {run_id}"))) from None
-        detail = run_detail(run, include_steps=True, max_chars=default_chars)
-        return detail.model_dump_json(exclude_none=True)
+        detail = run_detail(run, max_chars=default_chars // 2)
+        steps = step_page(run, offset=0, limit=len(run.steps) or 1, max_chars=default_chars // 2)
+        data = detail.model_dump(mode="json")
+        data["steps"] = [row.model_dump(mode="json") for row in steps.steps]
+        if steps.next_step:
+            data["steps_note"] = steps.next_step
+        return json.dumps(data, ensure_ascii=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -50,6 +51,8 @@ from .models import (
     VaultConnectionList,
     VaultItemList,
 )
+from .monitors import MonitorsAPI
+from .wallet import WalletAPI
 
 if TYPE_CHECKING:
     import httpx
@@ -110,6 +113,16 @@ class TinyFishClient:
 
             self._core_instance = HttpCore(self.settings, self._shared_http)
         return self._core_instance
+
+    # ---------------------------------------------------------------- product resources
+    # One module per product (models + calls), reached as an attribute of the client.
+    @cached_property
+    def wallet(self) -> WalletAPI:
+        return WalletAPI(self)
+
+    @cached_property
+    def monitors(self) -> MonitorsAPI:
+        return MonitorsAPI(self)
 
     async def aclose(self) -> None:
         """Close the pool, unless it was handed in by the caller (who then closes it)."""

@@ -42,6 +42,7 @@ from .products import (
     VaultItemList,
 )
 from .runs import (
+    API_INTEGRATION,
     AgentConfig,
     AsyncRunResponse,
     BatchRunResponse,
@@ -62,6 +63,7 @@ from .runs import (
 )
 
 __all__ = [
+    "API_INTEGRATION",
     "PROXY_COUNTRIES",
     "TERMINAL_STATUSES",
     "AgentConfig",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ._base import TERMINAL_STATUSES, ProxyCountry, RunStatus, _Request, _require_http_url, _Response
+from ._base import TERMINAL_STATUSES, RunStatus, _Request, _require_http_url, _Response
 
+# How TinyFish's own integrations name themselves on a run request (the official SDK sends
+# ``TF_API_INTEGRATION``; dify and n8n send their names): ours, on every run we create.
+API_INTEGRATION = "tinyfish-mcp"
+# An ISO 3166-1 alpha-2 country: the SDK sends any (the documents list seven common ones).
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 # --------------------------------------------------------------------------- runs: requests
 
 
@@ -16,7 +21,7 @@ class ProxyConfig(_Request):
 
     enabled: bool = True
     type: Literal["tetra", "custom"] | None = None
-    country_code: ProxyCountry | None = None
+    country_code: CountryCode | None = None
     url: str | None = None
     username: str | None = None
     password: str | None = Field(default=None, repr=False)
@@ -31,9 +36,10 @@ class ProxyConfig(_Request):
 
 
 class AgentConfig(_Request):
-    """Agent behaviour limits (sent by the official SDK; not in the public documents)."""
+    """Agent behaviour (sent by the official SDK; not in the public documents)."""
 
     mode: Literal["default", "strict"] | None = None
+    cursor_style: Literal["fish", "standard", "green-pointer"] | None = None
     max_steps: int | None = Field(default=None, ge=1, le=500)
     max_duration_seconds: int | None = Field(default=None, ge=1)
 
@@ -63,6 +69,7 @@ class RunRequest(_Request):
     credential_item_ids: list[str] | None = None
     use_profile: bool | None = None
     profile_id: str | None = None
+    api_integration: str | None = API_INTEGRATION
 
     @field_validator("url")
     @classmethod
@@ -75,6 +82,13 @@ class RunRequest(_Request):
         if not value.strip():
             raise ValueError("goal must not be blank")
         return value
+
+    @field_validator("profile_id")
+    @classmethod
+    def _profile(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("profile_id must not be blank")
+        return None if value is None else value.strip()
 
     @field_validator("webhook_url")
     @classmethod
@@ -91,9 +105,19 @@ class RunRequest(_Request):
 
 
 class RunBatchRequest(_Request):
-    """The body of /run-batch: 1 to 100 runs, created all or nothing."""
+    """The body of /run-batch: 1 to 100 runs, created all or nothing.
+
+    ``api_integration`` is sent once, beside ``runs``, as the SDK sends it on every
+    ``/v1/automation/*`` body; the items do not repeat it.
+    """
 
     runs: list[RunRequest] = Field(min_length=1, max_length=100)
+    api_integration: str | None = API_INTEGRATION
+
+    def to_body(self) -> dict[str, Any]:
+        return self.model_dump(
+            mode="json", exclude_none=True, exclude={"runs": {"__all__": {"api_integration"}}}
+        )
 
 
 class ListRunsParams(_Request):

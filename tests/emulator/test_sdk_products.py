@@ -1,0 +1,61 @@
+"""The official ``tinyfish`` SDK as a second client of the emulator's product endpoints:
+wallet, monitors, research, profiles and datasets. If the SDK cannot parse an answer,
+the emulator is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tinyfish import TinyFish
+
+
+@pytest.fixture
+def sdk(emulator: Any) -> Iterator[TinyFish]:
+    client = TinyFish(api_key=emulator.api_key, base_url=emulator.base_url)
+    yield client
+    client.close()
+
+
+def test_wallet(sdk: TinyFish, emulator: Any) -> None:
+    wallet = sdk.wallet.get()
+    assert (wallet.available_balance, wallet.currency) == ("8.00", "USD")
+    assert wallet.auto_reload is not None and wallet.auto_reload.state == "off"
+    assert wallet.rates is not None and any(m.label == "Monitor check" for m in wallet.rates.meters)
+    broke = TinyFish(api_key=emulator.no_credit_key, base_url=emulator.base_url)
+    try:
+        assert broke.wallet.get().available_balance == "0.00"
+    finally:
+        broke.close()
+
+
+def test_vault_connections(sdk: TinyFish) -> None:
+    (connection,) = sdk.vault.connections.list().connections
+    assert connection.provider == "1password" and connection.connection_status == "connected"
+
+
+def test_monitors_lifecycle(sdk: TinyFish, emulator: Any) -> None:
+    from tinyfish import BadRequestError, NotFoundError
+
+    url = f"{emulator.base_url}/_fixtures/article.html"
+    created = sdk.monitors.create(type="fetch", config={"url": url}, schedule_cron="0 * * * *", purpose="p")
+    assert created.monitor.status == "active" and created.monitor.type == "fetch"
+    assert created.run.is_baseline is True and created.run.results[0].url == url  # type: ignore[union-attr]
+    monitor_id = created.monitor.id
+    assert [m.id for m in sdk.monitors.list().monitors] == [monitor_id]
+    assert sdk.monitors.pause(monitor_id).status == "paused"
+    assert sdk.monitors.resume(monitor_id).status == "active"
+    updated = sdk.monitors.update(monitor_id, schedule_cron="0 */6 * * *", name="every six hours")
+    assert (updated.schedule_cron, updated.name) == ("0 */6 * * *", "every six hours")
+    assert sdk.monitors.get(monitor_id).name == "every six hours"
+    ran = sdk.monitors.run(monitor_id).run
+    assert ran.is_baseline is False  # type: ignore[union-attr]
+    search = sdk.monitors.create(type="search", config={"query": "tide tables"}, schedule_cron="0 9 * * *")
+    assert search.run.query == "tide tables" and search.run.new_result_positions == []  # type: ignore[union-attr]
+    deleted = sdk.monitors.cancel(monitor_id)
+    assert (deleted.deleted, deleted.id) == (True, monitor_id)
+    with pytest.raises(NotFoundError):
+        sdk.monitors.get(monitor_id)
+    with pytest.raises(BadRequestError):
+        sdk.monitors.create(type="search", config={"query": "x"}, schedule_cron="every hour")

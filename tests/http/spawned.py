@@ -1,0 +1,81 @@
+"""``tinyfish-mcp http`` as a real process, with everything it logs kept in a file.
+
+For the tests that read the server's logs: uvicorn's access and error logs and our own
+go to the process's stdout and stderr exactly as an operator would see them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass
+class Spawned:
+    url: str
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.url}/mcp"
+
+    def stop(self) -> str:
+        """End the server (as Ctrl-C would) and return everything it logged."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        return self.log_path.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def spawned_server(log_dir: Path, env: dict[str, str], *args: str) -> Iterator[Spawned]:
+    """Run ``python -m tinyfish_mcp <args> http --port <free>`` until the block ends."""
+    port = _free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    log_path = log_dir / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own command
+            [sys.executable, "-m", "tinyfish_mcp", *args, "http", "--host", "127.0.0.1", "--port", str(port)],
+            env={**clean, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    served = Spawned(url=f"http://127.0.0.1:{port}", log_path=log_path, process=process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the server exited:\n" + log_path.read_text(errors="replace"))
+            try:
+                if httpx.get(f"{served.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start:\n" + log_path.read_text(errors="replace"))
+            time.sleep(0.1)
+        yield served
+    finally:
+        served.stop()
