@@ -75,10 +75,11 @@ async def test_tinyfish_plugin_fetch_example(emulator: Any) -> None:
             {"run_id": "r", "max_wait_seconds": 9999},
             "`max_wait_seconds` must be between 1 and 600; got 9999. Fix these and call again.",
         ),
-        ("get_run", {}, "`run_id` is required and missing."),
-        ("get_run", {"run_id": "r", "max_chars": "lots"}, '`max_chars` must be an integer; got "lots"'),
-        ("get_run", {"run_id": 5}, "`run_id` must be a string; got 5"),
-        ("get_run", {"run_id": "r", "include_steps": "maybe"}, "`include_steps` must be true or false"),
+        ("wait_for_run", {}, "`run_id` is required and missing."),
+        ("get_run", {"id": "r", "max_chars": "lots"}, '`max_chars` must be an integer; got "lots"'),
+        ("wait_for_run", {"run_id": 5}, "`run_id` must be a string; got 5"),
+        ("search_web", {"query": "q", "location": ["US"]}, "`location` must be a string"),
+        ("fetch_content", {"urls": [SHOP], "links": "maybe"}, '`links` must be true or false; got "maybe"'),
         (
             "list_runs",
             {"status": "DONE"},
@@ -127,9 +128,10 @@ async def test_huge_and_hostile_values_are_never_echoed(emulator: Any) -> None:
     async with memory_server(emulator) as client:
         for tool, arguments in [
             ("search_web", {"query": hostile}),
-            ("get_run", {"run_id": hostile}),
+            ("wait_for_run", {"run_id": hostile}),
             ("run_web_automation", {"url": hostile, "goal": "x"}),
             ("get_run", {hostile: 1}),
+            ("get_run", {"id": hostile}),
             ("list_runs", {"status": hostile}),
         ]:
             result = await client.call_tool(tool, arguments)

@@ -182,11 +182,18 @@ def describe_errors(
     return lines
 
 
-def join_problems(lines: Sequence[str], *, footer: str = "Fix these and call again.") -> str:
-    """The message for ``lines``: bounded to :data:`MAX_LINES`, one per line, then ``footer``."""
+def join_problems(
+    lines: Sequence[str], *, footer: str = "Fix these and call again.", what: str | None = None
+) -> str:
+    """The message for ``lines``: bounded to :data:`MAX_LINES`, one per line, then ``footer``.
+
+    ``what`` names the payload when it is not the call's arguments ("config of a fetch monitor").
+    """
     shown_lines = list(lines[:MAX_LINES])
     if len(lines) > MAX_LINES:
         shown_lines.append(f"… and {len(lines) - MAX_LINES} more")
     if len(shown_lines) == 1:
-        return f"{shown_lines[0]}. {footer}".strip()
-    return "Invalid arguments:\n" + "\n".join(f"- {line}" for line in shown_lines) + f"\n{footer}".rstrip()
+        head = f"Invalid {what}: " if what else ""
+        return f"{head}{shown_lines[0]}. {footer}".strip()
+    head = f"Invalid {what or 'arguments'}:"
+    return head + "\n" + "\n".join(f"- {line}" for line in shown_lines) + f"\n{footer}".rstrip()

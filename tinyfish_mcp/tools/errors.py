@@ -112,13 +112,12 @@ def tool_error(
     return ToolError(" ".join(parts))
 
 
-def invalid_input(exc: ValidationError, *, what: str = "arguments") -> ToolError:
-    """A ``ToolError`` with one line per invalid field of ``what``, in our words, bounded and safe.
+def invalid_input(exc: ValidationError, *, what: str | None = None) -> ToolError:
+    """A ``ToolError`` with one line per invalid field (of ``what``, when named), in our words.
 
-    ``what`` is kept for callers' wording; the field paths already say where each problem is.
+    Bounded and safe to show, like every argument error (``_wording.py``).
     """
-    del what
-    return ToolError(join_problems(describe_errors(exc)))
+    return ToolError(join_problems(describe_errors(exc), what=what))
 
 
 async def upstream_call(
