@@ -64,14 +64,14 @@ async def check_protocol(exe: Path, expected: str) -> None:
             fail(f"initialize returned serverInfo {info.name} {info.version}")
         tools = (await client.list_tools()).tools
         names = {tool.name for tool in tools}
-        for needed in ("run_web_automation", "get_run", "list_runs", "search_web", "fetch_content"):
+        for needed in ("run_web_automation", "get_run", "list_runs", "search", "fetch_content"):
             if needed not in names:
                 fail(f"tools/list lacks {needed}")
-        result = await client.call_tool("search_web", {"query": "web automation"})
+        result = await client.call_tool("search", {"query": "web automation"})
         if result.is_error or not (result.structured_content or {}).get("results"):
-            fail(f"search_web in the sandbox failed: {result.content}")
+            fail(f"search in the sandbox failed: {result.content}")
     print(f"smoke: initialize ({info.name} {info.version}), tools/list ({len(tools)} tools), "
-          "search_web in the sandbox: ok")
+          "search in the sandbox: ok")
 
 
 def main() -> int:

@@ -152,6 +152,6 @@ async def test_sandbox_manifest_works_offline_without_a_key() -> None:
         "tinyfish-sandbox"
     ]
     async with Client(stdio_client(_launch(entry, {}))) as client:
-        result = await client.call_tool("search_web", {"query": "web automation tools"})
+        result = await client.call_tool("search", {"query": "web automation tools"})
     assert not result.is_error
     assert result.structured_content is not None and result.structured_content["results"]

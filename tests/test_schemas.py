@@ -39,7 +39,7 @@ EXPECTED_TOOLS = {
     "batch_status",
     "batch_cancel",
     "fetch_content",
-    "search_web",
+    "search",
     "create_browser_session",
     "list_browser_sessions",
     "list_vault_items",

@@ -157,6 +157,6 @@ async def test_instructions_name_only_the_enabled_tools(emulator: Any) -> None:
     async with memory_server(emulator, mcp_toolsets=("fetch", "search")) as client:
         text = client.instructions or ""
         tools = {tool.name for tool in (await client.list_tools()).tools}
-    assert "fetch_content" in text and "search_web" in text
+    assert "fetch_content" in text and "search" in text
     assert "run_web_automation" not in text and "wait_for_run" not in text
-    assert tools == {"fetch_content", "search_web"}
+    assert tools == {"fetch_content", "search"}

@@ -51,9 +51,10 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "several sites: batch_create.",
     "runs": "- get_run / get_steps / list_runs look runs up; cancel_run stops one; batch_status and "
     "batch_cancel handle many; runs go on upstream between calls.",
-    "fetch": "- fetch_content reads known pages as clean text: faster and cheaper than a run when no "
-    "interaction is needed.",
-    "search": "- search_web finds pages (about 5 searches a minute).",
+    "fetch": "- fetch_content reads known URLs as clean text, free: use it instead of a run when no "
+    "interaction is needed; highlights={query} returns only the passages that answer a question.",
+    "search": "- search finds pages, news or research papers, free (about 5 searches a minute); read "
+    "the results with fetch_content.",
     "browser": "- create_browser_session gives a raw CDP browser for your own Playwright code.",
     "vault": "- list_vault_items gives credential ids for logging in during a run.",
     "wallet": "- get_wallet shows the credit balance: read it before many runs or after a credit error.",

@@ -45,7 +45,7 @@ async def test_usage_of_browser_sessions_and_searches(emulator: Any) -> None:
     async with connect(emulator) as client:
         for url in ("example.com", "example.org", "example.net"):
             structured(await client.call_tool("create_browser_session", {"url": url, "timeout_seconds": 30}))
-        structured(await client.call_tool("search_web", {"query": "tide tables"}))
+        structured(await client.call_tool("search", {"query": "tide tables"}))
 
         browser = structured(await client.call_tool("get_usage", {"kind": "browser", "limit": 2}))
         rest = structured(
@@ -100,7 +100,7 @@ async def test_over_stdio_without_a_key(emulator: Any) -> None:
     async with stdio_server(emulator, api_key=None) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         text = error_text(await client.call_tool("list_vault_items", {}))
-    assert {"list_vault_items", "get_usage", "fetch_content", "search_web"} <= names
+    assert {"list_vault_items", "get_usage", "fetch_content", "search"} <= names
     assert "TINYFISH_API_KEY" in text
     assert emulator.requests() == []
 

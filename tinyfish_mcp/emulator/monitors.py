@@ -108,9 +108,10 @@ async def _check(call: Call, record: MonitorRecord) -> dict[str, Any]:
         fmt = config.get("format") or "json"
         results, errors = [], []
         try:
-            page = await fetch._fetch_one(
-                call, config["url"], fmt, bool(config.get("links")), bool(config.get("image_links"))
+            options = fetch.Options(
+                fmt=str(fmt), links=bool(config.get("links")), images=bool(config.get("image_links"))
             )
+            page = await fetch._fetch_one(call, config["url"], options)
             results.append(page)
         except fetch.FetchFailure as failure:
             errors.append({"url": config["url"], "error": str(failure)})

@@ -14,16 +14,17 @@ from typing import Annotated, Literal
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..upstream.models import FetchProxyConfig, FetchRequest, FetchResult
+from ..upstream.models import FetchHighlights, FetchProxyConfig, FetchRequest, FetchResult
+from ..upstream.models.products import MAX_SELECTORS, PER_URL_TIMEOUT_MS
 from ._inputs import normalize_url
 from ._schema import OutputModel, as_tool_result
 from .bounds import clip
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
 
-__all__ = ["FetchContentResult", "FetchFailure", "FetchedPage", "register"]
+__all__ = ["FetchContentResult", "FetchFailure", "FetchedPage", "Highlights", "register"]
 
 MAX_URLS = 10
 MIN_TEXT_CHARS = 500  # a page always gets at least this much text, however many URLs share the budget
@@ -34,12 +35,34 @@ MAX_CHARS_RANGE = (100, 200_000)
 
 # Hints for the per-URL failures the documents list, so the model knows what to try next.
 _FAILURE_HINTS = {
-    "timeout": "the page took over 30 s; retry once, or use run_web_automation for slow sites",
+    "selector_not_matched": "no include_selectors entry matched: retry with one of candidate_selectors, "
+    "or without selectors",
+    "selector_unsupported": "this document has no HTML to scope: fetch it without selectors",
+    "timeout": "the page was too slow; retry once with a higher per_url_timeout_ms, or use "
+    "run_web_automation for slow sites",
     "bot protection": "retry with proxy_country, or use run_web_automation with a stealth profile",
     "no extractable content": "the URL is not a text page (image or binary); fetch a page that links to it",
     "disallowed": "only public http(s) pages can be fetched (no private or local addresses)",
     "proxy": "the proxy failed; retry without proxy_country or with another country",
 }
+
+
+class Highlights(BaseModel):
+    # Query-ranked snippets of each page instead of its whole text (markdown only). No
+    # docstring: it would become a schema description the tool description already gives.
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, Field(description="What to find")]
+    max_snippets: Annotated[
+        int | None, Field(description="Default 5", json_schema_extra={"minimum": 1, "maximum": 20})
+    ] = None
+    max_characters: Annotated[int | None, Field(json_schema_extra={"minimum": 1})] = None
+    include_full_page_text: bool = False
+
+
+class Snippet(OutputModel):
+    text: str
+    rank: int
 
 
 class FetchedPage(OutputModel):
@@ -48,16 +71,26 @@ class FetchedPage(OutputModel):
     title: str | None = None
     description: str | None = None
     language: str | None = None
-    text: str
-    total_chars: int
+    author: str | None = None
+    published_date: str | None = None
+    text: str | None = None
+    total_chars: int = 0
     next_offset: int | None = None
+    highlights: list[Snippet] | None = None
     links: list[str] | None = None
     image_links: list[str] | None = None
+    not_modified: bool | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    conditional_unsupported: bool | None = None
+    unmatched_selectors: list[str] | None = None
 
 
 class FetchFailure(OutputModel):
     url: str
     error: str
+    unmatched_selectors: list[str] | None = None
+    candidate_selectors: list[str] | None = None
 
 
 class FetchContentResult(OutputModel):
@@ -106,10 +139,23 @@ def _page(
         title=result.title,
         description=result.description,
         language=result.language,
-        text="",
-        total_chars=0,
+        author=result.author,
+        published_date=result.published_date,
+        not_modified=result.not_modified,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        conditional_unsupported=result.conditional_unsupported,
+        unmatched_selectors=result.unmatched_selectors,
     )
     used = sum(len(v or "") for v in (page.final_url, page.title, page.description)) + 200
+    if result.highlights is not None:
+        page.highlights = []
+        for snippet in sorted(result.highlights, key=lambda h: h.rank):
+            if page.highlights and used + len(snippet.text) > max(share, max_chars or 0):
+                break  # snippets are ranked: the best ones are kept
+            text, _ = clip(snippet.text, max(MIN_TEXT_CHARS, share - used), 0)
+            page.highlights.append(Snippet(text=text, rank=snippet.rank))
+            used += len(text) + 20
     omitted = 0
     # Links may take up to half of this page's share; the text gets what is left.
     link_budget = max(share, max_chars or 0) // 2
@@ -121,6 +167,8 @@ def _page(
             size = sum(len(link) + 3 for link in kept)
             used += size
             link_budget -= size
+    if result.text is None:
+        return page, omitted  # unchanged (not_modified), or snippets only
     text = _text_of(result)
     limit = max_chars if max_chars is not None else max(MIN_TEXT_CHARS, share - used)
     page.text, page.next_offset = clip(text, limit, offset)
@@ -129,9 +177,13 @@ def _page(
 
 
 def _hint(pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int) -> str | None:
-    """The exact follow-up call for cut text, and a word on omitted links."""
+    """The exact follow-up call for cut text, and a word on omitted links and validators."""
     cut = [p for p in pages if p.next_offset is not None]
     notes: list[str] = []
+    if any(p.not_modified for p in pages):
+        notes.append("not_modified: the page is unchanged since your validators; reuse what you read.")
+    if any(p.conditional_unsupported for p in pages):
+        notes.append("conditional_unsupported: that site sends no validators; compare the text instead.")
     if cut:
         first = cut[0]
         notes.append(
@@ -146,9 +198,13 @@ def _hint(pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int) -
 
 
 DESCRIPTION = (
-    "Read 1-10 web pages (rendered in a real browser) as markdown, html or json text, with title "
-    "and optional links. Long text is cut: continue with offset=next_offset (see hint). Per-URL "
-    "failures are in errors."
+    "Read 1-10 known URLs in one call, free: rendered in a real browser, returned as clean markdown, "
+    "html or json. Prefer it to a paid automation run whenever you only need to read. Long page? "
+    "highlights={query} returns just the ranked passages that answer it: the cheapest read. "
+    "include_selectors/exclude_selectors (CSS) scope extraction. Re-checking a page: "
+    "include_etag_and_last_modified=true, then replay etag/last_modified as if_none_match/"
+    "if_modified_since (one URL); not_modified=true means unchanged. Pass purpose. Per-URL failures "
+    "are in errors with what to try; cut text continues with offset=next_offset (see hint)."
 )
 
 
@@ -168,6 +224,28 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         format: Literal["markdown", "html", "json"] = "markdown",
         links: bool = False,
         image_links: bool = False,
+        include_selectors: Annotated[
+            list[str] | None,
+            Field(json_schema_extra={"maxItems": MAX_SELECTORS}),
+        ] = None,
+        exclude_selectors: Annotated[
+            list[str] | None,
+            Field(json_schema_extra={"maxItems": MAX_SELECTORS}),
+        ] = None,
+        if_none_match: Annotated[str | None, Field(description="A prior etag")] = None,
+        if_modified_since: Annotated[str | None, Field(description="A prior last_modified")] = None,
+        include_etag_and_last_modified: bool = False,
+        per_url_timeout_ms: Annotated[
+            int | None,
+            Field(json_schema_extra={"minimum": PER_URL_TIMEOUT_MS[0], "maximum": PER_URL_TIMEOUT_MS[1]}),
+        ] = None,
+        purpose: Annotated[str | None, Field(description="Why you read these pages")] = None,
+        highlights: Highlights | None = None,
+        include_html_head: bool = False,
+        ttl: Annotated[
+            int | None,
+            Field(description="Max cache age in s; 0 = live fetch", json_schema_extra={"minimum": 0}),
+        ] = None,
         proxy_country: Literal["US", "GB", "CA", "DE", "FR", "JP", "AU"] | None = None,
         max_chars: Annotated[
             int | None,
@@ -197,9 +275,26 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         try:
             request = FetchRequest(
                 urls=normalized,
+                purpose=purpose,
                 format=format,
+                include_html_head=include_html_head or None,
                 links=links or None,
                 image_links=image_links or None,
+                ttl=ttl,
+                per_url_timeout_ms=per_url_timeout_ms,
+                if_none_match=if_none_match,
+                if_modified_since=if_modified_since,
+                include_etag_and_last_modified=include_etag_and_last_modified or None,
+                highlights=FetchHighlights(
+                    query=highlights.query,
+                    max_snippets=highlights.max_snippets,
+                    max_characters=highlights.max_characters,
+                    include_full_page_text=highlights.include_full_page_text or None,
+                )
+                if highlights
+                else None,
+                include_selectors=include_selectors or None,
+                exclude_selectors=exclude_selectors or None,
                 proxy_config=FetchProxyConfig(country_code=proxy_country) if proxy_country else None,
             )
         except ValidationError as exc:
@@ -214,7 +309,15 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             page, dropped = _page(result, share=share, max_chars=max_chars, offset=offset, want=want)
             pages.append(page)
             omitted += dropped
-        failures = [FetchFailure(url=e.url, error=_failure_text(e.error)) for e in response.errors]
+        failures = [
+            FetchFailure(
+                url=e.url,
+                error=_failure_text(e.error),
+                unmatched_selectors=e.unmatched_selectors,
+                candidate_selectors=e.candidate_selectors,
+            )
+            for e in response.errors
+        ]
         return as_tool_result(
             FetchContentResult(
                 results=pages,

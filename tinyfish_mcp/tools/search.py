@@ -1,19 +1,22 @@
-"""The 'search' toolset: ``search_web`` returns ranked web results for a query.
+"""The 'search' toolset: ``search`` returns ranked web, news or research-paper results.
 
-The Search API allows only a few requests a minute (5 by default). The client already
-retries a 429 with a short backoff; when that is not enough the tool error tells the
-model to wait instead of looping.
+The tool and its arguments carry the names of TinyFish's hosted ``search`` tool, plus
+the filters the official SDK sends (domains, publication years). Filters are checked
+as the SDK checks them, before anything is sent. The Search API allows only a few
+requests a minute; the client retries a 429 with a backoff, and when that is not
+enough the tool error tells the model to wait instead of looping.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from ..upstream.models import SearchParams
+from ..upstream.models import SearchParams, SearchResult
+from ..upstream.models.products import SEARCH_MAX_PAGE, SEARCH_RECENCY_MAX_MINUTES
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
@@ -22,10 +25,15 @@ __all__ = ["SearchHit", "SearchWebResult", "register"]
 
 SNIPPET_CHARS = 400  # results are short by nature; this only guards against a runaway snippet
 MAX_RESULTS = 20
+MAX_AUTHORS = 10
 
 DESCRIPTION = (
-    "Search the web: ranked results with title, url and snippet. Give location or language and "
-    "the other is inferred (default US/en). About 5 searches a minute."
+    "Search the web, free: ranked results (title, url, snippet, site_name, date). Found the page? "
+    "Read it with fetch_content (also free), not a paid run. domain_type='news' adds publisher; "
+    "'research_paper' adds authors, venue, year, cited_by_count, pdf_url (filter by "
+    "pub_year_min/max, never dates). Freshness: recency_minutes OR after_date/before_date "
+    "(YYYY-MM-DD), not both. Pass purpose: it improves ranking. About 5 searches a minute: if "
+    "rate limited, wait, do not loop. More results: page=1..10."
 )
 
 
@@ -35,6 +43,14 @@ class SearchHit(OutputModel):
     url: str
     snippet: str
     site_name: str | None = None
+    date: str | None = None
+    publisher: str | None = None
+    authors: list[str] | None = None
+    venue: str | None = None
+    year: int | None = None
+    cited_by_count: int | None = None
+    pdf_url: str | None = None
+    thumbnail: str | None = None
 
 
 class SearchWebResult(OutputModel):
@@ -42,26 +58,97 @@ class SearchWebResult(OutputModel):
     location: str | None = None
     language: str | None = None
     results: list[SearchHit]
+    total_results: int
+    page: int
+    hint: str | None = None
+
+
+def _hit(result: SearchResult) -> SearchHit:
+    snippet = result.snippet
+    if len(snippet) > SNIPPET_CHARS:
+        snippet = snippet[: SNIPPET_CHARS - 3] + "..."
+    return SearchHit(
+        position=result.position,
+        title=result.title,
+        url=result.url,
+        snippet=snippet,
+        site_name=result.site_name or None,
+        date=result.date,
+        publisher=result.publisher,
+        authors=result.authors[:MAX_AUTHORS] if result.authors else None,
+        venue=result.venue,
+        year=result.year,
+        cited_by_count=result.cited_by_count,
+        pdf_url=result.pdf_url,
+        thumbnail=result.thumbnail,
+    )
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+def _hint(count: int, total: int, page: int) -> str | None:
+    if count == 0:
+        return (
+            "No results: rephrase the query by angle rather than synonym, or drop the most "
+            "restrictive filter (a date bound or include_domains)."
+        )
+    if (page + 1) * 10 < total and page < SEARCH_MAX_PAGE:
+        return f"{total} results in all: call search again with page={page + 1} for more."
+    return None
 
 
 def register(mcp: MCPServer, deps: ToolDeps) -> None:
-    """Register ``search_web`` on ``mcp``."""
+    """Register ``search`` on ``mcp``."""
 
     @mcp.tool(
         description=DESCRIPTION,
         annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
     )
-    async def search_web(
+    async def search(
         query: str,
         location: Annotated[str | None, Field(description="Country code, e.g. US")] = None,
         language: Annotated[str | None, Field(description="Language code, e.g. en")] = None,
+        domain_type: Literal["web", "news", "research_paper"] | None = None,
+        recency_minutes: Annotated[
+            int | None,
+            Field(
+                description="Past N minutes (1440 = a day)",
+                json_schema_extra={"minimum": 1, "maximum": SEARCH_RECENCY_MAX_MINUTES},
+            ),
+        ] = None,
+        after_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
+        before_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
+        include_thumbnail: bool = False,
+        page: Annotated[
+            int | None, Field(json_schema_extra={"minimum": 0, "maximum": SEARCH_MAX_PAGE})
+        ] = None,
+        purpose: Annotated[str | None, Field(description="Why you search")] = None,
+        include_domains: Annotated[
+            str | None, Field(description="Comma-separated, e.g. github.com,arxiv.org")
+        ] = None,
+        exclude_domains: Annotated[str | None, Field(description="Comma-separated")] = None,
+        pub_year_min: Annotated[int | None, Field(json_schema_extra={"minimum": 0})] = None,
+        pub_year_max: Annotated[int | None, Field(json_schema_extra={"maximum": 9999})] = None,
     ) -> Annotated[CallToolResult, SearchWebResult]:
         """Search through TinyFish Search (see DESCRIPTION)."""
         try:
             params = SearchParams(
                 query=query,
-                location=location.strip() if location and location.strip() else None,
-                language=language.strip() if language and language.strip() else None,
+                purpose=purpose,
+                location=_blank_to_none(location),
+                language=_blank_to_none(language),
+                include_domains=_blank_to_none(include_domains),
+                exclude_domains=_blank_to_none(exclude_domains),
+                after_date=_blank_to_none(after_date),
+                before_date=_blank_to_none(before_date),
+                recency_minutes=recency_minutes,
+                domain_type=domain_type,
+                pub_year_min=pub_year_min,
+                pub_year_max=pub_year_max,
+                include_thumbnail=include_thumbnail or None,
+                page=page,
             )
         except ValidationError as exc:
             raise invalid_input(exc) from exc
@@ -70,18 +157,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         response = await upstream_call(
             "searching (the Search API allows about 5 searches a minute)", deps.client.search(key, params)
         )
-        hits = [
-            SearchHit(
-                position=r.position,
-                title=r.title,
-                url=r.url,
-                snippet=r.snippet
-                if len(r.snippet) <= SNIPPET_CHARS
-                else r.snippet[: SNIPPET_CHARS - 3] + "...",
-                site_name=r.site_name,
-            )
-            for r in sorted(response.results, key=lambda r: r.position)[:MAX_RESULTS]
-        ]
+        hits = [_hit(r) for r in sorted(response.results, key=lambda r: r.position)[:MAX_RESULTS]]
         location = response.location or params.location
         return as_tool_result(
             SearchWebResult(
@@ -90,5 +166,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 location=location.upper() if location and len(location) == 2 else location,
                 language=response.language or params.language,
                 results=hits,
+                total_results=max(response.total_results, len(hits)),
+                page=response.page,
+                hint=_hint(len(hits), response.total_results, response.page),
             )
         )
