@@ -53,18 +53,14 @@ async def test_every_tool_refuses_a_misspelled_argument_by_name(emulator: Any) -
     assert emulator.requests() == []
 
 
-async def test_tinyfish_plugin_fetch_example(emulator: Any) -> None:
-    """TinyFish's plugin example: refused by name while include_selectors is unknown, then served."""
+async def test_tinyfish_plugin_fetch_example_is_served(emulator: Any) -> None:
+    """TinyFish's plugin example: every argument is known, so it is served, scoped to the selectors."""
     arguments = {"urls": [SHOP], "format": "markdown", "include_selectors": ["main", "article"]}
     async with memory_server(emulator) as client:
-        takes = "include_selectors" in (await _tools(client))["fetch_content"]["properties"]
         result = await client.call_tool("fetch_content", arguments)
-    if takes:
-        assert not result.is_error, result_text(result)
-    else:
-        assert result.is_error
-        assert "`include_selectors` is not an argument of this tool" in result_text(result)
-        assert emulator.requests() == []
+    assert not result.is_error, result_text(result)
+    sent = [r for r in emulator.requests() if r["method"] == "POST"]
+    assert sent and sent[0]["body"]["include_selectors"] == ["main", "article"]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +74,7 @@ async def test_tinyfish_plugin_fetch_example(emulator: Any) -> None:
         ("wait_for_run", {}, "`run_id` is required and missing."),
         ("get_run", {"id": "r", "max_chars": "lots"}, '`max_chars` must be an integer; got "lots"'),
         ("wait_for_run", {"run_id": 5}, "`run_id` must be a string; got 5"),
-        ("search_web", {"query": "q", "location": ["US"]}, "`location` must be a string"),
+        ("search", {"query": "q", "location": ["US"]}, "`location` must be a string"),
         ("fetch_content", {"urls": [SHOP], "links": "maybe"}, '`links` must be true or false; got "maybe"'),
         (
             "list_runs",
@@ -127,7 +123,7 @@ async def test_huge_and_hostile_values_are_never_echoed(emulator: Any) -> None:
     hostile = "\u202egnp.exe\x1b[31m" + "A" * 1_000_000
     async with memory_server(emulator) as client:
         for tool, arguments in [
-            ("search_web", {"query": hostile}),
+            ("search", {"query": hostile}),
             ("wait_for_run", {"run_id": hostile}),
             ("run_web_automation", {"url": hostile, "goal": "x"}),
             ("get_run", {hostile: 1}),
