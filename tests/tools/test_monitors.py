@@ -139,5 +139,5 @@ async def test_bad_monitor_arguments_are_refused_before_anything_is_sent(emulato
         in no_url
     )
     assert "`schedule_cron` must have five fields" in bad_cron
-    assert "result_limit: Input should be less than or equal to 10" in too_many
+    assert "`result_limit` must be at most 10; got 50" in too_many
     assert emulator.requests() == []
