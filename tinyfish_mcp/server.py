@@ -17,7 +17,7 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .settings import Settings, Toolset
-from .tools import agent, browser, fetch, monitors, runs, search, vault, wallet
+from .tools import agent, browser, fetch, monitors, research, runs, search, vault, wallet
 from .tools._arguments import install_argument_checks
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
@@ -38,6 +38,7 @@ TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
     "vault": vault.register,
     "wallet": wallet.register,
     "monitors": monitors.register,
+    "research": research.register,
 }
 
 # One line per toolset, so a server with some toolsets off never points the model at a
@@ -60,6 +61,8 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "wallet": "- get_wallet shows the credit balance: read it before many runs or after a credit error.",
     "monitors": "- create_monitor watches a page or a topic on a schedule (billed per check: say the cost "
     "first); run_monitor checks now; list/get/pause/resume/cancel_monitor manage them.",
+    "research": "- run_research answers a question with a cited report (minutes, billed); when it returns "
+    "RUNNING call wait_for_research; get_research pages the report and evidence.",
 }
 
 

@@ -30,13 +30,18 @@ from tinyfish.agent import types as sdk_agent
 from tinyfish.browser import types as sdk_browser
 from tinyfish.fetch import AsyncFetchResource
 from tinyfish.fetch import types as sdk_fetch
+from tinyfish.monitors import _build_create_body
+from tinyfish.monitors import types as sdk_monitors
 from tinyfish.runs import AsyncRunsResource
 from tinyfish.runs import types as sdk_runs
 from tinyfish.search import _build_search_params
 from tinyfish.search import types as sdk_search
 from tinyfish.vault import types as sdk_vault
+from tinyfish.wallet import types as sdk_wallet
 
 from tinyfish_mcp.upstream import models as ours
+from tinyfish_mcp.upstream import monitors as our_monitors
+from tinyfish_mcp.upstream import wallet as our_wallet
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,19 @@ RESPONSES = [
         untyped={"items.field_metadata": "field names and types of a credential; never shown to the model"},
     ),
     Response("GET /v1/vault/connections", sdk_vault.VaultListConnectionsResponse, ours.VaultConnectionList),
+    Response("GET /v1/wallet", sdk_wallet.WalletResponse, our_wallet.WalletResponse),
+    Response("GET /v1/monitors/{id}", sdk_monitors.Monitor, our_monitors.Monitor),
+    Response("GET /v1/monitors", sdk_monitors.MonitorListResponse, our_monitors.MonitorList),
+    Response("DELETE /v1/monitors/{id}", sdk_monitors.MonitorDeleteResponse, our_monitors.MonitorDeleted),
+    Response("search monitor run", sdk_monitors.SearchMonitorRun, our_monitors.SearchMonitorRun),
+    Response("fetch monitor run", sdk_monitors.FetchMonitorRun, our_monitors.FetchMonitorRun),
+    Response("POST /v1/monitors (search)", sdk_monitors.MonitorCreateResponse, our_monitors.MonitorCreated),
+    Response(
+        "POST /v1/monitors (fetch)",
+        sdk_monitors.MonitorCreateResponse,
+        our_monitors.MonitorCreated,
+        fixed={"run": sdk_payload(sdk_monitors.FetchMonitorRun, full=True)},
+    ),
 ]
 
 
@@ -283,3 +301,36 @@ def test_fetch_body_passes_the_sdks_own_checks() -> None:
             urls, body.get("if_none_match"), body.get("if_modified_since")
         )
         sdk_fetch_module._validate_highlights(body.get("format"), body.get("highlights"))
+
+
+def test_monitor_bodies_equal_the_sdks() -> None:
+    """The SDK's own builder turns the same arguments into the same create body."""
+    bodies = [
+        our_monitors.MonitorCreateRequest(
+            type="search",
+            config=our_monitors.SearchMonitorConfig(
+                query="tide tables", recency_minutes=1440, result_limit=5
+            ),
+            schedule_cron="0 */6 * * *",
+        ).to_body(),
+        our_monitors.MonitorCreateRequest(
+            type="fetch",
+            config=our_monitors.FetchMonitorConfig(
+                url="https://example.com/p", format="markdown", links=True
+            ),
+            schedule_cron="CRON_TZ=Europe/Paris 0 9 * * *",
+            name="Price",
+            webhook_url="https://hooks.example.com/m",
+            purpose="the price drops",
+        ).to_body(),
+    ]
+    for body in bodies:
+        expected = _build_create_body(
+            type=body["type"],
+            config=body["config"],
+            schedule_cron=body["schedule_cron"],
+            name=body.get("name"),
+            webhook_url=body.get("webhook_url"),
+            purpose=body.get("purpose"),
+        )
+        assert body == expected

@@ -59,3 +59,39 @@ def test_monitors_lifecycle(sdk: TinyFish, emulator: Any) -> None:
         sdk.monitors.get(monitor_id)
     with pytest.raises(BadRequestError):
         sdk.monitors.create(type="search", config={"query": "x"}, schedule_cron="every hour")
+
+
+def test_research_stream_reconnect_get_list_cancel(sdk: TinyFish, emulator: Any) -> None:
+    from tinyfish import NotFoundError
+
+    emulator.fault("/v1/automation/run-research", method="POST", drop_after=4)
+    with sdk.research.stream(query="tide tables") as stream:
+        names = [event.event for event in stream]
+    # The stream dropped after four events; the SDK reconnected with Last-Event-ID and the
+    # replayed state events (created, session) came once.
+    assert names.count("created") == 1 and names.count("session") == 1
+    assert names[-2:] == ["run_status", "done"] and "final_result" in names and "plan_updated" in names
+    paths = [r["path"] for r in emulator.requests()]
+    assert paths[0] == "/v1/automation/run-research" and paths[1].endswith("/events")
+    run_id = paths[1].split("/")[3]
+    detail = sdk.research.get(run_id)
+    assert detail.status == "COMPLETED" and detail.deep_result is not None
+    assert detail.deep_result.citations and detail.evidence and detail.research_plan is not None
+    assert detail.quick_result is not None and detail.quick_result.answer
+
+    queued = sdk.research.queue(query="slow topic tf_delay=5")
+    listed = sdk.research.list(limit=1)
+    assert [r.research_run_id for r in listed.data] == [queued.research_run_id]
+    assert listed.pagination.has_more and listed.pagination.next_cursor
+    cancelled = sdk.research.cancel(queued.research_run_id)
+    assert (cancelled.status, cancelled.cancelled) == ("CANCELLED", True)
+    again = sdk.research.cancel(queued.research_run_id)
+    assert again.cancelled is False
+    assert sdk.research.get(queued.research_run_id).error.code == "CANCELLED"  # type: ignore[union-attr]
+    with pytest.raises(NotFoundError):
+        sdk.research.get("rr_missing")
+
+
+def test_research_run_returns_the_report(sdk: TinyFish) -> None:
+    result = sdk.research.run(query="tide tables")
+    assert result.research_run_id.startswith("rr_") and result.status == "COMPLETED"

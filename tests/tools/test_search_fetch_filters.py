@@ -166,3 +166,13 @@ async def test_fetch_options_refused_before_anything_is_sent(
     assert all(word in text for word in words), text
     assert "Traceback" not in text and len(text) < 400
     assert emulator.requests() == []
+
+
+async def test_include_thumbnail_as_the_hosted_skill_writes_it(emulator: Any) -> None:
+    """The hosted skill documents include_thumbnail as "true"/"false" strings; both forms work."""
+    async with connect(emulator) as client:
+        as_text = structured(
+            await client.call_tool("search", {"query": "web automation", "include_thumbnail": "true"})
+        )
+    assert any("thumbnail" in hit for hit in as_text["results"])
+    assert _sent(emulator, "/v1/search")[0]["query"]["include_thumbnail"] == "true"

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import browser, fetch, monitors, runs, search, usage, vault, wallet
+from . import browser, fetch, monitors, research, runs, search, usage, vault, wallet
 from .config import EmulatorConfig
 from .context import Call
 from .control import control_routes
@@ -138,6 +138,12 @@ def _product_routes() -> list[BaseRoute]:
         Route("/v1/monitors/{monitor_id}", api(monitors.get), methods=["GET"]),
         Route("/v1/monitors/{monitor_id}", api(monitors.update), methods=["PATCH"]),
         Route("/v1/monitors/{monitor_id}", api(monitors.cancel), methods=["DELETE"]),
+        Route("/v1/automation/run-research", api(research.run_stream, billed=True), methods=["POST"]),
+        Route("/v1/automation/run-research-async", api(research.run_async, billed=True), methods=["POST"]),
+        Route("/v1/research-run", api(research.list_runs), methods=["GET"]),
+        Route("/v1/research-run/{run_id}", api(research.get), methods=["GET"]),
+        Route("/v1/research-run/{run_id}/events", api(research.events), methods=["GET"]),
+        Route("/v1/research-run/{run_id}/cancel", api(research.cancel), methods=["POST"]),
         Route(
             "/v1/monitors/{monitor_id}/runs",
             api(monitors.run_now, billed=True, credit_status=402),

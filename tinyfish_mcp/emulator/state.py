@@ -229,4 +229,9 @@ class Store:
         self.vaults.clear()
         self.pages.clear()
         self.search_extra.clear()
+        for records in self.products.values():
+            for record in records.values() if isinstance(records, dict) else ():
+                close = getattr(record, "close", None)
+                if close is not None:
+                    close()  # stops a product's background work and ends its streams
         self.products.clear()

@@ -1,6 +1,9 @@
-"""Following a run to its end within a call window, with progress and cancellation.
+"""Following long-running work within a call window, with progress and cancellation.
 
-Three situations share this loop:
+The shared part (:class:`Job`, :func:`within_window`) serves every product with
+long-running work (agent runs here, research runs in ``research.py``): the call window
+returns the work's id instead of hanging, a client cancel cancels it upstream, and a
+failure on our side still names it. For agent runs, three situations share the loop:
 
 * a new run through ``/run-sse``: every event becomes a progress notification;
 * the SSE stream breaks after STARTED: the run goes on upstream (SSE has no resume),
@@ -18,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -43,12 +46,13 @@ from ..upstream.models import (
     StreamingUrlEvent,
 )
 from .context import ToolDeps
-from .errors import tool_error
+from .errors import explain, tool_error
 from .results import RunResult, error_info, finish, run_result
 
-__all__ = ["CANCEL_TIMEOUT", "Progress", "follow_existing_run", "follow_new_run"]
+__all__ = ["CANCEL_TIMEOUT", "Job", "Progress", "follow_existing_run", "follow_new_run", "within_window"]
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 # How long the shielded upstream cancel may take once the client has gone.
 CANCEL_TIMEOUT = 5.0
@@ -80,6 +84,71 @@ class Progress:
             await self._ctx.report_progress(self.count, None, message)
         except Exception as exc:  # delivery is best effort; the run matters more
             log.debug("progress notification not delivered: %r", exc)
+
+
+@dataclass
+class Job(Generic[R]):
+    """What the shared follower knows of one piece of long-running, billed work."""
+
+    noun: str  # "run", "research run"
+    ident: Callable[[], str | None]  # its id, once the service has named it
+    cancel: Callable[[str], Awaitable[object]] | None  # cancels it upstream; None: it outlives the call
+    check: Callable[[str], str]  # how the caller finds it again, e.g. "check it with get_run(...)"
+    maybe_started: str  # what to do when it may exist but its id never came
+
+
+async def cancel_upstream(deps: ToolDeps, job: Job[Any]) -> None:
+    """Cancel the work because the client cancelled the call; must survive our own cancellation."""
+    ident = job.ident()
+    if job.cancel is None:
+        return
+    if ident is None or not deps.settings.mcp_cancel_on_disconnect:
+        if ident is not None:
+            log.info(
+                "call cancelled; %s %s keeps going upstream (mcp_cancel_on_disconnect off)", job.noun, ident
+            )
+        return
+    with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_TIMEOUT) as scope:
+        try:
+            await job.cancel(ident)
+            log.info("call cancelled by the client; cancelled %s %s upstream", job.noun, ident)
+        except UpstreamError as exc:
+            log.warning("call cancelled by the client; cancelling %s %s failed: %s", job.noun, ident, exc)
+    if scope.cancelled_caught:
+        log.warning("call cancelled by the client; cancelling %s %s timed out", job.noun, ident)
+
+
+async def within_window(
+    deps: ToolDeps, job: Job[R], work: Callable[[], Awaitable[R]], window: float
+) -> R | None:
+    """``work()`` for at most ``window`` seconds; None when the window closed first.
+
+    The client's cancellation cancels the work upstream; a failure on our side after the
+    work exists is a tool error that names it; no id within the window is a tool error
+    that says how to look for the work before starting it again.
+    """
+    try:
+        with anyio.move_on_after(window):
+            return await work()
+    except anyio.get_cancelled_exc_class():
+        # Only the client's cancellation gets here: the window's own is absorbed above.
+        await cancel_upstream(deps, job)
+        raise
+    except ToolError:
+        raise
+    except Exception as exc:
+        ident = job.ident()
+        if ident is None:
+            raise
+        # Whatever broke on our side, the caller must still learn which work is going.
+        log.exception("following %s %s failed", job.noun, ident)
+        raise ToolError(
+            f"Following {job.noun} {ident} failed here ({type(exc).__name__}), but it may still "
+            f"be going: {job.check(ident)}."
+        ) from None
+    if job.ident() is None:
+        raise ToolError(f"TinyFish did not confirm the {job.noun} within {window:g} s. {job.maybe_started}")
+    return None
 
 
 @dataclass
@@ -190,27 +259,11 @@ async def _stream(
         log.info("stream of run %s broke (%s); polling instead", tracker.run_id, exc.code)
     except UpstreamError as exc:
         action = "starting the run" if tracker.run_id is None else "running"
-        raise tool_error(exc, action=action, run_id=tracker.run_id) from None
+        raise await explain(exc, action=action, run_id=tracker.run_id) from None
     if tracker.run_id is None:
         raise ToolError(f"TinyFish closed the stream before confirming a run. {_MAYBE_STARTED}")
     await progress("The live stream broke; following the run by polling")
     return run_result(await _poll(deps, key, tracker, progress))
-
-
-async def _cancel_upstream(deps: ToolDeps, key: str, run_id: str | None) -> None:
-    """Cancel the run because the client cancelled the call; must survive our own cancellation."""
-    if run_id is None or not deps.settings.mcp_cancel_on_disconnect:
-        if run_id is not None:
-            log.info("call cancelled; run %s keeps going upstream (mcp_cancel_on_disconnect off)", run_id)
-        return
-    with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_TIMEOUT) as scope:
-        try:
-            await deps.client.cancel_run(key, run_id)
-            log.info("call cancelled by the client; cancelled run %s upstream", run_id)
-        except UpstreamError as exc:
-            log.warning("call cancelled by the client; cancelling run %s failed: %s", run_id, exc)
-    if scope.cancelled_caught:
-        log.warning("call cancelled by the client; cancelling run %s timed out", run_id)
 
 
 async def _snapshot(deps: ToolDeps, key: str, tracker: Tracker) -> RunResult:
@@ -251,26 +304,16 @@ async def follow_new_run(
     """
     tracker = Tracker(on_started=on_started)
     progress = Progress(ctx)
-    try:
-        with anyio.move_on_after(window):
-            return await _stream(deps, key, request, tracker, progress)
-    except anyio.get_cancelled_exc_class():
-        # Only the client's cancellation gets here: the window's own is absorbed above.
-        await _cancel_upstream(deps, key, tracker.run_id)
-        raise
-    except ToolError:
-        raise
-    except Exception as exc:
-        if tracker.run_id is None:
-            raise
-        # Whatever broke on our side, the caller must still learn which run is going.
-        log.exception("following run %s failed", tracker.run_id)
-        raise ToolError(
-            f"Following run {tracker.run_id} failed here ({type(exc).__name__}), but the run may still "
-            f"be going: check it with get_run(id='{tracker.run_id}') or wait_for_run."
-        ) from None
-    if tracker.run_id is None:
-        raise ToolError(f"TinyFish did not confirm the run within {window:g} s. {_MAYBE_STARTED}")
+    job: Job[RunResult] = Job(
+        noun="run",
+        ident=lambda: tracker.run_id,
+        cancel=lambda run_id: deps.client.cancel_run(key, run_id),
+        check=lambda run_id: f"check it with get_run(id='{run_id}') or wait_for_run",
+        maybe_started=_MAYBE_STARTED,
+    )
+    done = await within_window(deps, job, lambda: _stream(deps, key, request, tracker, progress), window)
+    if done is not None:
+        return done
     return await _snapshot(deps, key, tracker)
 
 

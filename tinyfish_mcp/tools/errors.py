@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "balance_note",
+    "explain",
     "invalid_input",
     "is_credit_error",
     "remember_caller",
@@ -127,6 +128,13 @@ async def upstream_call(
     try:
         return await call
     except UpstreamError as exc:
-        error = tool_error(exc, action=action, run_id=run_id, find=find)
-        note = await balance_note() if is_credit_error(exc) else None
-        raise (ToolError(f"{error} {note}") if note else error) from None
+        raise await explain(exc, action=action, run_id=run_id, find=find) from None
+
+
+async def explain(
+    exc: UpstreamError, *, action: str, run_id: str | None = None, find: str = "list_runs shows recent runs"
+) -> ToolError:
+    """``tool_error``, plus the caller's wallet balance when ``exc`` is a credit refusal."""
+    error = tool_error(exc, action=action, run_id=run_id, find=find)
+    note = await balance_note() if is_credit_error(exc) else None
+    return ToolError(f"{error} {note}") if note else error

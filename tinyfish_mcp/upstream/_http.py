@@ -222,6 +222,7 @@ class HttpCore:
         read_timeout: float,
         json: Any = None,
         accept: str = "text/event-stream",
+        extra_headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """Open a streamed response (2xx, body unread) and close it when the block exits.
 
@@ -232,6 +233,7 @@ class HttpCore:
         """
         headers = self.headers(key, accept=accept)
         headers["Cache-Control"] = "no-store"
+        headers.update(extra_headers or {})  # e.g. Last-Event-ID when resuming a stream
         what = _what(method, url)
         try:
             request = self.http.build_request(

@@ -52,6 +52,7 @@ from .models import (
     VaultItemList,
 )
 from .monitors import MonitorsAPI
+from .research import ResearchAPI
 from .wallet import WalletAPI
 
 if TYPE_CHECKING:
@@ -123,6 +124,10 @@ class TinyFishClient:
     @cached_property
     def monitors(self) -> MonitorsAPI:
         return MonitorsAPI(self)
+
+    @cached_property
+    def research(self) -> ResearchAPI:
+        return ResearchAPI(self)
 
     async def aclose(self) -> None:
         """Close the pool, unless it was handed in by the caller (who then closes it)."""

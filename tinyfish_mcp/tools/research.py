@@ -1,0 +1,374 @@
+"""The 'research' toolset: deep research runs, with the run tools' contract.
+
+``run_research`` starts a run on the event stream and turns each stage (plan, searches,
+sources read, agent runs, quick answer, report) into a progress notification. Its call
+window returns RUNNING with the id (and the quick answer once it exists); a client cancel
+cancels the run upstream; a dropped stream is resumed with ``Last-Event-ID`` (events the
+service replays are reported once), falling back to polling. ``wait_for_research``
+continues a run; ``get_research`` pages the report and the evidence; ``list_research``
+and ``cancel_research`` manage runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field, ValidationError
+
+from ..upstream.errors import (
+    RateLimitError,
+    ServerError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeoutError,
+)
+from ..upstream.research import (
+    TERMINAL_RESEARCH,
+    EventCursor,
+    ResearchEvent,
+    ResearchRequest,
+    ResearchRunDetail,
+)
+from ._research_out import (
+    CancelledResearch,
+    ResearchPage,
+    ResearchResult,
+    describe,
+    evidence_page,
+    research_result,
+    research_row,
+)
+from ._watch import Job, Progress, within_window
+from .context import ToolDeps
+from .errors import explain, invalid_input, upstream_call
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+FIND = "list_research shows your research runs"
+MAX_RECONNECTS = 3
+SNAPSHOT_TIMEOUT = 5.0
+_DROPPED = (UpstreamConnectionError, UpstreamTimeoutError, UpstreamProtocolError, ServerError, RateLimitError)
+_MAYBE_STARTED = (
+    "The research run may have started anyway: check list_research(status='RUNNING') before "
+    "starting it again."
+)
+Events = AbstractAsyncContextManager[Any]
+MaxWait = Annotated[float | None, Field(ge=1, le=600)]
+RunIdArg = Annotated[str, Field(description="research_run_id from run_research or list_research")]
+
+RUN = (
+    "Deep research on a question: plans sub-questions, searches, reads sources (spawning agent runs) "
+    "and writes a cited report. Billed per run; takes minutes. Stages arrive as progress. Waits "
+    "max_wait_seconds (default {window:g}), then returns RUNNING with research_run_id and any quick "
+    "answer: continue with wait_for_research, never start it again."
+)
+
+
+@dataclass
+class Tracker:
+    cursor: EventCursor = field(default_factory=EventCursor)
+    quick: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    writing: bool = False
+
+
+async def _consume(events: Any, tracker: Tracker, progress: Progress) -> bool:
+    """Report one connection's new events; True once ``done`` came."""
+    async for event_id, event in events:
+        if not tracker.cursor.accept(event_id, event):
+            continue  # replayed state or an event this call already reported
+        await _report(event, tracker, progress)
+        if event.event == "done":
+            return True
+    return False
+
+
+async def _report(event: ResearchEvent, tracker: Tracker, progress: Progress) -> None:
+    if event.event == "partial_summary" and isinstance(event.get("answer"), str):
+        tracker.quick = {"answer": event.get("answer"), "citations": event.get("citations") or []}
+    elif event.event == "final_result":
+        tracker.report = {
+            "result": event.get("result") or "",
+            "citations": event.get("citations") or [],
+            "termination_reason": event.get("termination_reason"),
+        }
+    elif event.event == "error":
+        tracker.error = str(event.get("message") or "the research pipeline failed")
+    elif event.event == "synthesis_delta":
+        if tracker.writing:
+            await progress(None)  # many deltas: one message, then keep-alives
+            return
+        tracker.writing = True
+    await progress(describe(event))
+
+
+async def _poll(deps: ToolDeps, key: str, run_id: str, progress: Progress) -> ResearchRunDetail:
+    delay, failures, status = deps.settings.mcp_poll_initial, 0, None
+    while True:
+        try:
+            run = await deps.client.research.get(key, run_id)
+        except _DROPPED as exc:
+            failures += 1
+            if failures >= MAX_RECONNECTS:
+                raise await explain(
+                    exc, action="checking on the research run", run_id=run_id, find=FIND
+                ) from None
+        except UpstreamError as exc:
+            raise await explain(
+                exc, action="checking on the research run", run_id=run_id, find=FIND
+            ) from None
+        else:
+            failures = 0
+            if run.status != status:
+                status = run.status
+                await progress(f"Research run {run_id} is {status}")
+            else:
+                await progress(None)
+            if run.status in TERMINAL_RESEARCH:
+                return run
+        await anyio.sleep(delay)
+        delay = min(delay * 2, deps.settings.mcp_poll_max)
+
+
+async def _follow(
+    deps: ToolDeps,
+    key: str,
+    open_first: Callable[[], Events],
+    tracker: Tracker,
+    progress: Progress,
+    budget: int,
+) -> ResearchResult:
+    """Read the stream to ``done``, resuming it after a drop; poll when it keeps failing."""
+    opener, drops = open_first, 0
+    while True:
+        try:
+            async with opener() as events:
+                if await _consume(events, tracker, progress):
+                    break
+        except _DROPPED as exc:
+            run_id = tracker.cursor.run_id
+            if run_id is None:
+                error = await explain(exc, action="starting the research run", find=FIND)
+                raise ToolError(f"{error} {_MAYBE_STARTED}") from None
+            drops += 1
+            log.info("research stream of %s dropped (%s); resuming", run_id, exc.code)
+            if drops > MAX_RECONNECTS:
+                await progress("The event stream keeps dropping; following the research run by polling")
+                return research_result(await _poll(deps, key, run_id, progress), budget, tracker.quick)
+            await progress("The event stream dropped; resuming it")
+            await anyio.sleep(min(0.2 * drops, 2.0))
+        except UpstreamError as exc:
+            run_id = tracker.cursor.run_id
+            action = "starting the research run" if run_id is None else "following the research run"
+            raise await explain(exc, action=action, run_id=run_id, find=FIND) from None
+        run_id = tracker.cursor.run_id
+        if run_id is None:
+            raise ToolError(f"TinyFish closed the research stream before naming the run. {_MAYBE_STARTED}")
+        opener = _resume(deps, key, tracker)
+    return await _finished(deps, key, tracker, budget)
+
+
+def _resume(deps: ToolDeps, key: str, tracker: Tracker) -> Callable[[], Events]:
+    def opener() -> Events:
+        assert tracker.cursor.run_id is not None
+        return deps.client.research.events(key, tracker.cursor.run_id, tracker.cursor.last_event_id)
+
+    return opener
+
+
+async def _detail(deps: ToolDeps, key: str, run_id: str) -> ResearchRunDetail | None:
+    with anyio.move_on_after(SNAPSHOT_TIMEOUT):
+        try:
+            return await deps.client.research.get(key, run_id)
+        except UpstreamError as exc:
+            log.info("could not read research run %s: %s", run_id, exc.code)
+    return None
+
+
+async def _finished(deps: ToolDeps, key: str, tracker: Tracker, budget: int) -> ResearchResult:
+    run_id = tracker.cursor.run_id or ""
+    detail = await _detail(deps, key, run_id)
+    if detail is not None:
+        return research_result(detail, budget, tracker.quick, tracker.report)
+    status = "FAILED" if tracker.error else "COMPLETED"
+    stub = ResearchRunDetail(research_run_id=run_id, status=status)
+    return research_result(stub, budget, tracker.quick, tracker.report, error=tracker.error)
+
+
+async def _snapshot(deps: ToolDeps, key: str, tracker: Tracker, budget: int) -> ResearchResult:
+    run_id = tracker.cursor.run_id or ""
+    detail = await _detail(deps, key, run_id) or ResearchRunDetail(research_run_id=run_id, status="RUNNING")
+    return research_result(detail, budget, tracker.quick, tracker.report)
+
+
+def register(mcp: MCPServer, deps: ToolDeps) -> None:
+    """Register the five research tools on ``mcp``."""
+    window = deps.settings.mcp_call_window
+    budget = deps.settings.mcp_max_result_chars
+    reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)
+
+    def _job(key: str, tracker: Tracker, *, cancels: bool) -> Job[ResearchResult]:
+        return Job(
+            noun="research run",
+            ident=lambda: tracker.cursor.run_id,
+            cancel=(lambda run_id: deps.client.research.cancel(key, run_id)) if cancels else None,
+            check=lambda run_id: f"continue with wait_for_research(research_run_id='{run_id}')",
+            maybe_started=_MAYBE_STARTED,
+        )
+
+    @mcp.tool(
+        description=RUN.format(window=window),
+        annotations=ToolAnnotations(
+            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
+        ),
+    )
+    async def run_research(
+        query: str,
+        ctx: Context[Any, Any],
+        mode: Annotated[
+            Literal["deep", "max"] | None, Field(description="max digs further (costs more)")
+        ] = None,
+        domain_type: Literal["web", "news", "research_paper"] | None = None,
+        recency_minutes: int | None = None,
+        after_date: str | None = None,
+        before_date: str | None = None,
+        output_language: str | None = None,
+        domain_filter: Annotated[
+            dict[str, Any] | None, Field(description="{mode: include|exclusive, domains?, block?}")
+        ] = None,
+        max_wait_seconds: MaxWait = None,
+    ) -> Annotated[CallToolResult, ResearchResult]:
+        try:
+            request = ResearchRequest.model_validate(
+                {
+                    "query": query,
+                    "mode": mode,
+                    "domain_type": domain_type,
+                    "recency_minutes": recency_minutes,
+                    "after_date": after_date,
+                    "before_date": before_date,
+                    "output_language": output_language,
+                    "domain_filter": domain_filter,
+                }
+            )
+        except ValidationError as exc:
+            raise invalid_input(exc) from None
+        key = await deps.resolve_key()
+        tracker, progress = Tracker(), Progress(ctx)
+        opener: Callable[[], Events] = lambda: deps.client.research.stream(key, request)  # noqa: E731
+        done = await within_window(
+            deps,
+            _job(key, tracker, cancels=True),
+            lambda: _follow(deps, key, opener, tracker, progress, budget),
+            max_wait_seconds or window,
+        )
+        return _deliver(done or await _snapshot(deps, key, tracker, budget))
+
+    @mcp.tool(
+        description="Continue a research run (after RUNNING) with progress, up to max_wait_seconds; "
+        "returns it finished or still RUNNING. Free.",
+        annotations=reads,
+    )
+    async def wait_for_research(
+        research_run_id: RunIdArg, ctx: Context[Any, Any], max_wait_seconds: MaxWait = None
+    ) -> Annotated[CallToolResult, ResearchResult]:
+        key = await deps.resolve_key()
+        first = await upstream_call(
+            f"looking up research run {research_run_id}",
+            deps.client.research.get(key, research_run_id),
+            find=FIND,
+        )
+        if first.status in TERMINAL_RESEARCH:
+            return _deliver(research_result(first, budget))
+        tracker, progress = Tracker(cursor=EventCursor(run_id=first.research_run_id)), Progress(ctx)
+        await progress(f"Research run {first.research_run_id} is {first.status}")
+        done = await within_window(
+            deps,
+            _job(key, tracker, cancels=False),
+            lambda: _follow(deps, key, _resume(deps, key, tracker), tracker, progress, budget),
+            max_wait_seconds or window,
+        )
+        return _deliver(done or await _snapshot(deps, key, tracker, budget))
+
+    @mcp.tool(
+        description="A research run's report (part 'report', paged by offset), its evidence (part "
+        "'evidence': sources and claims, paged by offset) or its plan. Free.",
+        annotations=reads,
+    )
+    async def get_research(
+        research_run_id: RunIdArg,
+        part: Literal["report", "evidence"] = "report",
+        offset: Annotated[int, Field(ge=0)] = 0,
+        max_chars: Annotated[int | None, Field(ge=500, le=100_000)] = None,
+    ) -> Annotated[CallToolResult, ResearchResult]:
+        key = await deps.resolve_key()
+        run = await upstream_call(
+            f"reading research run {research_run_id}",
+            deps.client.research.get(key, research_run_id),
+            find=FIND,
+        )
+        if part == "evidence":
+            return _deliver(evidence_page(run, offset, max_chars or budget))
+        return _deliver(research_result(run, max_chars or budget, offset=offset))
+
+    @mcp.tool(description="Your research runs, newest first; page with next_cursor. Free.", annotations=reads)
+    async def list_research(
+        status: Literal["QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] | None = None,
+        query: Annotated[str | None, Field(description="words the query contains")] = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    ) -> Annotated[CallToolResult, ResearchPage]:
+        key = await deps.resolve_key()
+        listed = await upstream_call(
+            "listing research runs",
+            deps.client.research.list(key, status=status, query=query, cursor=cursor, limit=limit),
+        )
+        page = listed.pagination
+        return _deliver(
+            ResearchPage(
+                runs=[research_row(run) for run in listed.data[:limit]],
+                total=page.total if page else None,
+                next_cursor=page.next_cursor if page else None,
+            )
+        )
+
+    @mcp.tool(
+        description="Stop a research run (idempotent; a finished run stays as it is).",
+        annotations=ToolAnnotations(
+            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
+        ),
+    )
+    async def cancel_research(research_run_id: RunIdArg) -> Annotated[CallToolResult, CancelledResearch]:
+        key = await deps.resolve_key()
+        result = await upstream_call(
+            f"cancelling research run {research_run_id}",
+            deps.client.research.cancel(key, research_run_id),
+            find=FIND,
+        )
+        note = None if result.cancelled else f"Not changed: the run is already {result.status}."
+        return _deliver(
+            CancelledResearch(
+                research_run_id=result.research_run_id,
+                status=result.status,
+                cancelled=result.cancelled,
+                note=note,
+            )
+        )
+
+
+def _deliver(out: Any) -> CallToolResult:
+    from ._schema import as_tool_result
+
+    return as_tool_result(out)
