@@ -161,3 +161,23 @@ async def test_the_goal_prompt_checks_its_arguments(emulator: Any, caplog: pytes
         prompt = await client.get_prompt("write_web_goal", {"task": "find prices", "url": SHOP})
     assert "find prices" in str(prompt.messages[0].content)
     assert "Traceback" not in caplog.text and "Internal server error" not in caplog.text
+
+
+async def test_an_unknown_tool_or_prompt_is_refused_by_name(
+    emulator: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with memory_server(emulator) as client:
+        result = await client.call_tool("fetch_contnet", {"urls": [SHOP]})
+        assert result.is_error
+        text = result_text(result)
+        assert text.startswith(
+            "Unknown tool `fetch_contnet` (did you mean `fetch_content`?). This server's tools: "
+        )
+        huge = await client.call_tool("x" * 100_000, {})
+        assert huge.is_error and len(result_text(huge)) < 1_500
+        with pytest.raises(MCPError) as caught:
+            await client.get_prompt("write_goal", {"task": "t"})
+    assert caught.value.error.code == -32602
+    assert "Unknown prompt `write_goal` (did you mean `write_web_goal`?)" in caught.value.error.message
+    assert "Traceback" not in caplog.text
+    assert emulator.requests() == []

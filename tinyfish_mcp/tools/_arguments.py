@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.prompts.base import Message, Prompt
+from mcp.server.mcpserver.prompts.manager import PromptManager
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver.tools.tool_manager import ToolManager
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, InputRequiredResult
 from pydantic import ValidationError
@@ -253,8 +255,43 @@ class CheckedPrompt(Prompt):
         return await super().render(given, context)
 
 
+def _unknown_name(kind: str, name: str, known: list[str]) -> str:
+    """The message for a call to a tool or prompt that does not exist, naming those that do."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if len(name) <= MAX_NAME else []
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    return f"Unknown {kind} `{safe_text(name, MAX_NAME)}`{hint}. This server's {kind}s: {', '.join(known)}."
+
+
+class _CheckedToolManager(ToolManager):
+    """The SDK's tool manager, with a call to an unknown tool answered by name (bounded, with the list)."""
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        context: Context[Any, Any],
+        convert_result: bool = False,
+    ) -> Any:
+        if name not in self._tools:
+            raise ToolError(_unknown_name("tool", name, list(self._tools)))
+        return await super().call_tool(name, arguments, context, convert_result)
+
+
+class _CheckedPromptManager(PromptManager):
+    """The SDK's prompt manager, with an unknown prompt an invalid-params error (not a logged crash)."""
+
+    def get_prompt(self, name: str) -> Prompt | None:
+        prompt = super().get_prompt(name)
+        if prompt is None:
+            raise MCPError(code=INVALID_PARAMS, message=_unknown_name("prompt", name, list(self._prompts)))
+        return prompt
+
+
 def install_argument_checks(mcp: MCPServer[Any]) -> None:
     """Put the argument layer in front of every tool and prompt registered on ``mcp``."""
+    # The managers gain behaviour, not state: swapping their class keeps everything registered.
+    mcp._tool_manager.__class__ = _CheckedToolManager
+    mcp._prompt_manager.__class__ = _CheckedPromptManager
     tools = mcp._tool_manager._tools
     for name, tool in list(tools.items()):
         if not isinstance(tool, CheckedTool):
