@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _browsers import require_chromium
 
 from tinyfish_mcp.emulator import EmulatorConfig, EmulatorHandle, serve_in_thread
 
@@ -76,6 +77,11 @@ class Emulator:
     def reset(self) -> None:
         self._control("POST", "/reset")
 
+    def browser(self, session_id: str) -> dict[str, Any]:
+        """The emulator's view of a browser session: ``real``, ``pid``, ``alive``, ``end_reason``."""
+        result: dict[str, Any] = self._control("GET", f"/browser/{session_id}")
+        return result
+
 
 @pytest.fixture(scope="session")
 def _control_http() -> Iterator[httpx.Client]:
@@ -92,6 +98,9 @@ def emulator_server() -> Iterator[EmulatorHandle]:
         step_delay=0.02,
         heartbeat_interval=0.05,
         navigation_delay=0.05,
+        # Stand-in browser sessions here: the tests of real ones start their own emulator
+        # (``chromium_emulator``), so that no other test spawns a browser.
+        real_browsers=False,
     )
     with serve_in_thread(config) as handle:
         yield handle
@@ -105,6 +114,30 @@ def emulator(emulator_server: EmulatorHandle, _control_http: httpx.Client) -> Em
         other_key=OTHER_KEY,
         no_credit_key=NO_CREDIT_KEY,
         handle=emulator_server,
+        http=_control_http,
+    )
+    emu.reset()
+    return emu
+
+
+@pytest.fixture(scope="session")
+def chromium_server() -> Iterator[EmulatorHandle]:
+    """An emulator whose browser sessions are real headless Chromium processes (real time)."""
+    require_chromium()
+    config = EmulatorConfig(api_keys=(API_KEY, OTHER_KEY), no_credit_keys=(NO_CREDIT_KEY,))
+    with serve_in_thread(config) as handle:
+        yield handle
+
+
+@pytest.fixture
+def chromium_emulator(chromium_server: EmulatorHandle, _control_http: httpx.Client) -> Emulator:
+    """``emulator``, but every browser session is a real Chromium (reset kills them)."""
+    emu = Emulator(
+        base_url=chromium_server.base_url,
+        api_key=API_KEY,
+        other_key=OTHER_KEY,
+        no_credit_key=NO_CREDIT_KEY,
+        handle=chromium_server,
         http=_control_http,
     )
     emu.reset()

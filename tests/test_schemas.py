@@ -42,6 +42,7 @@ EXPECTED_TOOLS = {
     "search",
     "create_browser_session",
     "list_browser_sessions",
+    "close_browser_session",
     "list_vault_items",
     "get_usage",
 }

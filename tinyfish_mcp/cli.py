@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -191,19 +192,82 @@ Press Ctrl+C to stop."""
 def _serve_stdio(settings: Settings) -> int:
     from .server import build_server
     from .stdio import run_stdio
+    from .tools.sessions import MemorySessionStore
 
     if settings.api_key is None:
         log.warning("TINYFISH_API_KEY is not set: tools are listed, but every call will say how to set it")
     log.info("tinyfish-mcp %s on stdio (toolsets: %s)", __version__, ",".join(settings.mcp_toolsets))
     if sys.stdin.isatty():
         print(_TTY_HINT, file=sys.stderr, flush=True)
+    sessions = MemorySessionStore()
+    previous = _exit_on_signals(settings, sessions)
     try:
-        run_stdio(build_server(settings))
+        run_stdio(build_server(settings, browser_sessions=sessions))
     except* (BrokenPipeError, ConnectionResetError):
         # The client closed our stdout (it quit or restarted us): an ordinary way to end.
         log.info("the client closed the connection")
         _silence_stdout()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        # The client went away (stdin closed): its browser sessions stop billing now rather
+        # than at their inactivity timeout.
+        _close_browser_sessions(settings, sessions)
     return 0
+
+
+def _exit_on_signals(settings: Settings, sessions: Any) -> dict[int, Any]:
+    """SIGTERM and SIGINT close this process's browser sessions (bounded), then end it at once.
+
+    Unwinding the SDK's stdio loop can wait forever on the thread that reads stdin while the
+    client keeps stdin open, so a signal does not unwind: it cleans up and exits. A second
+    signal during the cleanup exits immediately.
+    """
+    import os
+    import threading
+
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: Any) -> None:
+        if stopping.is_set():
+            os._exit(128 + signum)
+        stopping.set()
+        log.info("%s received: closing browser sessions, then exiting", signal.Signals(signum).name)
+        # The signal interrupts the running event loop, so the cleanup gets a thread (and loop) of its own.
+        worker = threading.Thread(target=_close_browser_sessions, args=(settings, sessions), daemon=True)
+        worker.start()
+        worker.join()
+        logging.shutdown()
+        os._exit(128 + signum)
+
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+
+
+def _close_browser_sessions(settings: Settings, sessions: Any) -> None:
+    if not sessions.open_sessions():
+        return
+    if settings.mcp_keep_browser_sessions:
+        log.info("leaving %d browser session(s) open (TINYFISH_MCP_KEEP_BROWSER_SESSIONS)",
+                 len(sessions.open_sessions()))
+        return
+    import anyio
+
+    from .tools.sessions import close_open_sessions
+    from .upstream.client import TinyFishClient
+
+    key = settings.api_key.get_secret_value().strip() if settings.api_key is not None else ""
+
+    async def close_all() -> int:
+        async with TinyFishClient(settings) as client:
+            return await close_open_sessions(sessions, client, key)
+
+    count = len(sessions.open_sessions())
+    try:
+        closed = anyio.run(close_all)
+    except KeyboardInterrupt:
+        log.warning("interrupted while closing browser sessions; the rest end at their inactivity timeout")
+        return
+    log.info("closed %d of %d open browser session(s) as the client went away", closed, count)
 
 
 def _silence_stdout() -> None:

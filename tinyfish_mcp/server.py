@@ -20,9 +20,10 @@ from .settings import Settings, Toolset
 from .tools import agent, browser, fetch, monitors, research, runs, search, vault, wallet
 from .tools._arguments import install_argument_checks
 from .tools._schema import compact_tool_schemas
-from .tools.context import KeyResolver, ToolDeps, settings_key_resolver
+from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
 from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
+from .tools.sessions import BrowserSessionStore
 from .upstream.client import TinyFishClient
 
 __all__ = ["TOOLSETS", "build_server", "instructions_for", "streaming_tools"]
@@ -56,7 +57,8 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "interaction is needed; highlights={query} returns only the passages that answer a question.",
     "search": "- search finds pages, news or research papers, free (about 5 searches a minute); read "
     "the results with fetch_content.",
-    "browser": "- create_browser_session gives a raw CDP browser for your own Playwright code.",
+    "browser": "- create_browser_session gives a raw CDP browser for your own Playwright code; it bills "
+    "while open: close_browser_session when done.",
     "vault": "- list_vault_items gives credential ids for logging in during a run.",
     "wallet": "- get_wallet shows the credit balance: read it before many runs or after a credit error.",
     "monitors": "- create_monitor watches a page or a topic on a schedule (billed per check: say the cost "
@@ -81,12 +83,16 @@ def build_server(
     token_verifier: Any = None,
     auth: Any = None,
     run_keys: RunKeyStore | None = None,
+    browser_sessions: BrowserSessionStore | None = None,
+    resolve_owner: OwnerResolver | None = None,
 ) -> MCPServer[Any]:
     """The MCP server for ``settings``, with the toolsets of ``settings.mcp_toolsets``.
 
     ``client`` is shared when given (and then not closed here); otherwise the server
     creates one and closes it when its lifespan ends. ``resolve_key`` defaults to the
     key in the settings (stdio). The auth arguments pass straight to ``MCPServer``.
+    ``browser_sessions`` and ``resolve_owner`` say where browser sessions are recorded and
+    whose they are (default: this process's memory, owned by whoever holds the key).
     """
     owned = client is None
     upstream = client if client is not None else TinyFishClient(settings)
@@ -123,6 +129,8 @@ def build_server(
         client=upstream,
         resolve_key=resolve_and_remember,
         run_keys=run_keys or MemoryRunKeyStore(settings.mcp_session_id_ttl),
+        browser_sessions=browser_sessions,
+        resolve_owner=resolve_owner,
     )
     for name in settings.mcp_toolsets:
         TOOLSETS[name](mcp, deps)

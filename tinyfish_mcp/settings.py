@@ -122,6 +122,10 @@ class Settings(BaseModel):
     mcp_poll_max: float = Field(default=5.0, gt=0, description="Largest poll interval when polling a run.")
     mcp_max_result_chars: int = Field(default=20_000, ge=1000)
     mcp_browser_default_timeout: int = Field(default=300, ge=5, le=86400)
+    mcp_keep_browser_sessions: bool = Field(
+        default=False,
+        description="stdio: leave this process's browser sessions open when its client goes away.",
+    )
     mcp_session_id_ttl: int = Field(
         default=3600,
         ge=600,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from .app import create_app
+from .app import close_browsers, create_app
 from .config import DEFAULT_API_KEY, EmulatorConfig
 
 __all__ = ["main"]
@@ -46,7 +46,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         heartbeat_interval=args.heartbeat_interval,
     )
     print(f"TinyFish emulator on http://{args.host}:{args.port} (keys: {len(config.api_keys)})", flush=True)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    app = create_app(config)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        close_browsers(app)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import browser, fetch, monitors, research, runs, search, usage, vault, wallet
+from .chromium import Browsers, find_chromium
 from .config import EmulatorConfig
 from .context import Call
 from .control import control_routes
@@ -27,7 +29,9 @@ from .fixtures import fixture_routes
 from .state import Store, key_suffix
 from .wire import ApiError, error_response
 
-__all__ = ["api", "create_app"]
+__all__ = ["api", "close_browsers", "create_app"]
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Call], Awaitable[Response]]
 NO_CREDIT_MESSAGE = "Insufficient credits or no active subscription"
@@ -180,4 +184,22 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     )
     app.state.config = config
     app.state.store = Store()
+    app.state.browsers = None
+    if config.real_browsers:
+        executable = find_chromium()
+        if executable is None:
+            log.warning(
+                "no Chromium found: browser sessions are stand-ins (no real browser behind cdp_url); "
+                "install Debian's chromium-headless-shell (or chromium) for real ones"
+            )
+        else:
+            app.state.browsers = Browsers(executable)
+            log.info("browser sessions are real headless browsers (%s)", executable)
     return app
+
+
+def close_browsers(app: Starlette) -> None:
+    """Kill every browser the emulator started (its shutdown; also done at interpreter exit)."""
+    browsers: Browsers | None = getattr(app.state, "browsers", None)
+    if browsers is not None:
+        browsers.close_all()

@@ -21,6 +21,8 @@ class EmulatorConfig:
     ``heartbeat_interval`` how long an SSE stream stays quiet before it sends a HEARTBEAT,
     and ``navigation_delay`` how long a new browser session shows ``about:blank``.
     Keys in ``no_credit_keys`` authenticate but are refused the paid endpoints.
+    ``real_browsers`` makes each browser session a headless Chromium when one is
+    installed (its inactivity timeout is scaled by ``time_scale`` too).
     """
 
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
@@ -30,6 +32,7 @@ class EmulatorConfig:
     step_delay: float = 0.05
     heartbeat_interval: float = 0.5
     navigation_delay: float = 0.2
+    real_browsers: bool = True
 
     @property
     def run_time_limit(self) -> float:

@@ -66,6 +66,27 @@ async def run_detail(request: Request) -> Response:
     )
 
 
+async def browser_detail(request: Request) -> Response:
+    """A browser session as the emulator sees it: its Chromium pid (if real) and how it ended."""
+    session = _store(request).sessions.get(request.path_params["session_id"])
+    if session is None:
+        return error_response(404, "NOT_FOUND", "Browser session not found")
+    browser = session.browser
+    if browser is not None and session.ended_at is None and not browser.alive():
+        session.end("closed")  # exited by itself (Browser.close); its watcher reaps it shortly
+    return JSONResponse(
+        {
+            "session_id": session.session_id,
+            "real": browser is not None,
+            "pid": None if browser is None else browser.pid,
+            "alive": browser is not None and browser.alive(),
+            "ended_at": iso(session.ended_at),
+            "end_reason": session.end_reason,
+            "owner_key_suffix": key_suffix(session.owner),
+        }
+    )
+
+
 async def put_page(request: Request) -> Response:
     """Replace (or add) the fixture page ``/_fixtures/{name}``: ``{"body", "content_type"?}``."""
     body = await read_json(request)
@@ -97,6 +118,7 @@ def control_routes() -> list[Route]:
         Route("/_emulator/faults", clear_faults, methods=["DELETE"]),
         Route("/_emulator/requests", requests_log, methods=["GET"]),
         Route("/_emulator/runs/{run_id}", run_detail, methods=["GET"]),
+        Route("/_emulator/browser/{session_id}", browser_detail, methods=["GET"]),
         Route("/_emulator/pages/{name}", put_page, methods=["PUT"]),
         Route("/_emulator/search-corpus", add_search_entry, methods=["POST"]),
     ]

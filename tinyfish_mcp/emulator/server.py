@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.applications import Starlette
 
-from .app import create_app
+from .app import close_browsers, create_app
 from .config import EmulatorConfig
 
 __all__ = ["EmulatorHandle", "serve_in_thread"]
@@ -64,3 +64,4 @@ def serve_in_thread(
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+        close_browsers(app)

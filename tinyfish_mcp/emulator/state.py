@@ -179,6 +179,24 @@ class BrowserRecord:
     base_url: str
     created_at: datetime = field(default_factory=now)
     target_id: str = field(default_factory=lambda: uuid.uuid4().hex.upper()[:32])
+    # With Chromium installed: the real browser (a ``chromium.Browser``) and its watcher.
+    browser: Any = None
+    watcher: asyncio.Task[None] | None = None
+    ended_at: datetime | None = None
+    end_reason: str | None = None  # "closed" (Browser.close) | "timeout" | "reset"
+
+    def end(self, reason: str) -> None:
+        if self.ended_at is None:
+            self.ended_at = now()
+            self.end_reason = reason
+
+    def stop(self) -> None:
+        """Stop the real browser, if any, and its watcher (a reset or the emulator's shutdown)."""
+        if self.watcher is not None and not self.watcher.done():
+            self.watcher.cancel()
+        if self.browser is not None:
+            self.browser.kill()
+        self.end("reset")
 
 
 @dataclass
@@ -221,6 +239,8 @@ class Store:
             # Ends any stream or blocking /run still attached to the forgotten run.
             run.finish("CANCELLED", None, None)
         self.runs.clear()
+        for session in self.sessions.values():
+            session.stop()
         self.sessions.clear()
         self.faults.clear()
         self.requests.clear()

@@ -57,8 +57,9 @@ async def browser_usage(call: Call) -> Response:
     for session in sorted(call.store.sessions.values(), key=lambda s: s.created_at, reverse=True):
         if session.owner != call.key:
             continue
-        elapsed = (moment - session.created_at).total_seconds()
-        active = elapsed < session.timeout_seconds
+        end = session.ended_at or moment
+        elapsed = (end - session.created_at).total_seconds()
+        active = session.ended_at is None and elapsed < session.timeout_seconds
         records.append(
             {
                 "session_id": session.session_id,
@@ -66,7 +67,7 @@ async def browser_usage(call: Call) -> Response:
                 "mode": "tetra",
                 "start_url": session.url,
                 "created_at": iso(session.created_at),
-                "ended_at": None if active else iso(moment),
+                "ended_at": None if active else iso(end),
                 "duration_seconds": round(elapsed, 3),
                 "data_transfer_bytes": 48_000 if session.url else 0,
                 "timeout_seconds": session.timeout_seconds,

@@ -108,6 +108,18 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
             "auth": auth_setup.auth_settings,
         }
 
+    sessions = None
+    if auth_setup is not None:
+        # Signed-in users' browser sessions live in the shared database, so that any replica
+        # can list and close them; each user sees only their own.
+        from ..auth.sessions_store import SqlSessionStore, owner_resolver
+
+        store = getattr(auth_setup.provider, "store", None)
+        engine = getattr(store, "engine", None)
+        sessions = SqlSessionStore(engine, database_url=settings.mcp_database_url)
+        mcp_kwargs["browser_sessions"] = sessions
+        mcp_kwargs["resolve_owner"] = owner_resolver(settings.mcp_auth)
+
     mcp = build_server(settings, client=client, resolve_key=resolve_key, **mcp_kwargs)
     wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
 
@@ -134,6 +146,8 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if auth_setup is not None:
             await auth_setup.startup()
+        if sessions is not None:
+            await sessions.create_table()
         try:
             # A mounted sub-app's lifespan does not run, so the session managers are entered here.
             async with contextlib.AsyncExitStack() as stack:
@@ -143,6 +157,8 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         finally:
             if auth_setup is not None:
                 await auth_setup.shutdown()
+            if sessions is not None:
+                await sessions.dispose()
             if owns_client:
                 await client.aclose()
 

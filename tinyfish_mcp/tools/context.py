@@ -16,11 +16,15 @@ from mcp.server.mcpserver.exceptions import ToolError
 from ..settings import Settings
 from ..upstream.client import TinyFishClient
 from .idempotency import MemoryRunKeyStore, RunKeyStore
+from .sessions import BrowserSessionStore
 
-__all__ = ["KeyResolver", "MissingKeyError", "ToolDeps", "settings_key_resolver"]
+__all__ = ["KeyResolver", "MissingKeyError", "OwnerResolver", "ToolDeps", "settings_key_resolver"]
 
 KeyResolver = Callable[[], Awaitable[str]]
 """Returns the TinyFish API key for the current request, or raises ``ToolError``."""
+
+OwnerResolver = Callable[[str], Awaitable[str]]
+"""Given the request's key, names the user who owns what the request creates (a digest)."""
 
 
 class MissingKeyError(ToolError):
@@ -55,3 +59,7 @@ class ToolDeps:
     resolve_key: KeyResolver
     # Where run session_ids are remembered: this process by default, the shared store when hosted.
     run_keys: RunKeyStore = field(default_factory=MemoryRunKeyStore)
+    # Browser sessions: where they are recorded (None: in this process's memory) and who
+    # owns them (None: whoever holds the key, see ``sessions.owner_of_key``).
+    browser_sessions: BrowserSessionStore | None = None
+    resolve_owner: OwnerResolver | None = None

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ._http import HttpCore
+    from .cdp import CloseOutcome
 
 __all__ = ["TinyFishClient"]
 
@@ -307,6 +308,17 @@ class TinyFishClient:
             read_timeout=self._timeout("browser"),
             label="GET {session base_url}/pages",  # the session URL may act as a credential
         )
+
+    async def close_browser_session(self, key: str, cdp_url: str) -> CloseOutcome:
+        """End a session: "closed", or "already_ended" if nothing answers at its ``cdp_url``.
+
+        TinyFish has no REST endpoint to end a session, so this sends CDP ``Browser.close``
+        on the session's own WebSocket (see ``cdp.py``; ``key`` is unused until TinyFish
+        publishes an endpoint, and then this is the one place to change). Safe to repeat.
+        """
+        from .cdp import CLOSE_WAIT, close_browser  # websockets loads on the first close only
+
+        return await close_browser(cdp_url, wait=CLOSE_WAIT)
 
     def _is_tinyfish_host(self, scheme: str, netloc: str) -> bool:
         if self.settings.base_url:

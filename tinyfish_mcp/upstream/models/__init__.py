@@ -25,6 +25,7 @@ from .events import (
 )
 from .products import (
     BrowserPage,
+    BrowserProxyConfig,
     BrowserSession,
     BrowserSessionRequest,
     FetchError,
@@ -72,6 +73,7 @@ __all__ = [
     "AsyncRunResponse",
     "BatchRunResponse",
     "BrowserPage",
+    "BrowserProxyConfig",
     "BrowserSession",
     "BrowserSessionRequest",
     "CancelBatchResponse",

@@ -238,11 +238,34 @@ class SearchResponse(_Response):
 # --------------------------------------------------------------------------- browser
 
 
+class BrowserProxyConfig(_Request):
+    """How a browser session reaches the internet (the official SDK's ``BrowserProxyConfig``).
+
+    Omitted: the TinyFish residential proxy in the US, one exit IP per session.
+    """
+
+    enabled: bool = True
+    type: Literal["tinyfish", "custom"] | None = None
+    country_code: str | None = Field(default=None, min_length=2, max_length=2)
+    url: str | None = None
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _custom_needs_url(self) -> BrowserProxyConfig:
+        if self.type == "custom" and self.enabled:
+            if not self.url:
+                raise ValueError("proxy_config.url is required when proxy_config.type is 'custom'")
+            _require_http_url(self.url, "proxy_config.url")
+        return self
+
+
 class BrowserSessionRequest(_Request):
     """POST /v1/browser."""
 
     url: str | None = None
     timeout_seconds: int | None = Field(default=None, ge=5, le=86400)
+    proxy_config: BrowserProxyConfig | None = None
 
 
 class BrowserSession(_Response):
