@@ -127,13 +127,16 @@ def compact_output_schema(schema: dict[str, Any], *, brief: bool = False) -> dic
     """The advertised output schema: still exact, just smaller.
 
     ``brief`` (an :class:`OutputModel`): results never carry null fields, so the null
-    branches go; and nested objects are described by their type only - the top-level
-    fields are what a client needs, and every byte here is sent on every turn.
+    branches go; nested objects are described by their type only, arrays by their items'
+    type (model providers refuse an array without ``items``); and the ``required`` list
+    goes - the top-level fields are what a client needs, and every byte here is sent on
+    every turn.
     """
     inlined = _inline(schema, schema.get("$defs", {}))
     out = dict(_clean(inlined, keep_null=not brief, output=True))
     if brief and isinstance(out.get("properties"), dict):
         out["properties"] = {name: _shallow(sub) for name, sub in out["properties"].items()}
+        out.pop("required", None)
     return out
 
 
