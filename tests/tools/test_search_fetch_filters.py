@@ -176,3 +176,18 @@ async def test_include_thumbnail_as_the_hosted_skill_writes_it(emulator: Any) ->
         )
     assert any("thumbnail" in hit for hit in as_text["results"])
     assert _sent(emulator, "/v1/search")[0]["query"]["include_thumbnail"] == "true"
+
+
+async def test_cut_scoped_text_continues_with_the_same_selectors(emulator: Any) -> None:
+    url = f"{emulator.base_url}/_fixtures/long.html"
+    arguments = {"urls": [url], "include_selectors": ["main"], "exclude_selectors": ["h2"], "max_chars": 500}
+    async with connect(emulator) as client:
+        first = structured(await client.call_tool("fetch_content", arguments))
+        rest = structured(await client.call_tool("fetch_content", {**arguments, "offset": 500}))
+        whole = structured(await client.call_tool("fetch_content", {**arguments, "max_chars": 200_000}))
+    (page,) = first["results"]
+    assert page["next_offset"] == 500
+    assert "include_selectors=['main'], exclude_selectors=['h2'], offset=500" in first["hint"]
+    text = whole["results"][0]["text"]
+    assert "## Survey section" not in text and "Section 1, paragraph 1" in text  # headings excluded
+    assert page["text"] == text[:500] and rest["results"][0]["text"] == text[500:1000]

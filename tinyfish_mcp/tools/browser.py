@@ -186,9 +186,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         ),
     )
     async def create_browser_session(
-        url: Annotated[
-            str | None, Field(description="Start page (no need to goto it)")
-        ] = None,
+        url: Annotated[str | None, Field(description="Start page (no need to goto it)")] = None,
         timeout_seconds: Annotated[
             int | None,
             Field(
@@ -347,4 +345,3 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         return as_tool_result(
             ClosedBrowserSession(session_id=info.session_id, closed_now=closed_now, ended_at=info.ended_at)
         )
-

@@ -176,8 +176,14 @@ def _page(
     return page, omitted
 
 
-def _hint(pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int) -> str | None:
-    """The exact follow-up call for cut text, and a word on omitted links and validators."""
+def _hint(
+    pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int, scope: dict[str, list[str]]
+) -> str | None:
+    """The exact follow-up call for cut text, and a word on omitted links and validators.
+
+    ``scope`` holds the selectors of the call: offsets count in the scoped text, so the
+    follow-up call must scope the page the same way.
+    """
     cut = [p for p in pages if p.next_offset is not None]
     notes: list[str] = []
     if any(p.not_modified for p in pages):
@@ -188,7 +194,9 @@ def _hint(pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int) -
         first = cut[0]
         notes.append(
             f"{len(cut)} page(s) were cut to bound the result. To read on, call fetch_content("
-            f"urls=[{first.url!r}], format={fmt!r}, offset={first.next_offset}, max_chars={max_chars})"
+            f"urls=[{first.url!r}], format={fmt!r}, "
+            + "".join(f"{name}={value!r}, " for name, value in scope.items() if value)
+            + f"offset={first.next_offset}, max_chars={max_chars})"
             + (" and likewise for the others." if len(cut) > 1 else ".")
             + " Each call fetches the page again."
         )
@@ -198,13 +206,12 @@ def _hint(pages: list[FetchedPage], omitted: int, *, fmt: str, max_chars: int) -
 
 
 DESCRIPTION = (
-    "Read 1-10 known URLs in one call, free: rendered in a real browser, returned as clean markdown, "
-    "html or json. Prefer it to a paid automation run whenever you only need to read. Long page? "
-    "highlights={query} returns just the ranked passages that answer it: the cheapest read. "
-    "include_selectors/exclude_selectors (CSS) scope extraction. Re-checking a page: "
-    "include_etag_and_last_modified=true, then replay etag/last_modified as if_none_match/"
-    "if_modified_since (one URL); not_modified=true means unchanged. Pass purpose. Per-URL failures "
-    "are in errors with what to try; cut text continues with offset=next_offset (see hint)."
+    "Read 1-10 known URLs in one call, free (rendered in a real browser; markdown, html or json). "
+    "Use it rather than a paid automation run whenever you only need to read. Long page? "
+    "highlights={query} returns just the passages that answer it: the cheapest read. CSS "
+    "include_selectors/exclude_selectors scope it. To re-check later: include_etag_and_last_modified, "
+    "then replay etag/last_modified as if_none_match/if_modified_since (one URL). Pass purpose. "
+    "Per-URL failures are in errors; cut text continues with offset=next_offset (see hint)."
 )
 
 
@@ -219,7 +226,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     async def fetch_content(
         urls: Annotated[
             list[str],
-            Field(description="Bare domains get https://", json_schema_extra={"maxItems": MAX_URLS}),
+            Field(json_schema_extra={"maxItems": MAX_URLS}),
         ],
         format: Literal["markdown", "html", "json"] = "markdown",
         links: bool = False,
@@ -250,7 +257,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         max_chars: Annotated[
             int | None,
             Field(
-                description="Per page; default 20000 split across the URLs",
+                description="Per page",
                 json_schema_extra={"minimum": MAX_CHARS_RANGE[0], "maximum": MAX_CHARS_RANGE[1]},
             ),
         ] = None,
@@ -322,6 +329,15 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             FetchContentResult(
                 results=pages,
                 errors=failures,
-                hint=_hint(pages, omitted, fmt=format, max_chars=max_chars or budget),
+                hint=_hint(
+                    pages,
+                    omitted,
+                    fmt=format,
+                    max_chars=max_chars or budget,
+                    scope={
+                        "include_selectors": include_selectors or [],
+                        "exclude_selectors": exclude_selectors or [],
+                    },
+                ),
             )
         )

@@ -28,12 +28,11 @@ MAX_RESULTS = 20
 MAX_AUTHORS = 10
 
 DESCRIPTION = (
-    "Search the web, free: ranked results (title, url, snippet, site_name, date). Found the page? "
-    "Read it with fetch_content (also free), not a paid run. domain_type='news' adds publisher; "
-    "'research_paper' adds authors, venue, year, cited_by_count, pdf_url (filter by "
-    "pub_year_min/max, never dates). Freshness: recency_minutes OR after_date/before_date "
-    "(YYYY-MM-DD), not both. Pass purpose: it improves ranking. About 5 searches a minute: if "
-    "rate limited, wait, do not loop. More results: page=1..10."
+    "Search the web, free: ranked results. Then read pages with fetch_content (also free), not a "
+    "paid run. domain_type='news' adds publisher and date; 'research_paper' adds authors, venue, "
+    "year, cited_by_count, pdf_url (filter by pub_year_min/max, not dates). Freshness: "
+    "recency_minutes or after_date/before_date, not both. Pass purpose (improves ranking). About 5 "
+    "searches a minute: if rate limited, wait. More: page=1..10."
 )
 
 
