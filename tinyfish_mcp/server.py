@@ -17,7 +17,7 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .settings import Settings, Toolset
-from .tools import agent, browser, fetch, monitors, research, runs, search, vault, wallet
+from .tools import agent, browser, fetch, monitors, profiles, research, runs, search, vault, wallet
 from .tools._arguments import install_argument_checks
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
@@ -40,6 +40,7 @@ TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
     "wallet": wallet.register,
     "monitors": monitors.register,
     "research": research.register,
+    "profiles": profiles.register,
 }
 
 # One line per toolset, so a server with some toolsets off never points the model at a
@@ -65,6 +66,8 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "first); run_monitor checks now; list/get/pause/resume/cancel_monitor manage them.",
     "research": "- run_research answers a question with a cited report (minutes, billed); when it returns "
     "RUNNING call wait_for_research; get_research pages the report and evidence.",
+    "profiles": "- start_profile_setup / save_profile sign a profile in once; runs pass profile_id "
+    "to reuse it.",
 }
 
 

@@ -45,11 +45,11 @@ Product = Literal[
 ]  # fmt: skip
 Toolset = Literal[
     "agent", "runs", "fetch", "search", "browser", "vault",
-    "wallet", "monitors", "research",
+    "wallet", "monitors", "research", "profiles",
 ]  # fmt: skip
 TOOLSETS: tuple[Toolset, ...] = (
     "agent", "runs", "fetch", "search", "browser", "vault",
-    "wallet", "monitors", "research",
+    "wallet", "monitors", "research", "profiles",
 )  # fmt: skip
 # The larger product toolsets (monitors, ...) are opt-in: tools/list is sent to the model on
 # every turn and the default list keeps within its 20 KB budget (see README, "Toolsets").
@@ -174,6 +174,12 @@ class Settings(BaseModel):
     )
     mcp_pending_max: int = Field(
         default=10_000, ge=1, description="Sign-ins waiting for consent, at most, across all addresses."
+    )
+    mcp_redis_url: SecretStr | None = Field(
+        default=None, description="Redis for the rate limits shared by replicas (else the OAuth database)."
+    )
+    mcp_secret_previous: SecretStr | None = Field(
+        default=None, description="The secret being rotated out: still decrypts, never encrypts."
     )
     # jwt mode: an external authorization server issues the tokens.
     mcp_jwt_issuer: str | None = None

@@ -32,6 +32,8 @@ from tinyfish.fetch import AsyncFetchResource
 from tinyfish.fetch import types as sdk_fetch
 from tinyfish.monitors import _build_create_body
 from tinyfish.monitors import types as sdk_monitors
+from tinyfish.research import _build_run_body as _build_research_body
+from tinyfish.research import types as sdk_research
 from tinyfish.runs import AsyncRunsResource
 from tinyfish.runs import types as sdk_runs
 from tinyfish.search import _build_search_params
@@ -41,6 +43,7 @@ from tinyfish.wallet import types as sdk_wallet
 
 from tinyfish_mcp.upstream import models as ours
 from tinyfish_mcp.upstream import monitors as our_monitors
+from tinyfish_mcp.upstream import research as our_research
 from tinyfish_mcp.upstream import wallet as our_wallet
 
 
@@ -85,6 +88,10 @@ RESPONSES = [
     Response("DELETE /v1/monitors/{id}", sdk_monitors.MonitorDeleteResponse, our_monitors.MonitorDeleted),
     Response("search monitor run", sdk_monitors.SearchMonitorRun, our_monitors.SearchMonitorRun),
     Response("fetch monitor run", sdk_monitors.FetchMonitorRun, our_monitors.FetchMonitorRun),
+    Response("GET research run", sdk_research.ResearchRunDetail, our_research.ResearchRunDetail),
+    Response("POST run-research-async", sdk_research.ResearchRunAsyncResponse, our_research.ResearchStarted),
+    Response("GET research runs", sdk_research.ResearchListResponse, our_research.ResearchList),
+    Response("POST research cancel", sdk_research.ResearchCancelResponse, our_research.ResearchCancel),
     Response("POST /v1/monitors (search)", sdk_monitors.MonitorCreateResponse, our_monitors.MonitorCreated),
     Response(
         "POST /v1/monitors (fetch)",
@@ -258,8 +265,38 @@ REQUESTS = [
         lambda: [
             ours.BrowserSessionRequest().to_body(),
             ours.BrowserSessionRequest(url="https://example.com", timeout_seconds=300).to_body(),
+            ours.BrowserSessionRequest(
+                url="https://example.com",
+                proxy_config=ours.BrowserProxyConfig(
+                    type="custom",
+                    country_code="DE",
+                    url="http://proxy.example.com:8080",
+                    username="u",
+                    password="p",
+                ),
+            ).to_body(),
         ],
         sdk_browser.BrowserSessionCreateParams,
+    ),
+    Request(
+        "POST research runs",
+        lambda: [
+            our_research.ResearchRequest(query="tide pool ecology").to_body(),
+            our_research.ResearchRequest(
+                query="tide pool ecology",
+                mode="max",
+                output_language="fr",
+                domain_type="news",
+                recency_minutes=1440,
+                weak_sources_enabled=False,
+                domain_filter=our_research.ResearchDomainFilter(
+                    mode="include", domains=["example.org"], block=["example.net"]
+                ),
+                prior_run_id="rr_1",
+            ).to_body(),
+        ],
+        _build_research_body,
+        nested={"domain_filter": sdk_research.ResearchDomainFilter},
     ),
 ]
 

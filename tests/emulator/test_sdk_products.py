@@ -4,6 +4,7 @@ the emulator is wrong."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,3 +96,23 @@ def test_research_stream_reconnect_get_list_cancel(sdk: TinyFish, emulator: Any)
 def test_research_run_returns_the_report(sdk: TinyFish) -> None:
     result = sdk.research.run(query="tide tables")
     assert result.research_run_id.startswith("rr_") and result.status == "COMPLETED"
+
+
+def test_profile_setup_save_cancel(sdk: TinyFish) -> None:
+    from tinyfish import NotFoundError
+
+    session = sdk.profiles.setup.start("prof_1", url="https://shop.example.com/login", timeout_seconds=120)
+    assert session.cdp_url.startswith("ws://") and session.timeout_seconds == 120 and session.expires_at
+    time.sleep(0.1)  # past the emulator's navigation delay: the browser is on the page
+    saved = sdk.profiles.setup.save(
+        "prof_1", session_id=session.session_id, signed_in_sites=["shop.example.com"]
+    )
+    assert saved.domains_updated == ["shop.example.com"] and saved.cookie_count > 0
+    assert saved.user_confirmed_sites is not None and saved.user_confirmed_sites.recorded == [
+        "shop.example.com"
+    ]
+    assert saved.sign_in is not None and saved.sign_in.status == "recorded"
+    other = sdk.profiles.setup.start("prof_1")
+    assert sdk.profiles.setup.cancel("prof_1", session_id=other.session_id).cancelled is True
+    with pytest.raises(NotFoundError):
+        sdk.profiles.setup.cancel("prof_1", session_id=other.session_id)

@@ -42,6 +42,7 @@ from .crypto import KeyCipher, SecretTooWeakError
 from .jwt import JWKSCache, JWTTokenVerifier
 from .keys import deployment_key_resolver, oauth_key_resolver
 from .provider import OAUTH_SCOPE, TinyFishOAuthProvider
+from .ratelimit_backends import build_rate_limiter
 from .routes import jwt_routes, oauth_routes
 from .store import AuthStore
 
@@ -183,6 +184,14 @@ def _build_oauth(
         auth_code_ttl=settings.mcp_auth_code_ttl,
         token_cache_seconds=settings.mcp_token_cache_seconds,
     )
+    limiter = build_rate_limiter(settings, store.engine)
+
+    async def shutdown() -> None:
+        try:
+            await limiter.close()
+        finally:
+            await store.dispose()
+
     return AuthSetup(
         provider=provider,
         token_verifier=None,
@@ -191,6 +200,7 @@ def _build_oauth(
             provider,
             auth_settings,
             verify_key,
+            limiter,
             AuthorizeLimits(
                 per_minute=settings.mcp_authorize_rate_limit,
                 pending_per_address=settings.mcp_pending_per_address,
@@ -199,7 +209,7 @@ def _build_oauth(
         ),
         resolve_key=oauth_key_resolver(provider),
         _startup=store.create_all,
-        _shutdown=store.dispose,
+        _shutdown=shutdown,
     )
 
 

@@ -15,7 +15,6 @@ page (see ``TinyFishOAuthProvider.authorize``). So before the SDK's handler runs
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .provider import TinyFishOAuthProvider
-from .ratelimit import SlidingWindowLimiter, client_address
+from .ratelimit import Budget, client_address, retry_after
 from .store import AuthStore, pending
 
 __all__ = [
@@ -72,10 +71,10 @@ class AuthorizeLimits:
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _refusal(status: int, error: str, description: str, retry_after: float | None = None) -> Response:
+def _refusal(status: int, error: str, description: str, wait: float | None = None) -> Response:
     headers = dict(_NO_STORE)
-    if retry_after is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    if wait is not None:
+        headers["Retry-After"] = retry_after(wait)
     return JSONResponse({"error": error, "error_description": description}, status, headers=headers)
 
 
@@ -107,8 +106,8 @@ class AuthorizeEndpoint:
         self,
         provider: TinyFishOAuthProvider,
         *,
-        rate: SlidingWindowLimiter,
-        pending_per_address: SlidingWindowLimiter,
+        rate: Budget,
+        pending_per_address: Budget,
         max_pending: int = MAX_PENDING,
     ) -> None:
         self._provider = provider
@@ -119,7 +118,7 @@ class AuthorizeEndpoint:
 
     async def handle(self, request: Request) -> Response:
         address = client_address(request)
-        wait = self._rate.hit(address)
+        wait = await self._rate.hit(address)
         if wait is not None:
             return _refusal(
                 429, "too_many_requests", "Too many authorization requests; try again later.", wait
@@ -139,7 +138,7 @@ class AuthorizeEndpoint:
         if problem is not None:
             return _refusal(400, "invalid_request", problem)
 
-        wait = self._pending_per_address.hit(address)
+        wait = await self._pending_per_address.hit(address)
         if wait is not None:
             return _refusal(
                 429,

@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from .crypto import csrf_token, new_secret
 from .provider import ConsentExpiredError, TinyFishOAuthProvider
-from .ratelimit import SlidingWindowLimiter, client_address
+from .ratelimit import Budget, client_address, retry_after
 from .store import PendingRecord
 
 __all__ = ["CONSENT_COOKIE", "CONSENT_PATH", "MAX_FORM_BYTES", "ConsentPage", "KeyVerifier"]
@@ -100,7 +100,7 @@ class ConsentPage:
         self,
         provider: TinyFishOAuthProvider,
         verify_key: KeyVerifier,
-        limiter: SlidingWindowLimiter,
+        limiter: Budget,
         *,
         secure_cookie: bool,
     ) -> None:
@@ -158,14 +158,14 @@ It is stored encrypted on this server and only used for your own requests.</smal
         return response
 
     async def _post(self, request: Request) -> Response:
-        wait = self._limiter.hit(client_address(request))
+        wait = await self._limiter.hit(client_address(request))
         if wait is not None:
             response = _message_page(
                 "Too many attempts",
                 "Too many sign-in attempts from your network. Wait a minute and try again.",
                 429,
             )
-            response.headers["Retry-After"] = str(max(1, int(wait) + 1))
+            response.headers["Retry-After"] = retry_after(wait)
             return response
         form = await request.form(max_files=0, max_fields=8)
         txn, csrf, api_key, action = (

@@ -1,19 +1,24 @@
-"""A modest per-IP limit on the endpoints that cost us something: authorize, consent, registration.
+"""Per-address limits on the endpoints that cost us something: authorize, consent, registration.
 
 Each consent POST makes one upstream call to check a key, and each registration or
-authorization request writes a row, so all three are limited per client address with a
-sliding window. The counters live in this process's memory: with several replicas each
-one counts on its own (the limit is per replica), which is enough to blunt key guessing
-and registration floods without a shared cache. Behind a reverse proxy, run uvicorn with
-``--proxy-headers`` and ``--forwarded-allow-ips`` so that ``request.client`` is the real client address.
+authorization request writes a row, so all three are limited per client address. The
+counters are shared by every replica (``auth.ratelimit_backends``: a table of the OAuth
+database, or Redis when ``TINYFISH_MCP_REDIS_URL`` is set), so a limit holds for the
+whole deployment, not per process.
+
+Every backend counts the same way, a sliding-window estimate over two fixed windows
+(:func:`sliding_decision`): hits in the current window, plus those of the previous one
+weighted by how much of it the sliding window still covers. Refused requests are not
+counted. Behind a reverse proxy, uvicorn must see the real client address
+(``--proxy-headers``, ``FORWARDED_ALLOW_IPS``) for ``request.client`` to be it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
-from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -21,9 +26,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 __all__ = [
     "CONSENT_LIMIT",
     "REGISTER_LIMIT",
+    "Budget",
     "RateLimitedApp",
-    "SlidingWindowLimiter",
+    "RateLimiter",
     "client_address",
+    "retry_after",
+    "sliding_decision",
 ]
 
 CONSENT_LIMIT = (10, 60.0)
@@ -31,52 +39,73 @@ CONSENT_LIMIT = (10, 60.0)
 REGISTER_LIMIT = (20, 60.0)
 """Dynamic client registrations per client address per minute."""
 
-_MAX_TRACKED = 10_000
-
 
 def client_address(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else "unknown"
 
 
-class SlidingWindowLimiter:
-    """At most ``limit`` events per ``window`` seconds for each key."""
+class RateLimiter(Protocol):
+    """Counters shared by every replica (``SqlRateLimiter``, ``RedisRateLimiter``)."""
 
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._events: OrderedDict[str, deque[float]] = OrderedDict()
+    async def hit(self, key: str, limit: int, window: float) -> float | None:
+        """Count one event for ``key``; None if allowed, else the seconds to wait (not counted)."""
+        ...
 
-    def hit(self, key: str) -> float | None:
-        """Record an event; None if allowed, else the seconds to wait before the next one."""
-        now = time.monotonic()
-        events = self._events.get(key)
-        if events is None:
-            events = self._events[key] = deque()
-        self._events.move_to_end(key)
-        while events and events[0] <= now - self.window:
-            events.popleft()
-        if len(events) >= self.limit:
-            return events[0] + self.window - now
-        events.append(now)
-        # Bound the memory an address-spraying client can make us spend.
-        while len(self._events) > _MAX_TRACKED:
-            self._events.popitem(last=False)
+    async def close(self) -> None:
+        """Release connections (called at shutdown)."""
+        ...
+
+
+def sliding_decision(current: int, previous: int, limit: int, window: float, elapsed: float) -> float | None:
+    """Whether the hit just counted (``current`` includes it) fits; else the seconds to wait.
+
+    ``elapsed`` is how far into the current fixed window we are; ``previous`` is the count
+    of the window before, which still weighs ``(window - elapsed) / window``.
+    """
+    remaining = window - elapsed
+    if previous * remaining / window + current <= limit:
         return None
+    others = current - 1  # the refused hit is taken back by the caller
+    if others + 1 <= limit:
+        # Fits later in this window, once the previous window's weight has faded enough.
+        wait = remaining - (limit - others - 1) * window / previous
+    else:
+        # This window alone is full: wait into the next, until its weight has faded.
+        wait = remaining + window * (1 - (limit - 1) / others)
+    return max(wait, 0.001)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """One named limit (``limit`` events per ``window`` seconds per address) on a shared limiter."""
+
+    limiter: RateLimiter
+    name: str
+    limit: int
+    window: float
+
+    async def hit(self, address: str) -> float | None:
+        return await self.limiter.hit(f"{self.name}:{address}", self.limit, self.window)
+
+
+def retry_after(wait: float) -> str:
+    """A ``Retry-After`` value in whole seconds, at least 1."""
+    return str(max(1, math.ceil(wait)))
 
 
 class RateLimitedApp:
-    """ASGI wrapper answering 429 (JSON, with ``Retry-After``) once a client exceeds the limit.
+    """ASGI wrapper answering 429 (JSON, with ``Retry-After``) once a client exceeds the budget.
 
     Only POST counts, so CORS preflights never use up the budget.
     """
 
-    def __init__(self, app: ASGIApp, limiter: SlidingWindowLimiter) -> None:
+    def __init__(self, app: ASGIApp, budget: Budget) -> None:
         self.app = app
-        self.limiter = limiter
+        self.budget = budget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            wait = self.limiter.hit(client_address(HTTPConnection(scope)))
+            wait = await self.budget.hit(client_address(HTTPConnection(scope)))
             if wait is not None:
                 body = json.dumps(
                     {"error": "too_many_requests", "error_description": "Too many requests; try again later."}
@@ -88,7 +117,7 @@ class RateLimitedApp:
                         "headers": [
                             (b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()),
-                            (b"retry-after", str(max(1, math.ceil(wait))).encode()),
+                            (b"retry-after", retry_after(wait).encode()),
                         ],
                     }
                 )

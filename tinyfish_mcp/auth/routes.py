@@ -29,8 +29,9 @@ from .provider import PENDING_TTL, TinyFishOAuthProvider
 from .ratelimit import (
     CONSENT_LIMIT,
     REGISTER_LIMIT,
+    Budget,
     RateLimitedApp,
-    SlidingWindowLimiter,
+    RateLimiter,
 )
 from .revocation import revocation_app
 from .token import MAX_TOKEN_REQUEST_BYTES, TokenEndpoint
@@ -58,13 +59,14 @@ def oauth_routes(
     provider: TinyFishOAuthProvider,
     settings: AuthSettings,
     verify_key: KeyVerifier,
+    limiter: RateLimiter,
     limits: AuthorizeLimits | None = None,
 ) -> list[BaseRoute]:
     """Guarded authorize and token endpoints, consent page, rate-limited registration, metadata."""
     consent = ConsentPage(
         provider,
         verify_key,
-        SlidingWindowLimiter(*CONSENT_LIMIT),
+        Budget(limiter, "consent", *CONSENT_LIMIT),
         secure_cookie=str(settings.issuer_url).startswith("https://"),
     )
     registration = RegistrationHandler(
@@ -73,14 +75,14 @@ def oauth_routes(
     register_app = _cors(
         RateLimitedApp(
             RequestBodyLimitMiddleware(request_response(registration.handle), _MAX_REGISTRATION_BYTES),
-            SlidingWindowLimiter(*REGISTER_LIMIT),
+            Budget(limiter, "register", *REGISTER_LIMIT),
         )
     )
     limits = limits or AuthorizeLimits()
     authorize = AuthorizeEndpoint(
         provider,
-        rate=SlidingWindowLimiter(limits.per_minute, 60.0),
-        pending_per_address=SlidingWindowLimiter(limits.pending_per_address, PENDING_TTL),
+        rate=Budget(limiter, "authorize", limits.per_minute, 60.0),
+        pending_per_address=Budget(limiter, "pending", limits.pending_per_address, PENDING_TTL),
         max_pending=limits.pending_max,
     )
     token = TokenEndpoint(provider, identity_assertion_enabled=settings.identity_assertion_enabled)

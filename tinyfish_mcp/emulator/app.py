@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import browser, fetch, monitors, research, runs, search, usage, vault, wallet
+from . import browser, fetch, monitors, profiles, research, runs, search, usage, vault, wallet
 from .chromium import Browsers, find_chromium
 from .config import EmulatorConfig
 from .context import Call
@@ -142,6 +142,13 @@ def _product_routes() -> list[BaseRoute]:
         Route("/v1/monitors/{monitor_id}", api(monitors.get), methods=["GET"]),
         Route("/v1/monitors/{monitor_id}", api(monitors.update), methods=["PATCH"]),
         Route("/v1/monitors/{monitor_id}", api(monitors.cancel), methods=["DELETE"]),
+        Route(
+            "/v1/profiles/{profile_id}/setup-session",
+            api(profiles.start_setup, billed=True, credit_status=402),
+            methods=["POST"],
+        ),
+        Route("/v1/profiles/{profile_id}/setup-session/cancel", api(profiles.cancel_setup), methods=["POST"]),
+        Route("/v1/profiles/{profile_id}/save", api(profiles.save), methods=["POST"]),
         Route("/v1/automation/run-research", api(research.run_stream, billed=True), methods=["POST"]),
         Route("/v1/automation/run-research-async", api(research.run_async, billed=True), methods=["POST"]),
         Route("/v1/research-run", api(research.list_runs), methods=["GET"]),

@@ -52,6 +52,7 @@ from .models import (
     VaultItemList,
 )
 from .monitors import MonitorsAPI
+from .profiles import ProfilesAPI
 from .research import ResearchAPI
 from .wallet import WalletAPI
 
@@ -129,6 +130,10 @@ class TinyFishClient:
     @cached_property
     def research(self) -> ResearchAPI:
         return ResearchAPI(self)
+
+    @cached_property
+    def profiles(self) -> ProfilesAPI:
+        return ProfilesAPI(self)
 
     async def aclose(self) -> None:
         """Close the pool, unless it was handed in by the caller (who then closes it)."""

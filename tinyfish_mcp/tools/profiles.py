@@ -1,0 +1,159 @@
+"""The 'profiles' toolset: set up a Browser Context Profile so runs start signed in.
+
+``start_profile_setup`` opens a remote browser for a profile and returns its ``cdp_url``
+and a live view for the user to sign in; ``save_profile`` captures the signed-in state
+and closes the browser; ``cancel_profile_setup`` closes it without saving. Runs then
+pass ``profile_id`` (run_web_automation). The API lists no profiles, so neither do we.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field, ValidationError
+
+from ..upstream.profiles import ProfileSaveRequest, ProfileSaveResult, ProfileSetupRequest
+from ._schema import OutputModel, as_tool_result
+from .browser import _inspector_url
+from .context import ToolDeps
+from .errors import invalid_input, upstream_call
+
+__all__ = ["ProfileSaved", "ProfileSetup", "register", "saved"]
+
+FIND = "the session_id comes from start_profile_setup; a saved or cancelled session is closed"
+ProfileArg = Annotated[str, Field(min_length=1, max_length=100, description="the profile to sign in to")]
+SessionArg = Annotated[str, Field(min_length=1, description="session_id from start_profile_setup")]
+
+START = (
+    "Open a remote browser to sign a profile in: give the user live_view_url (or drive cdp_url "
+    "with Playwright), then call save_profile. The browser bills like a browser session until "
+    "saved, cancelled or idle for timeout_seconds. Runs then pass profile_id to start signed in."
+)
+
+
+class ProfileSetup(OutputModel):
+    profile_id: str
+    session_id: str
+    cdp_url: str
+    base_url: str
+    live_view_url: str | None = None
+    expires_at: str | None = None
+    next_step: str
+
+
+class ProfileSaved(OutputModel):
+    profile_id: str
+    domains_updated: list[str]
+    cookie_count: int
+    signed_in_sites: list[str] | None = None
+    rejected_sites: list[str] | None = None
+    domains_failed: list[str] | None = None
+    note: str | None = None
+
+
+class SetupCancelled(OutputModel):
+    profile_id: str
+    session_id: str
+    cancelled: bool
+
+
+def saved(profile_id: str, result: ProfileSaveResult) -> ProfileSaved:
+    confirmed = result.user_confirmed_sites
+    rejected = [f"{r.site} ({r.reason})" for r in confirmed.rejected] if confirmed else []
+    notes = []
+    if not result.domains_updated:
+        notes.append("Nothing was saved: no sign-in state was found in the browser. Start a new setup.")
+    if result.cleanup_failed:
+        notes.append("The state was saved, but the setup browser did not close cleanly.")
+    return ProfileSaved(
+        profile_id=profile_id,
+        domains_updated=result.domains_updated,
+        cookie_count=result.cookie_count,
+        signed_in_sites=result.signed_in_sites,
+        rejected_sites=rejected or None,
+        domains_failed=result.domains_failed or None,
+        note=" ".join(notes) or None,
+    )
+
+
+def register(mcp: MCPServer, deps: ToolDeps) -> None:
+    """Register the three profile setup tools on ``mcp``."""
+
+    @mcp.tool(
+        description=START,
+        annotations=ToolAnnotations(
+            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
+        ),
+    )
+    async def start_profile_setup(
+        profile_id: ProfileArg,
+        url: Annotated[str | None, Field(description="the sign-in page to open")] = None,
+        timeout_seconds: Annotated[int | None, Field(ge=5, le=86_400)] = None,
+    ) -> Annotated[CallToolResult, ProfileSetup]:
+        if url is not None and "://" not in url.strip():
+            url = "https://" + url.strip()
+        try:
+            request = ProfileSetupRequest(url=url, timeout_seconds=timeout_seconds)
+        except ValidationError as exc:
+            raise invalid_input(exc) from None
+        key = await deps.resolve_key()
+        session = await upstream_call(
+            "opening the profile setup browser (it may be open already: do not retry at once)",
+            deps.client.profiles.start_setup(key, profile_id, request),
+        )
+        live = await _inspector_url(deps.client, key, session.base_url) if url else None
+        return as_tool_result(
+            ProfileSetup(
+                profile_id=profile_id,
+                session_id=session.session_id,
+                cdp_url=session.cdp_url,
+                base_url=session.base_url,
+                live_view_url=live,
+                expires_at=session.expires_at,
+                next_step=f"Once the user has signed in, call save_profile(profile_id='{profile_id}', "
+                f"session_id='{session.session_id}', signed_in_sites=[...]); or cancel_profile_setup.",
+            )
+        )
+
+    @mcp.tool(
+        description="Save the signed-in state of a profile setup browser into the profile and close "
+        "the browser. signed_in_sites: the sites the user signed in to (hosts or URLs).",
+        annotations=ToolAnnotations(
+            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
+        ),
+    )
+    async def save_profile(
+        profile_id: ProfileArg,
+        session_id: SessionArg,
+        signed_in_sites: Annotated[list[str] | None, Field(max_length=50)] = None,
+    ) -> Annotated[CallToolResult, ProfileSaved]:
+        try:
+            request = ProfileSaveRequest(session_id=session_id, signed_in_sites=signed_in_sites)
+        except ValidationError as exc:
+            raise invalid_input(exc) from None
+        key = await deps.resolve_key()
+        result = await upstream_call(
+            f"saving profile {profile_id}", deps.client.profiles.save(key, profile_id, request), find=FIND
+        )
+        return as_tool_result(saved(profile_id, result))
+
+    @mcp.tool(
+        description="Close a profile setup browser without saving anything.",
+        annotations=ToolAnnotations(
+            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
+        ),
+    )
+    async def cancel_profile_setup(
+        profile_id: ProfileArg, session_id: SessionArg
+    ) -> Annotated[CallToolResult, SetupCancelled]:
+        key = await deps.resolve_key()
+        result = await upstream_call(
+            f"cancelling the setup of profile {profile_id}",
+            deps.client.profiles.cancel_setup(key, profile_id, session_id),
+            find=FIND,
+        )
+        return as_tool_result(
+            SetupCancelled(profile_id=profile_id, session_id=session_id, cancelled=result.cancelled)
+        )
