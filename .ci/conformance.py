@@ -9,6 +9,7 @@ fails on any unexpected failure and on any baseline entry that now passes.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,6 +21,22 @@ ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / ".ci" / "node"
 BASELINE = ROOT / "conformance" / "expected-failures.yml"
 KEY = "sk-tinyfish-emulator"
+# What the suite prints: each scenario as it starts, then its baseline report, a section
+# header ("Expected failures (in baseline):", "Stale baseline entries ...", "Unexpected
+# failures ...") followed by one indented "~ name" / "✓ name" / "✗ name" line per scenario.
+SCENARIO_START = re.compile(r"^=== Running scenario: (\S+) ===")
+SECTIONS = {"Expected failures": "expected", "Stale baseline": "stale", "Unexpected failures": "unexpected"}
+LISTED = re.compile(r"^\s+[~✓✗] (\S+)\s*$")
+
+
+def baseline() -> list[str]:
+    """The scenario names of conformance/expected-failures.yml (a flat YAML list under ``server:``)."""
+    names = []
+    for line in BASELINE.read_text().splitlines():
+        item = re.match(r"^\s*-\s*([\w-]+)\s*$", line)
+        if item:
+            names.append(item.group(1))
+    return names
 
 
 def free_port() -> int:
@@ -39,7 +56,39 @@ def wait_for(url: str, deadline: float) -> None:
     raise SystemExit(f"conformance: {url} did not come up in time")
 
 
-def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> int:
+def relay(command: list[str], env: dict[str, str]) -> tuple[int, dict[str, list[str]]]:
+    """Run the suite, echoing its output but for its check-level "Total:" line (counted anew below).
+
+    Returns the exit code and the scenario names: ``ran``, ``expected``, ``stale``, ``unexpected``.
+    """
+    found: dict[str, list[str]] = {"ran": [], "expected": [], "stale": [], "unexpected": []}
+    section = None
+    with subprocess.Popen(  # noqa: S603 - the suite installed under .ci/node
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8"
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not line.startswith("Total:"):
+                sys.stdout.write(line)
+            started = SCENARIO_START.match(line)
+            if started:
+                found["ran"].append(started.group(1))
+                continue
+            header = next((name for text, name in SECTIONS.items() if text in line), None)
+            if header is not None:
+                section = header
+                continue
+            listed = LISTED.match(line)
+            if listed and section is not None:
+                found[section].append(listed.group(1))
+            elif line.strip():
+                section = None
+        code = proc.wait(timeout=600)
+    sys.stdout.flush()
+    return code, found
+
+
+def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> tuple[int, dict[str, list[str]]]:
     """Start the emulator and our HTTP server with ``extra_env``; run the suite with ``suite_args``."""
     emulator_port, server_port = free_port(), free_port()
     env = dict(os.environ)
@@ -74,7 +123,7 @@ def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> int:
             f"http://127.0.0.1:{server_port}/mcp",
             *suite_args,
         ]
-        return subprocess.run(command, env=run_env, check=False, timeout=600).returncode  # noqa: S603
+        return relay(command, run_env)
     finally:
         for proc in procs:
             proc.terminate()
@@ -87,9 +136,29 @@ def run_suite(extra_env: dict[str, str], suite_args: list[str]) -> int:
 
 def main() -> int:
     # The default deployment (stateless) against the whole active suite and our baseline...
-    status = run_suite({"TINYFISH_MCP_STATELESS": "true"}, ["--expected-failures", str(BASELINE)])
+    status, results = run_suite({"TINYFISH_MCP_STATELESS": "true"}, ["--expected-failures", str(BASELINE)])
     # ...and the stateful mode for the one scenario that needs an MCP session.
-    stateful = run_suite({"TINYFISH_MCP_STATELESS": "false"}, ["--scenario", "server-sse-multiple-streams"])
+    stateful, _ = run_suite(
+        {"TINYFISH_MCP_STATELESS": "false"}, ["--scenario", "server-sse-multiple-streams"]
+    )
+    failing = set(results["expected"]) | set(results["unexpected"])
+    passed = [name for name in results["ran"] if name not in failing]
+    listed = set(baseline())
+    known = [name for name in results["expected"] if name in listed]
+    print("\n== conformance summary (scenarios)")
+    unexpected = results["unexpected"]
+    counts = f"{len(passed)} passed, {len(known)} expected failures (listed), {len(unexpected)} unexpected"
+    print(f"stateless: {counts}")
+    for name in known:
+        print(f"  expected failure: {name} (reason in {BASELINE.relative_to(ROOT)})")
+    for name in unexpected:
+        print(f"  UNEXPECTED failure: {name}")
+    for name in results["stale"]:
+        print(f"  now passing, remove it from the baseline: {name}")
+    print(f"stateful: server-sse-multiple-streams {'passed' if stateful == 0 else 'FAILED'}")
+    if not results["ran"]:
+        print("conformance: the suite reported no scenario")
+        return 1
     return status or stateful
 
 

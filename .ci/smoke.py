@@ -70,8 +70,10 @@ async def check_protocol(exe: Path, expected: str) -> None:
         result = await client.call_tool("search", {"query": "web automation"})
         if result.is_error or not (result.structured_content or {}).get("results"):
             fail(f"search in the sandbox failed: {result.content}")
-    print(f"smoke: initialize ({info.name} {info.version}), tools/list ({len(tools)} tools), "
-          "search in the sandbox: ok")
+    print(
+        f"smoke: initialize ({info.name} {info.version}), tools/list ({len(tools)} tools), "
+        "search in the sandbox: ok"
+    )
 
 
 def main() -> int:

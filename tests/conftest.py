@@ -49,8 +49,16 @@ class Emulator:
         hang: bool = False,
         drop_after: int | None = None,
         malformed_after: int | None = None,
+        drop: bool = False,
+        after: bool = False,
+        retry_after: float | None = None,
+        retry_after_date: bool = False,
     ) -> dict[str, Any]:
-        """Make the next ``count`` requests to ``path`` (``*`` wildcards) misbehave."""
+        """Make the next ``count`` requests to ``path`` (``*`` wildcards) misbehave.
+
+        ``after=True`` lets the request be processed first (the run is created), then
+        applies the fault to the answer; see ``tinyfish_mcp/emulator/faults.py``.
+        """
         body = {
             "path": path,
             "method": method,
@@ -60,6 +68,10 @@ class Emulator:
             "hang": hang,
             "drop_after": drop_after,
             "malformed_after": malformed_after,
+            "drop": drop,
+            "after": after,
+            "retry_after": retry_after,
+            "retry_after_date": retry_after_date,
         }
         result: dict[str, Any] = self._control("POST", "/faults", body)
         return result

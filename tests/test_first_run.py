@@ -69,3 +69,12 @@ def test_stdio_from_a_client_prints_no_hint(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "waiting for an MCP client" not in done.stderr
+
+
+async def test_the_sandbox_can_be_chosen_by_environment() -> None:
+    from _mcp import stdio_server
+
+    async with stdio_server(None, api_key=None, env={"TINYFISH_SANDBOX": "true"}) as client:
+        result = await client.call_tool("search", {"query": "web automation"})
+    assert not result.is_error and result.structured_content is not None
+    assert result.structured_content["results"]

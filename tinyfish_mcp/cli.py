@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common(parser, top=True)
-    commands = parser.add_subparsers(dest="command", metavar="{stdio,http}", parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command", metavar="{stdio,http,install,doctor}", parser_class=_Parser
+    )
     stdio = commands.add_parser("stdio", help="serve MCP on stdin/stdout (the default)")
     _common(stdio, top=False)
     http = commands.add_parser("http", help="serve MCP over streamable HTTP with authorization")
@@ -94,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="worker processes (default: TINYFISH_MCP_WORKERS, else one per core with auth, 1 without)",
     )
+    doctor = commands.add_parser(
+        "doctor", help="check the key, the network, the clock and the client configurations"
+    )
+    _common(doctor, top=False)
+    from . import install
+
+    install.add_parser(commands)
     return parser
 
 
@@ -152,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "stdio"
+    if command == "install":
+        from . import install
+
+        return install.run(args)
     try:
         settings = settings_from_args(args)
     except ValidationError as exc:
@@ -159,20 +172,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _configure_logging(settings.mcp_log_level)
 
-    sandbox: AbstractContextManager[Any] = _sandbox() if args.sandbox else nullcontext()
+    wants_sandbox = args.sandbox or settings.sandbox
+    sandbox: AbstractContextManager[Any] = _sandbox() if wants_sandbox else nullcontext()
     try:
         with sandbox as emulator:
             if emulator is not None:
                 from .emulator.config import DEFAULT_API_KEY
 
                 settings = settings.model_copy(
-                    update={"base_url": emulator.base_url, "api_key": SecretStr(DEFAULT_API_KEY)}
+                    update={
+                        "base_url": emulator.base_url,
+                        "api_key": SecretStr(DEFAULT_API_KEY),
+                        "sandbox": True,
+                    }
                 )
                 log.warning(
                     "SANDBOX: serving against the built-in TinyFish emulator at %s - "
                     "runs are simulated, no API key is used",
                     emulator.base_url,
                 )
+            if command == "doctor":
+                from . import doctor
+
+                return doctor.run(settings)
             if command == "http":
                 return _serve_http(settings)
             return _serve_stdio(settings)

@@ -138,6 +138,10 @@ def build_server(
     for name in settings.mcp_toolsets:
         TOOLSETS[name](mcp, deps)
     compact_tool_schemas(mcp)
+    # Imported here, not at the top: keeps this module's toolset imports one line others edit.
+    from .tools._deadline import apply_deadlines
+
+    apply_deadlines(mcp, settings)
     install_argument_checks(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp

@@ -89,6 +89,10 @@ class Settings(BaseModel):
         default=None,
         description="One base URL for every product ({base}/v1/...); unset means the production hosts.",
     )
+    sandbox: bool = Field(
+        default=False,
+        description="Serve against the built-in emulator of the TinyFish API (--sandbox): no key needed.",
+    )
 
     # Per-product timeouts (seconds), from the documents' latency table.
     search_timeout: float = Field(default=15.0, gt=0)
@@ -122,6 +126,16 @@ class Settings(BaseModel):
     mcp_poll_max: float = Field(default=5.0, gt=0, description="Largest poll interval when polling a run.")
     mcp_max_result_chars: int = Field(default=20_000, ge=1000)
     mcp_browser_default_timeout: int = Field(default=300, ge=5, le=86400)
+    # One deadline per tool call, attempts and waits included (clients give up near 60 s).
+    # The run tools' deadline is their call window (max_wait_seconds / mcp_call_window).
+    mcp_read_deadline: float = Field(
+        default=25.0, gt=0, le=600, description="Deadline of get_run, list_runs and the other reads."
+    )
+    mcp_create_deadline: float = Field(
+        default=30.0, gt=0, le=600, description="Deadline of the async, batch and browser-session creates."
+    )
+    mcp_search_deadline: float = Field(default=30.0, gt=0, le=600, description="Deadline of a search.")
+    mcp_fetch_deadline: float = Field(default=55.0, gt=0, le=600, description="Deadline of fetch_content.")
     mcp_keep_browser_sessions: bool = Field(
         default=False,
         description="stdio: leave this process's browser sessions open when its client goes away.",
@@ -154,6 +168,13 @@ class Settings(BaseModel):
     mcp_access_token_ttl: int = Field(default=3600, ge=60)
     mcp_refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=300)
     mcp_auth_code_ttl: int = Field(default=300, ge=30, le=600)
+    mcp_headless_api_keys: bool = Field(
+        default=True,
+        description="oauth mode: also accept a TinyFish API key (X-API-Key, or bearer sk-tinyfish-...).",
+    )
+    mcp_headless_key_ttl: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds an upstream check of a headless API key is cached."
+    )
     mcp_token_cache_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -158,6 +160,60 @@ def test_fault_on_run_creation_creates_no_run(api: httpx.Client, emulator: Any) 
     assert api.get("/v1/runs").json()["pagination"]["total"] == 0
 
 
+@pytest.mark.parametrize(
+    ("fault", "failure"),
+    [
+        ({"status": 502}, None),
+        ({"hang": True}, httpx.ReadTimeout),
+        ({"drop": True}, httpx.RemoteProtocolError),
+    ],
+    ids=["status", "hang", "drop"],
+)
+def test_fault_after_processing_creates_the_run_then_fails(
+    api: httpx.Client, emulator: Any, fault: dict[str, Any], failure: type[Exception] | None
+) -> None:
+    emulator.fault("/v1/automation/run-async", after=True, **fault)
+
+    if failure is None:
+        assert api.post("/v1/automation/run-async", json=run_body()).status_code == 502
+    else:
+        with pytest.raises(failure):
+            api.post("/v1/automation/run-async", json=run_body(), timeout=0.3)
+    assert api.get("/v1/runs").json()["pagination"]["total"] == 1
+
+
+def test_drop_before_processing_creates_nothing(api: httpx.Client, emulator: Any) -> None:
+    emulator.fault("/v1/automation/run-async", drop=True)
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.post("/v1/automation/run-async", json=run_body())
+    assert api.get("/v1/runs").json()["pagination"]["total"] == 0
+
+
+@pytest.mark.parametrize("as_date", [False, True], ids=["seconds", "http-date"])
+def test_status_fault_sends_retry_after(api: httpx.Client, emulator: Any, as_date: bool) -> None:
+    emulator.fault("/v1/runs", status=429, retry_after=30, retry_after_date=as_date)
+
+    response = api.get("/v1/runs")
+
+    assert response.status_code == 429
+    value = response.headers["retry-after"]
+    if as_date:
+        when = parsedate_to_datetime(value)
+        assert 25 <= (when - datetime.now(UTC)).total_seconds() <= 31
+    else:
+        assert value == "30"
+
+
+def test_sse_drop_before_the_first_event_leaves_a_run(api: httpx.Client, emulator: Any) -> None:
+    emulator.fault("/v1/automation/run-sse", drop_after=0)
+
+    with api.stream("POST", "/v1/automation/run-sse", json=run_body()) as response:
+        assert response.status_code == 200
+        assert _data_lines(response) == []
+    assert api.get("/v1/runs").json()["pagination"]["total"] == 1
+
+
 def test_delay_fault_adds_latency(api: httpx.Client, emulator: Any) -> None:
     emulator.fault("/v1/runs", delay=1.0)
 
@@ -221,6 +277,8 @@ def test_malformed_after_sends_a_non_json_line(api: httpx.Client, emulator: Any)
         {"path": "/v1/runs", "delay": -1},
         {"path": "/v1/runs", "hang": "yes"},
         {"path": "/v1/runs", "drop_after": 1.5},
+        {"path": "/v1/runs", "after": "yes"},
+        {"path": "/v1/runs", "retry_after": -5},
     ],
 )
 def test_invalid_faults_are_refused(emulator: Any, body: dict[str, Any]) -> None:

@@ -84,7 +84,8 @@ async def test_server_error_on_start_is_not_resent_and_warns_of_a_possible_run(
     result = await mcp.call_tool("run_web_automation", {"url": SHOP, "goal": "x"})
     text = result_text(result)
     assert result.is_error and "HTTP 500" in text and "starting the run" in text
-    assert "list_runs(status='RUNNING') before retrying" in text
+    assert "may have started the run" in text and "Do NOT start it again" in text
+    assert "list_runs(goal='x', created_after=" in text
     assert len(_sent(emulator, "/v1/automation/run-sse")) == 1, "a run creation is never re-sent after a 5xx"
 
 
@@ -97,11 +98,12 @@ async def test_rate_limit_says_to_wait(mcp: Client, emulator: Any) -> None:
     assert len(_sent(emulator, "/v1/automation/run-sse")) == 4
 
 
-async def test_stream_closed_before_start_warns_of_a_possible_run(mcp: Client, emulator: Any) -> None:
+async def test_stream_closed_before_start_finds_and_follows_the_run(mcp: Client, emulator: Any) -> None:
     emulator.fault("/v1/automation/run-sse", drop_after=0)
-    result = await mcp.call_tool("run_web_automation", {"url": SHOP, "goal": "x"})
-    assert result.is_error
-    assert "list_runs(status='RUNNING') before retrying" in result_text(result)
+    data = result_json(await mcp.call_tool("run_web_automation", {"url": SHOP, "goal": "x"}))
+    assert data["status"] == "COMPLETED"
+    assert len(_sent(emulator, "/v1/automation/run-sse")) == 1, "found, never started again"
+    assert [r for r in emulator.requests() if r["path"] == "/v1/runs"], "looked the run up by listing"
 
 
 async def test_malformed_event_is_skipped(mcp: Client, emulator: Any) -> None:
@@ -191,5 +193,5 @@ async def test_window_closing_before_the_run_is_confirmed_warns_of_a_possible_ru
     emulator.fault("/v1/automation/run-sse", delay=3)
     result = await mcp.call_tool("run_web_automation", {"url": SHOP, "goal": "x", "max_wait_seconds": 1})
     text = result_text(result)
-    assert result.is_error and "did not confirm the run within 1 s" in text
-    assert "list_runs(status='RUNNING') before retrying" in text
+    assert result.is_error and "within the 1 s deadline of this call" in text
+    assert "may have started the run" in text and "Do NOT start it again" in text

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from tinyfish_mcp.upstream.client import TinyFishClient
+from tinyfish_mcp.upstream.deadline import Deadline
 from tinyfish_mcp.upstream.errors import (
+    DeadlineExceededError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    UpstreamConnectionError,
     UpstreamTimeoutError,
 )
 from tinyfish_mcp.upstream.models import (
@@ -171,3 +174,42 @@ async def test_client_errors_are_never_retried(client: TinyFishClient, emulator:
     assert getattr(info.value, "status", None) == 400
     assert _hits(emulator, "/v1/automation/run-async") == 1
     assert _hits(emulator, "/v1/runs") == 1
+
+
+# --------------------------------------------------------------------------- one deadline per call
+
+
+async def test_a_hung_read_ends_at_the_deadline_with_the_figure(
+    client: TinyFishClient, emulator: Any
+) -> None:
+    # Without a deadline this is attempts x read timeout (121 s with the defaults).
+    run_id = await _create_run(client, emulator.api_key)
+    emulator.fault(f"/v1/runs/{run_id}", method="GET", hang=True, count=10)
+    with Deadline(0.5).applied(), pytest.raises(DeadlineExceededError) as info:
+        await client.get_run(emulator.api_key, run_id)
+    assert "within the 0.5 s deadline of this call" in str(info.value)
+    assert info.value.may_have_been_processed
+
+
+async def test_retry_after_is_honoured_within_the_deadline(client: TinyFishClient, emulator: Any) -> None:
+    emulator.fault("/v1/runs", method="GET", status=503, retry_after=0.2)
+    with Deadline(5).applied():
+        await client.list_runs(emulator.api_key, ListRunsParams())
+    assert _hits(emulator, "/v1/runs") == 2
+
+
+async def test_retry_after_past_the_deadline_says_when(client: TinyFishClient, emulator: Any) -> None:
+    emulator.fault("/v1/runs", method="GET", status=429, retry_after=90, retry_after_date=True)
+    with Deadline(5).applied(), pytest.raises(RateLimitError) as info:
+        await client.list_runs(emulator.api_key, ListRunsParams())
+    assert info.value.retry_at is not None and info.value.retry_at in info.value.hint
+    assert "past the 5 s deadline" in info.value.hint
+    assert _hits(emulator, "/v1/runs") == 1
+
+
+async def test_a_refused_connection_names_the_host_and_was_never_sent(make_client: ClientFactory) -> None:
+    async with make_client(base_url="http://127.0.0.1:9") as tf:
+        with pytest.raises(UpstreamConnectionError) as info:
+            await tf.run_async("sk-test", REQUEST)
+    assert "127.0.0.1:9" in str(info.value) and "never reached" in str(info.value)
+    assert not info.value.may_have_been_processed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -13,7 +14,9 @@ from tinyfish_mcp.upstream.retry import (
     RetryPolicy,
     backoff_delay,
     next_delay,
+    parse_retry_after,
     should_retry,
+    was_not_sent,
 )
 
 CREATE = RequestKind.CREATE
@@ -138,3 +141,45 @@ def test_policy_comes_from_the_settings() -> None:
         retry_max_total_wait=12.0,
     )
     assert RetryPolicy.from_settings(settings) == RetryPolicy(5, 0.2, 3.0, 9.0, 12.0)
+
+
+# --------------------------------------------------------------------------- Retry-After and the deadline
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("5", 5.0),
+        (" 0 ", 0.0),
+        ("1.5", 1.5),
+        ("Sun, 29 Nov 2026 20:00:10 GMT", 10.0),
+        ("Sun, 29 Nov 2026 19:59:00 GMT", 0.0),  # in the past: now
+        ("-3", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_reads_seconds_and_http_dates(header: str | None, expected: float | None) -> None:
+    now = datetime(2026, 11, 29, 20, 0, 0, tzinfo=UTC)
+    assert parse_retry_after(header, now=now) == expected
+
+
+def test_retry_after_replaces_the_backoff() -> None:
+    policy = RetryPolicy(initial_backoff=0.01, max_backoff=0.02, max_total_wait=30)
+    assert next_delay(policy, IDEMPOTENT, "runs", 0, 429, 0.0, retry_after=4.0) == 4.0
+    assert next_delay(policy, CREATE, "automation", 0, 429, 0.0, retry_after=4.0) == 4.0
+
+
+def test_no_wait_reaches_past_the_deadline_or_the_total_bound() -> None:
+    policy = RetryPolicy(initial_backoff=0.01, max_backoff=0.02, max_total_wait=30)
+    assert next_delay(policy, IDEMPOTENT, "runs", 0, 429, 0.0, retry_after=4.0, remaining=3.0) is None
+    assert next_delay(policy, IDEMPOTENT, "runs", 0, 429, 0.0, retry_after=40.0) is None
+    assert next_delay(policy, IDEMPOTENT, "runs", 0, 503, 0.0, remaining=0.0) is None
+    assert next_delay(policy, IDEMPOTENT, "runs", 0, 503, 0.0, remaining=5.0) is not None
+
+
+def test_a_refused_connection_was_not_sent_a_timeout_may_have_been() -> None:
+    assert was_not_sent(httpx.ConnectError("refused", request=REQ))
+    assert not was_not_sent(httpx.ReadTimeout("slow", request=REQ))
+    assert not was_not_sent(503)

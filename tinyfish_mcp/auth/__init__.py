@@ -34,6 +34,7 @@ from starlette.types import ASGIApp
 
 from ..settings import Settings
 from ..tools.context import KeyResolver
+from .apikeys import ApiKeyHeader, HeadlessKeyProvider, headless_key_resolver
 from .authorize import AuthorizeLimits
 from .challenge import ScopeChallenge
 from .cimd import ClientMetadataDocuments
@@ -68,6 +69,7 @@ class AuthSetup:
     auth_settings: AuthSettings
     routes: list[BaseRoute]
     resolve_key: KeyResolver
+    headless_keys: bool = False
     _startup: _Hook = field(default=_nothing, repr=False)
     _shutdown: _Hook = field(default=_nothing, repr=False)
 
@@ -82,7 +84,8 @@ class AuthSetup:
     def wrap_mcp_app(self, app: ASGIApp) -> ASGIApp:
         """Wrap the SDK's app so its 401/403 challenges also name the required scope."""
         scopes = self.auth_settings.required_scopes
-        return ScopeChallenge(app, scopes) if scopes else app
+        wrapped = ScopeChallenge(app, scopes) if scopes else app
+        return ApiKeyHeader(wrapped) if self.headless_keys else wrapped
 
 
 def resource_url(settings: Settings) -> str:
@@ -169,7 +172,13 @@ def _build_oauth(
         }
     )
     store = AuthStore(settings.mcp_database_url)
-    provider = TinyFishOAuthProvider(
+    headless = settings.mcp_headless_api_keys
+    provider_class: Any = HeadlessKeyProvider if headless else TinyFishOAuthProvider
+    extra: dict[str, Any] = (
+        {"verify_key": verify_key, "key_ttl": settings.mcp_headless_key_ttl} if headless else {}
+    )
+    provider = provider_class(
+        **extra,
         store=store,
         cipher=cipher,
         documents=ClientMetadataDocuments(
@@ -206,11 +215,22 @@ def _build_oauth(
                 pending_per_address=settings.mcp_pending_per_address,
                 pending_max=settings.mcp_pending_max,
             ),
+            sandbox_key=_sandbox_key(settings),
         ),
-        resolve_key=oauth_key_resolver(provider),
+        resolve_key=(
+            headless_key_resolver(oauth_key_resolver(provider)) if headless else oauth_key_resolver(provider)
+        ),
+        headless_keys=headless,
         _startup=store.create_all,
         _shutdown=shutdown,
     )
+
+
+def _sandbox_key(settings: Settings) -> str | None:
+    """In the sandbox the consent page tells the user which key the emulator accepts."""
+    if settings.sandbox and settings.api_key is not None:
+        return settings.api_key.get_secret_value()
+    return None
 
 
 def _build_jwt(settings: Settings, http: httpx.AsyncClient) -> AuthSetup:

@@ -68,6 +68,7 @@ button{padding:.6rem 1.2rem;font-size:1rem;border-radius:8px;border:1px solid #c
 background:#fff;cursor:pointer}
 button.primary{background:#1f5eff;border-color:#1f5eff;color:#fff}
 small{color:#5b6373}
+.sandbox{background:#eef4ff;padding:.75rem 1rem;border-radius:8px}
 """
 
 
@@ -103,7 +104,9 @@ class ConsentPage:
         limiter: Budget,
         *,
         secure_cookie: bool,
+        sandbox_key: str | None = None,
     ) -> None:
+        self._sandbox_key = sandbox_key
         self._provider = provider
         self._verify_key = verify_key
         self._limiter = limiter
@@ -127,9 +130,16 @@ class ConsentPage:
         cookie = request.cookies.get(CONSENT_COOKIE) or new_secret()
         csrf = csrf_token(self._provider.cipher.csrf_key, txn, cookie)
         error_html = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+        sandbox_html = (
+            '<p class="sandbox"><strong>Sandbox:</strong> this server runs against the built-in emulator '
+            "of the TinyFish API (simulated runs, nothing billed). Paste the sandbox key "
+            f'<code class="host">{html.escape(self._sandbox_key)}</code>.</p>'
+            if self._sandbox_key
+            else ""
+        )
         body = f"""
 <h1>Connect to TinyFish</h1>
-{error_html}
+{error_html}{sandbox_html}
 <p><span class="who">{html.escape(name)}</span> wants to use TinyFish web agents on your behalf.</p>
 <p>After you sign in you will be sent back to <span class="host">{html.escape(redirect_host)}</span>.
 Only continue if you started this connection yourself.</p>

@@ -61,6 +61,8 @@ def oauth_routes(
     verify_key: KeyVerifier,
     limiter: RateLimiter,
     limits: AuthorizeLimits | None = None,
+    *,
+    sandbox_key: str | None = None,
 ) -> list[BaseRoute]:
     """Guarded authorize and token endpoints, consent page, rate-limited registration, metadata."""
     consent = ConsentPage(
@@ -68,6 +70,7 @@ def oauth_routes(
         verify_key,
         Budget(limiter, "consent", *CONSENT_LIMIT),
         secure_cookie=str(settings.issuer_url).startswith("https://"),
+        sandbox_key=sandbox_key,
     )
     registration = RegistrationHandler(
         provider, options=settings.client_registration_options or ClientRegistrationOptions(enabled=True)

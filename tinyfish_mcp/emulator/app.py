@@ -80,14 +80,10 @@ def api(
         raw = await request.body()
         _log(store, request, raw, key)
         fault: Fault | None = store.faults.take(request.method, request.url.path)
-        if fault is not None:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.hang:
-                await _hang(request)
-                return Response(status_code=499)
-            if fault.status is not None:
-                return error_response(fault.status)
+        if fault is not None and not fault.after:
+            faulty = await _misbehave(request, fault)
+            if faulty is not None:
+                return faulty
         if auth:
             if key is None:
                 return error_response(401, "MISSING_API_KEY", "X-API-Key header is required")
@@ -97,11 +93,62 @@ def api(
                 code = "INSUFFICIENT_CREDITS" if credit_status == 402 else "FORBIDDEN"
                 return error_response(credit_status, code, NO_CREDIT_MESSAGE)
         try:
-            return await handler(Call(request, key or "", store, config, fault))
+            response = await handler(Call(request, key or "", store, config, fault))
         except ApiError as error:
             return error_response(error.status, error.code, error.message, error.details)
+        if fault is not None and fault.after:
+            # Processed (a run or session exists now); the answer is what goes wrong.
+            faulty = await _misbehave(request, fault)
+            if faulty is not None:
+                return faulty
+        return response
 
     return endpoint
+
+
+class DroppedConnection(Exception):
+    """Raised on purpose after the headers went out: the server then cuts the connection."""
+
+
+def _not_a_dropped_connection(record: logging.LogRecord) -> bool:
+    """A log filter: the server's report of a connection we dropped on purpose is not news."""
+    exc = record.exc_info[1] if record.exc_info else None
+    while exc is not None:
+        if isinstance(exc, DroppedConnection):
+            return False
+        inner = getattr(exc, "exceptions", None)
+        if inner and isinstance(inner[0], BaseException):
+            exc = inner[0]
+            continue
+        exc = exc.__cause__ or exc.__context__
+    return True
+
+
+logging.getLogger("uvicorn.error").addFilter(_not_a_dropped_connection)
+
+
+class _Dropped(Response):
+    """Starts an answer that promises a body, then breaks the connection (a mid-answer crash)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]})
+        raise DroppedConnection("fault: connection dropped on purpose")
+
+
+async def _misbehave(request: Request, fault: Fault) -> Response | None:
+    """Apply a fault's delay, hang, drop or status; None lets the request through."""
+    if fault.delay:
+        await asyncio.sleep(fault.delay)
+    if fault.hang:
+        await _hang(request)
+        return Response(status_code=499)
+    if fault.drop:
+        return _Dropped()
+    if fault.status is not None:
+        answer = error_response(fault.status)
+        answer.headers.update(fault.headers())
+        return answer
+    return None
 
 
 def _api_routes() -> list[BaseRoute]:

@@ -7,13 +7,24 @@ requests, first registered first used. ``path`` may contain ``*`` wildcards
 - ``status``: answer with that HTTP status and the documented error body;
 - ``delay``: wait that many seconds before handling the request;
 - ``hang``: never answer (until the client goes away or the server stops);
-- ``drop_after``: an SSE stream is closed after k events, without COMPLETE;
-- ``malformed_after``: an SSE stream sends a non-JSON ``data:`` line after k events.
+- ``drop``: close the connection without a complete answer (headers, then nothing);
+- ``drop_after``: an SSE stream is closed after k events, without COMPLETE (0: before
+  the first event);
+- ``malformed_after``: an SSE stream sends a non-JSON ``data:`` line after k events;
+- ``retry_after``: a ``status`` answer carries ``Retry-After`` with that many seconds,
+  as delta-seconds, or as an HTTP-date when ``retry_after_date`` is true.
+
+``after``: apply ``delay``, ``hang``, ``drop`` and ``status`` only once the request has
+been handled — the run or session is created, then the answer is slow, never comes,
+breaks off or is an error. That is the ambiguous failure a client cannot tell from one
+before processing, and the one that must not make it create twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -32,6 +43,10 @@ class Fault:
     hang: bool = False
     drop_after: int | None = None
     malformed_after: int | None = None
+    drop: bool = False
+    after: bool = False
+    retry_after: float | None = None
+    retry_after_date: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -40,6 +55,15 @@ class Fault:
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)
+
+    def headers(self) -> dict[str, str]:
+        """``Retry-After`` for a status answer, when asked for."""
+        if self.retry_after is None:
+            return {}
+        if self.retry_after_date:
+            moment = datetime.now(UTC) + timedelta(seconds=self.retry_after)
+            return {"Retry-After": format_datetime(moment, usegmt=True)}
+        return {"Retry-After": f"{self.retry_after:g}"}
 
 
 class FaultBook:
@@ -99,9 +123,14 @@ def parse_fault(body: object) -> tuple[Fault | None, list[Issue]]:
     delay = _optional_number(body, "delay", issues, integer=False)
     drop_after = _optional_number(body, "drop_after", issues, integer=True)
     malformed_after = _optional_number(body, "malformed_after", issues, integer=True)
-    hang = body.get("hang", False)
-    if not isinstance(hang, bool):
-        issues.append(issue("invalid_type", ["hang"], "hang must be a boolean"))
+    retry_after = _optional_number(body, "retry_after", issues, integer=False)
+    flags = {}
+    for name in ("hang", "drop", "after", "retry_after_date"):
+        flags[name] = body.get(name, False)
+        if flags[name] is None:
+            flags[name] = False
+        if not isinstance(flags[name], bool):
+            issues.append(issue("invalid_type", [name], f"{name} must be a boolean"))
     if issues:
         return None, issues
     fault = Fault(
@@ -110,8 +139,12 @@ def parse_fault(body: object) -> tuple[Fault | None, list[Issue]]:
         count=int(count),
         status=status,
         delay=delay,
-        hang=bool(hang),
+        hang=bool(flags["hang"]),
         drop_after=drop_after,
         malformed_after=malformed_after,
+        drop=bool(flags["drop"]),
+        after=bool(flags["after"]),
+        retry_after=retry_after,
+        retry_after_date=bool(flags["retry_after_date"]),
     )
     return fault, []

@@ -180,6 +180,7 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
                 "Mcp-Session-Id",
                 "Mcp-Protocol-Version",
                 "Last-Event-ID",
+                "X-API-Key",
             ],
             expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
             max_age=600,

@@ -21,12 +21,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
+from ..upstream.deadline import Deadline
 from ..upstream.errors import (
     RateLimitError,
     ServerError,
@@ -45,6 +47,7 @@ from ..upstream.models import (
     StartedEvent,
     StreamingUrlEvent,
 )
+from ._recover import find_runs, lost_runs_error, not_started_error, utcnow
 from .context import ToolDeps
 from .errors import explain, tool_error
 from .results import RunResult, error_info, finish, run_result
@@ -58,13 +61,17 @@ R = TypeVar("R")
 CANCEL_TIMEOUT = 5.0
 # How long the last look at a run may take when the window has closed.
 SNAPSHOT_TIMEOUT = 5.0
+# Slack given to the shared window guard around work that keeps its own deadline.
+WINDOW_MARGIN = 1.0
 # Consecutive transient poll failures tolerated before giving up (with the run_id).
 MAX_POLL_FAILURES = 3
 _TRANSIENT = (UpstreamConnectionError, UpstreamTimeoutError, ServerError, RateLimitError)
 _MAYBE_STARTED = (
-    "The run may have started anyway: check list_runs(status='RUNNING') before retrying, "
-    "so the same goal does not run twice."
+    "The run may have started anyway (runs are billed): do NOT start it again; look for it with "
+    "list_runs(status='RUNNING') first."
 )
+# A stream that breaks after STARTED is followed by polling; other errors end the call.
+_BROKEN_STREAM = (UpstreamConnectionError, UpstreamTimeoutError, UpstreamProtocolError, ServerError)
 
 
 class Progress:
@@ -162,6 +169,7 @@ class Tracker:
     last: Run | None = None
     # Told the run id as soon as STARTED names it (a session_id claim records it).
     on_started: Callable[[str], Awaitable[None]] | None = None
+    lost: UpstreamError | str | None = None  # why the run's confirmation never arrived
 
     async def absorb(self, run: Run, progress: Progress, *, keepalive: bool = True) -> None:
         """Report what a poll shows that we have not reported yet."""
@@ -245,32 +253,55 @@ async def _poll(
 
 async def _stream(
     deps: ToolDeps, key: str, request: RunRequest, tracker: Tracker, progress: Progress
-) -> RunResult:
+) -> RunResult | None:
+    """Follow the run's event stream: its result, or None when the stream ended early.
+
+    None with ``tracker.run_id`` set means "poll the run"; with it unset, the answer that
+    would have named the run was lost (``tracker.lost`` says how) and the caller looks for it.
+    """
     try:
         async with deps.client.stream_run(key, request) as events:
             async for event in events:
                 done = await _on_event(event, tracker, progress)
                 if done is not None:
                     return done
-    except (UpstreamConnectionError, UpstreamTimeoutError, UpstreamProtocolError, ServerError) as exc:
-        if tracker.run_id is None:
-            # The request went out, so a run may exist even though we never learnt its id.
-            raise ToolError(f"{tool_error(exc, action='starting the run')} {_MAYBE_STARTED}") from None
-        log.info("stream of run %s broke (%s); polling instead", tracker.run_id, exc.code)
     except UpstreamError as exc:
-        action = "starting the run" if tracker.run_id is None else "running"
-        raise await explain(exc, action=action, run_id=tracker.run_id) from None
+        if tracker.run_id is None:
+            if not exc.may_have_been_processed:
+                raise await not_started_error(exc, action="starting the run") from None
+            tracker.lost = exc
+            return None
+        if not isinstance(exc, _BROKEN_STREAM):
+            raise await explain(exc, action="running", run_id=tracker.run_id) from None
+        log.info("stream of run %s broke (%s); polling instead", tracker.run_id, exc.code)
     if tracker.run_id is None:
-        raise ToolError(f"TinyFish closed the stream before confirming a run. {_MAYBE_STARTED}")
+        tracker.lost = tracker.lost or "the stream closed before confirming the run"
+        return None
     await progress("The live stream broke; following the run by polling")
-    return run_result(await _poll(deps, key, tracker, progress))
+    return None
 
 
-async def _snapshot(deps: ToolDeps, key: str, tracker: Tracker) -> RunResult:
+async def _recover(
+    deps: ToolDeps, key: str, request: RunRequest, tracker: Tracker, progress: Progress, sent_at: datetime
+) -> None:
+    """Find the run whose confirmation was lost and follow it; else an error saying how to find it."""
+    lookup = await find_runs(deps, key, [request], sent_at)
+    ids = lookup.recovered
+    cause = tracker.lost or "no confirmation came in time"
+    if ids is None:
+        raise lost_runs_error(cause, [request], lookup)
+    tracker.run_id = ids[0]
+    log.warning("run-sse answer lost (%s); found run %s and following it", cause, ids[0])
+    if tracker.on_started is not None:
+        await tracker.on_started(ids[0])
+    await progress(f"Run {ids[0]} started (found after the stream was lost)")
+
+
+async def _snapshot(deps: ToolDeps, key: str, tracker: Tracker, deadline: Deadline) -> RunResult:
     """The run's state when the call window closed (it may just have finished)."""
     assert tracker.run_id is not None
     run: Run | None = None
-    with anyio.move_on_after(SNAPSHOT_TIMEOUT):
+    with anyio.move_on_after(min(SNAPSHOT_TIMEOUT, deadline.remaining())):
         try:
             run = await deps.client.get_run(key, tracker.run_id)
         except UpstreamError as exc:
@@ -289,6 +320,20 @@ async def _snapshot(deps: ToolDeps, key: str, tracker: Tracker) -> RunResult:
     )
 
 
+def _tail(window: float) -> float:
+    """Seconds of a window kept for the last look at the run (or the search for a lost one)."""
+    return min(SNAPSHOT_TIMEOUT, window / 4)
+
+
+async def _poll_until(
+    deps: ToolDeps, key: str, tracker: Tracker, progress: Progress, deadline: Deadline, *, wait_first: bool
+) -> RunResult:
+    """Poll until the run ends or only the tail of the deadline is left, then take a last look."""
+    with anyio.move_on_after(max(0.0, deadline.remaining() - _tail(deadline.seconds) / 2)):
+        return run_result(await _poll(deps, key, tracker, progress, wait_first=wait_first))
+    return await _snapshot(deps, key, tracker, deadline)
+
+
 async def follow_new_run(
     deps: ToolDeps,
     key: str,
@@ -298,9 +343,11 @@ async def follow_new_run(
     *,
     on_started: Callable[[str], Awaitable[None]] | None = None,
 ) -> RunResult:
-    """Start ``request`` on ``/run-sse`` and follow it for at most ``window`` seconds.
+    """Start ``request`` on ``/run-sse`` and follow it; answer within ``window`` seconds.
 
-    ``on_started(run_id)`` is awaited as soon as the stream names the new run.
+    The stream gets the window less a tail; the tail is kept for finding the run when its
+    confirmation was lost (never by starting it again) and for the last look at it.
+    ``on_started(run_id)`` is awaited as soon as the run is known (named by the stream, or found).
     """
     tracker = Tracker(on_started=on_started)
     progress = Progress(ctx)
@@ -311,26 +358,42 @@ async def follow_new_run(
         check=lambda run_id: f"check it with get_run(id='{run_id}') or wait_for_run",
         maybe_started=_MAYBE_STARTED,
     )
-    done = await within_window(deps, job, lambda: _stream(deps, key, request, tracker, progress), window)
-    if done is not None:
-        return done
-    return await _snapshot(deps, key, tracker)
+    deadline = Deadline(window)
+    sent_at = utcnow()
+
+    async def work() -> RunResult:
+        streaming = deadline.reserve(_tail(window))
+        with anyio.move_on_after(streaming.remaining()), streaming.applied():
+            done = await _stream(deps, key, request, tracker, progress)
+            if done is not None:
+                return done
+        if tracker.run_id is None:
+            tracker.lost = tracker.lost or f"no confirmation within {deadline.describe()}"
+            await _recover(deps, key, request, tracker, progress, sent_at)
+        return await _poll_until(deps, key, tracker, progress, deadline, wait_first=False)
+
+    with deadline.applied():
+        # The work ends within the window by itself; the margin only guards against a slip.
+        done = await within_window(deps, job, work, window + WINDOW_MARGIN)
+        if done is not None:
+            return done
+        return await _snapshot(deps, key, tracker, deadline)
 
 
 async def follow_existing_run(
     deps: ToolDeps, key: str, run_id: str, ctx: Context[Any, Any], window: float
 ) -> RunResult:
-    """Poll an existing run for at most ``window`` seconds, steps as progress."""
+    """Poll an existing run, steps as progress; answer within ``window`` seconds."""
     progress = Progress(ctx)
-    try:
-        first = await deps.client.get_run(key, run_id)
-    except UpstreamError as exc:
-        raise tool_error(exc, action=f"looking up run {run_id}") from None
-    tracker = Tracker(run_id=run_id, streaming_url=first.streaming_url, last=first)
-    tracker.steps_seen = len(first.steps)
-    if first.is_terminal:
-        return run_result(first)
-    await progress(f"Run {run_id} is {first.status} ({len(first.steps)} steps so far)")
-    with anyio.move_on_after(window):
-        return run_result(await _poll(deps, key, tracker, progress, wait_first=True))
-    return await _snapshot(deps, key, tracker)
+    deadline = Deadline(window)
+    with deadline.applied():
+        try:
+            first = await deps.client.get_run(key, run_id)
+        except UpstreamError as exc:
+            raise tool_error(exc, action=f"looking up run {run_id}") from None
+        tracker = Tracker(run_id=run_id, streaming_url=first.streaming_url, last=first)
+        tracker.steps_seen = len(first.steps)
+        if first.is_terminal:
+            return run_result(first)
+        await progress(f"Run {run_id} is {first.status} ({len(first.steps)} steps so far)")
+        return await _poll_until(deps, key, tracker, progress, deadline, wait_first=True)

@@ -32,6 +32,7 @@ from ._inputs import (
     batch_request,
     run_request,
 )
+from ._recover import NotStartedError, create_runs
 from ._schema import as_tool_result, compact_input_schema
 from ._watch import follow_existing_run, follow_new_run
 from .context import ToolDeps
@@ -127,7 +128,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             )
         except BaseException as exc:
             if claim is not None:
-                await claim.failed(exc)
+                await claim.failed(exc, refused=isinstance(exc, NotStartedError))
             raise
         if claim is not None and out.run_id:
             await claim.started(out.run_id)
@@ -186,23 +187,30 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 )
             )
         try:
-            started = await upstream_call("starting the run", deps.client.run_async(key, request))
+            out = await create_runs(
+                deps, key, [request], lambda: deps.client.run_async(key, request), action="starting the run"
+            )
         except BaseException as exc:
             if claim is not None:
-                await claim.failed(exc)
+                await claim.failed(exc, refused=isinstance(exc, NotStartedError))
             raise
-        if not started.run_id:
-            if claim is not None:
-                await claim.not_created()
-            message = started.error.message if started.error else "no run_id was returned"
-            raise tool_error(UpstreamError(message, code="RUN_NOT_STARTED"), action="starting the run")
+        run_id = out.run_ids[0] if out.run_ids else None
+        if out.response is not None:
+            run_id = out.response.run_id
+            if not run_id:
+                if claim is not None:
+                    await claim.not_created()
+                error = out.response.error
+                message = error.message if error else "no run_id was returned"
+                raise tool_error(UpstreamError(message, code="RUN_NOT_STARTED"), action="starting the run")
+        assert run_id is not None
         if claim is not None:
-            await claim.started(started.run_id)
+            await claim.started(run_id)
         return as_tool_result(
             StartedRun(
-                run_id=started.run_id,
+                run_id=run_id,
                 status="PENDING",
-                next_step=f"Call wait_for_run(run_id='{started.run_id}') for the result.",
+                next_step=f"Call wait_for_run(run_id='{run_id}') for the result.",
             )
         )
 
@@ -219,13 +227,25 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     async def batch_create(runs: Specs) -> Annotated[CallToolResult, StartedRuns]:
         key = await deps.resolve_key()
         request = batch_request(runs)
-        started = await upstream_call("starting the batch", deps.client.run_batch(key, request))
-        if not started.run_ids:
-            message = started.error.message if started.error else "no run_ids were returned"
-            raise tool_error(UpstreamError(message, code="BATCH_NOT_STARTED"), action="starting the batch")
+        out = await create_runs(
+            deps,
+            key,
+            request.runs,
+            lambda: deps.client.run_batch(key, request),
+            action="starting the batch",
+            what=f"the {len(request.runs)} runs of the batch",
+        )
+        run_ids = out.run_ids
+        if out.response is not None:
+            run_ids = out.response.run_ids
+            if not run_ids:
+                error = out.response.error
+                message = error.message if error else "no run_ids were returned"
+                failure = UpstreamError(message, code="BATCH_NOT_STARTED")
+                raise tool_error(failure, action="starting the batch")
         return as_tool_result(
             StartedRuns(
-                run_ids=started.run_ids,
+                run_ids=run_ids,
                 next_step="Poll with batch_status(run_ids=[...]); read each result with get_run(id=...).",
             )
         )

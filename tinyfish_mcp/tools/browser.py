@@ -28,9 +28,10 @@ from ..upstream.client import TinyFishClient
 from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.models import BrowserPage, BrowserProxyConfig, BrowserSessionRequest
 from ._inputs import normalize_url
+from ._recover import create_session
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
-from .errors import invalid_input, upstream_call
+from .errors import invalid_input
 from .sessions import MemorySessionStore, SessionRecord, owner_of_key
 
 __all__ = [
@@ -215,8 +216,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         key, owner = await caller()
-        session = await upstream_call(
-            "creating the browser session", deps.client.create_browser_session(key, request)
+        session = await create_session(
+            deps, key, lambda: deps.client.create_browser_session(key, request), timeout_seconds=timeout
         )
         created = datetime.now(UTC)
         record = SessionRecord(

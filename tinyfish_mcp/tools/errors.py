@@ -83,11 +83,17 @@ async def balance_note() -> str | None:
 
 
 def tool_error(
-    exc: UpstreamError, *, action: str, run_id: str | None = None, find: str = "list_runs shows recent runs"
+    exc: UpstreamError,
+    *,
+    action: str,
+    run_id: str | None = None,
+    find: str = "list_runs shows recent runs",
+    rate_limit: str | None = None,
 ) -> ToolError:
     """A ``ToolError`` for ``exc`` raised while doing ``action`` (e.g. "starting the run").
 
-    ``find`` says where the right id can be found, for a 404.
+    ``find`` says where the right id can be found, for a 404; ``rate_limit`` names the
+    product's own limit, said on a 429 only.
     """
     parts = [f"TinyFish failed while {action}: {str(exc).rstrip('.')}."]
     if run_id:
@@ -101,7 +107,12 @@ def tool_error(
             "(or to sign in again on a hosted server)."
         )
     elif isinstance(exc, RateLimitError):
-        parts.append("Rate limited: wait about 15-60 seconds before calling again; do not loop quickly.")
+        if rate_limit:
+            parts.append(f"{rate_limit.rstrip('.')}.")
+        if exc.retry_at:
+            parts.append(f"Rate limited: {exc.hint}")
+        else:
+            parts.append("Rate limited: wait about 15-60 seconds before calling again; do not loop quickly.")
     elif isinstance(exc, NotFoundError):
         parts.append(f"Check the id ({find}).")
     elif is_credit_error(exc):
@@ -122,19 +133,29 @@ def invalid_input(exc: ValidationError, *, what: str | None = None) -> ToolError
 
 
 async def upstream_call(
-    action: str, call: Awaitable[T], *, run_id: str | None = None, find: str = "list_runs shows recent runs"
+    action: str,
+    call: Awaitable[T],
+    *,
+    run_id: str | None = None,
+    find: str = "list_runs shows recent runs",
+    rate_limit: str | None = None,
 ) -> T:
     """Await ``call``; an upstream failure becomes a tool error saying what we were doing."""
     try:
         return await call
     except UpstreamError as exc:
-        raise await explain(exc, action=action, run_id=run_id, find=find) from None
+        raise await explain(exc, action=action, run_id=run_id, find=find, rate_limit=rate_limit) from None
 
 
 async def explain(
-    exc: UpstreamError, *, action: str, run_id: str | None = None, find: str = "list_runs shows recent runs"
+    exc: UpstreamError,
+    *,
+    action: str,
+    run_id: str | None = None,
+    find: str = "list_runs shows recent runs",
+    rate_limit: str | None = None,
 ) -> ToolError:
     """``tool_error``, plus the caller's wallet balance when ``exc`` is a credit refusal."""
-    error = tool_error(exc, action=action, run_id=run_id, find=find)
+    error = tool_error(exc, action=action, run_id=run_id, find=find, rate_limit=rate_limit)
     note = await balance_note() if is_credit_error(exc) else None
     return ToolError(f"{error} {note}") if note else error

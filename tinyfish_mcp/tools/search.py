@@ -152,9 +152,11 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         key = await deps.resolve_key()
-        # The action names the Search API's own limit, which is what a rate-limited caller needs.
+        # A 429 names the Search API's own limit, which is what a rate-limited caller needs.
         response = await upstream_call(
-            "searching (the Search API allows about 5 searches a minute)", deps.client.search(key, params)
+            "searching",
+            deps.client.search(key, params),
+            rate_limit="The Search API allows about 5 searches a minute",
         )
         hits = [_hit(r) for r in sorted(response.results, key=lambda r: r.position)[:MAX_RESULTS]]
         location = response.location or params.location

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -27,15 +28,17 @@ from .constants import (
     REQUEST_ID_HEADERS,
     USER_AGENT,
 )
+from .deadline import Deadline, current_deadline
 from .errors import (
     AuthenticationError,
+    DeadlineExceededError,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeoutError,
     error_from_response,
 )
-from .retry import RequestKind, RetryPolicy, next_delay
+from .retry import RequestKind, RetryPolicy, next_delay, parse_retry_after, was_not_sent
 
 __all__ = ["HttpCore", "map_transport_error", "scrub"]
 
@@ -45,6 +48,22 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 _REDACTED = "[redacted]"
+# A timeout this close to the deadline is the deadline's doing (and is reported as such).
+_DEADLINE_SLACK = 0.25
+# httpx needs a positive timeout; a spent budget still gets this long to fail cleanly.
+_MIN_TIMEOUT = 0.01
+
+
+def _retry_after(response: httpx.Response | None) -> float | None:
+    return parse_retry_after(response.headers.get("retry-after")) if response is not None else None
+
+
+def _ask_later(error: UpstreamError, seconds: float, deadline: Deadline | None) -> None:
+    """The service said when to come back and that is too late for this call: say when."""
+    at = datetime.now(UTC) + timedelta(seconds=seconds)
+    error.retry_at = at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    past = f", past {deadline.describe()}" if deadline is not None else ""
+    error.hint = f"TinyFish asked to wait {seconds:g} s{past}: try again after {error.retry_at}."
 
 
 def scrub(error: UpstreamError, key: str) -> UpstreamError:
@@ -55,18 +74,41 @@ def scrub(error: UpstreamError, key: str) -> UpstreamError:
     return error
 
 
-def map_transport_error(exc: Exception, *, what: str) -> UpstreamError:
+def map_transport_error(exc: Exception, *, what: str, host: str | None = None) -> UpstreamError:
     """Turn an httpx failure without a usable answer into our error tree.
 
-    The message is built from the exception's class and text: httpx never puts
-    request headers (so never the key) into its exception messages.
+    The message names the host and says whether the request can have reached the
+    service: a refused connection or a failed DNS lookup certainly did not (``sent`` is
+    False), a timeout or a reset after sending may have. It is built from the
+    exception's class and text: httpx never puts request headers (so never the key)
+    into its exception messages.
     """
     detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    where = f" to {host}" if host else ""
+    if was_not_sent(exc):
+        return UpstreamConnectionError(
+            f"{what}{where}: could not connect ({detail}); the request never reached the service",
+            sent=False,
+        )
     if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeoutError(f"{what} timed out ({detail})")
-    if isinstance(exc, httpx.TransportError | httpx.InvalidURL):
-        return UpstreamConnectionError(f"{what} failed: no answer ({detail})")
-    return UpstreamProtocolError(f"{what}: unreadable answer ({detail})")
+        return UpstreamTimeoutError(
+            f"{what}{where}: no answer in time ({detail}); the request may have reached the service"
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return UpstreamConnectionError(f"{what}: unsupported URL ({detail})", sent=False)
+    if isinstance(exc, httpx.TransportError):
+        return UpstreamConnectionError(
+            f"{what}{where}: the connection broke ({detail}); the request may have reached the service"
+        )
+    if isinstance(exc, httpx.InvalidURL):
+        return UpstreamConnectionError(f"{what}: invalid URL ({detail})", sent=False)
+    return UpstreamProtocolError(f"{what}{where}: unreadable answer ({detail})")
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def _request_id(response: httpx.Response) -> str | None:
@@ -131,8 +173,13 @@ class HttpCore:
             headers[API_KEY_HEADER] = key
         return headers
 
-    def timeout(self, read: float) -> httpx.Timeout:
-        return httpx.Timeout(read, connect=self.settings.connect_timeout, pool=self.settings.connect_timeout)
+    def timeout(self, read: float, budget: float | None = None) -> httpx.Timeout:
+        """Per-request timeouts, none longer than ``budget`` (what is left of the deadline)."""
+        connect = self.settings.connect_timeout
+        if budget is not None:
+            budget = max(budget, _MIN_TIMEOUT)
+            read, connect = min(read, budget), min(connect, budget)
+        return httpx.Timeout(read, connect=connect, pool=connect)
 
     # ------------------------------------------------------------------ plain requests
     async def request(
@@ -161,26 +208,7 @@ class HttpCore:
             )
         except httpx.InvalidURL as exc:
             raise scrub(map_transport_error(exc, what=what), key) from None
-        attempt, waited = 0, 0.0
-        while True:
-            outcome: int | Exception
-            failed: httpx.Response | None = None
-            try:
-                response = await self.http.send(request, follow_redirects=False)
-            except httpx.HTTPError as exc:
-                log.debug("tinyfish %s -> %s (attempt %d)", what, type(exc).__name__, attempt + 1)
-                outcome = exc
-            else:
-                log.debug("tinyfish %s -> %d (attempt %d)", what, response.status_code, attempt + 1)
-                if response.is_success:
-                    return response
-                outcome, failed = response.status_code, response
-            delay = next_delay(self.policy, kind, product, attempt, outcome, waited)
-            if delay is None:
-                raise scrub(self._failure(what, outcome, failed), key) from None
-            log.debug("tinyfish %s: retry %d in %.2fs", what, attempt + 1, delay)
-            await anyio.sleep(delay)
-            attempt, waited = attempt + 1, waited + delay
+        return await self._attempts(request, what, key, kind, product, read_timeout, stream=False)
 
     async def request_model(
         self,
@@ -198,9 +226,110 @@ class HttpCore:
         what = kwargs.get("label") or _what(method, url)
         return _parse(adapter, response, what, kwargs["key"])
 
-    def _failure(self, what: str, outcome: int | Exception, response: httpx.Response | None) -> UpstreamError:
+    # ------------------------------------------------------------------ the attempt loop
+    async def _attempts(
+        self,
+        request: httpx.Request,
+        what: str,
+        key: str,
+        kind: RequestKind,
+        product: Product,
+        read_timeout: float,
+        *,
+        stream: bool,
+    ) -> httpx.Response:
+        """Send ``request`` until it succeeds or the retry rule (and the deadline) says stop.
+
+        Each attempt's timeouts shrink to what is left of the tool call's deadline, and the
+        send itself is bounded by it. Only a 2xx response is returned (unread when
+        ``stream``); anything else ends as a typed ``UpstreamError``.
+        """
+        deadline = current_deadline()
+        host = _host(str(request.url))
+        attempt, waited = 0, 0.0
+        while True:
+            budget = deadline.remaining() if deadline is not None else None
+            if deadline is not None and budget is not None and budget <= 0:
+                # Only before the first attempt: a retry is never scheduled past the deadline.
+                raise DeadlineExceededError(
+                    f"{what} to {host}: {deadline.describe()} ran out before the request was sent",
+                    sent=False,
+                )
+            request.extensions["timeout"] = self.timeout(read_timeout, budget).as_dict()
+            outcome: int | Exception
+            failed: httpx.Response | None = None
+            try:
+                response = await self._send(request, stream=stream, budget=budget)
+            except httpx.HTTPError as exc:
+                log.debug("tinyfish %s -> %s (attempt %d)", what, type(exc).__name__, attempt + 1)
+                outcome = exc
+            else:
+                log.debug("tinyfish %s -> %d (attempt %d)", what, response.status_code, attempt + 1)
+                if response.is_success:
+                    return response
+                outcome, failed = response.status_code, response
+                if stream:
+                    # Read the (small) error body so the typed error can carry code and message.
+                    try:
+                        await response.aread()
+                    except httpx.HTTPError as exc:
+                        outcome = exc
+                    finally:
+                        await _close(response)
+            retry_after = _retry_after(failed) if isinstance(outcome, int) else None
+            remaining = deadline.remaining() if deadline is not None else None
+            delay = next_delay(
+                self.policy,
+                kind,
+                product,
+                attempt,
+                outcome,
+                waited,
+                retry_after=retry_after,
+                remaining=remaining,
+            )
+            if delay is None:
+                error = self._failure(what, host, outcome, failed, deadline=deadline, attempts=attempt + 1)
+                if retry_after is not None:
+                    _ask_later(error, retry_after, deadline)
+                raise scrub(error, key) from None
+            log.debug("tinyfish %s: retry %d in %.2fs", what, attempt + 1, delay)
+            await anyio.sleep(delay)
+            attempt, waited = attempt + 1, waited + delay
+
+    async def _send(self, request: httpx.Request, *, stream: bool, budget: float | None) -> httpx.Response:
+        """One send, bounded by ``budget`` seconds when there is a deadline."""
+        if budget is None:
+            return await self.http.send(request, stream=stream, follow_redirects=False)
+        with anyio.move_on_after(budget):
+            return await self.http.send(request, stream=stream, follow_redirects=False)
+        # The deadline ran out mid-request: the request may have gone out.
+        raise httpx.ReadTimeout("no answer before the deadline", request=request)
+
+    def _failure(
+        self,
+        what: str,
+        host: str,
+        outcome: int | Exception,
+        response: httpx.Response | None,
+        *,
+        deadline: Deadline | None = None,
+        attempts: int = 1,
+    ) -> UpstreamError:
         if isinstance(outcome, Exception):
-            return map_transport_error(outcome, what=what)
+            if (
+                deadline is not None
+                and isinstance(outcome, httpx.TimeoutException)
+                and deadline.remaining() < _DEADLINE_SLACK
+            ):
+                tries = f", {attempts} attempts" if attempts > 1 else ""
+                sent = not was_not_sent(outcome)
+                return DeadlineExceededError(
+                    f"{what} to {host}: no answer within {deadline.describe()}{tries}; "
+                    f"the request {'may have reached' if sent else 'never reached'} the service",
+                    sent=sent,
+                )
+            return map_transport_error(outcome, what=what, host=host)
         assert response is not None
         if response.is_error:
             return error_from_response(
@@ -241,33 +370,7 @@ class HttpCore:
             )
         except httpx.InvalidURL as exc:
             raise scrub(map_transport_error(exc, what=what), key) from None
-        attempt, waited = 0, 0.0
-        while True:
-            outcome: int | Exception
-            response: httpx.Response | None = None
-            try:
-                response = await self.http.send(request, stream=True, follow_redirects=False)
-            except httpx.HTTPError as exc:
-                log.debug("tinyfish %s -> %s (attempt %d)", what, type(exc).__name__, attempt + 1)
-                outcome = exc
-            else:
-                log.debug("tinyfish %s -> %d (attempt %d)", what, response.status_code, attempt + 1)
-                if response.is_success:
-                    break
-                outcome = response.status_code
-                # Read the (small) error body so the typed error can carry code and message.
-                try:
-                    await response.aread()
-                except httpx.HTTPError as exc:
-                    outcome = exc
-                finally:
-                    await _close(response)
-            delay = next_delay(self.policy, kind, product, attempt, outcome, waited)
-            if delay is None:
-                raise scrub(self._failure(what, outcome, response), key) from None
-            log.debug("tinyfish %s: retry %d in %.2fs", what, attempt + 1, delay)
-            await anyio.sleep(delay)
-            attempt, waited = attempt + 1, waited + delay
+        response = await self._attempts(request, what, key, kind, product, read_timeout, stream=True)
         try:
             yield response
         finally:

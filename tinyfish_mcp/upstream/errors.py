@@ -12,11 +12,18 @@
     │   └── ServerError                5xx INTERNAL_ERROR
     ├── UpstreamConnectionError        no answer: refused, reset, DNS, a broken stream
     ├── UpstreamTimeoutError           no answer in time
+    │   └── DeadlineExceededError      the tool call's own deadline ran out
     └── UpstreamProtocolError          an answer we could not read (bad JSON, wrong shape)
 
 Every error carries ``code``, ``message``, ``status`` (None when there was no
 response) and ``hint``: one line telling a person or a model what to do next.
 None of them ever holds the API key.
+
+``may_have_been_processed`` says whether the service can have acted on the request:
+False after a refused connection or DNS failure (``sent=False``), a 4xx (the service
+refused it) or a 429; True after a 5xx, a timeout or a reset once the request went out,
+or an answer we could not read. A failed create is looked for only when it is True.
+``retry_at`` (ISO time, UTC) is set when the service asked us to wait past the deadline.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any, ClassVar
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "DeadlineExceededError",
     "InvalidInputError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -74,6 +82,12 @@ class UpstreamError(Exception):
         self.code = code or self.default_code
         self.status = status
         self.hint = hint or _HINTS.get(self.code, self.default_hint)
+        self.retry_at: str | None = None
+
+    @property
+    def may_have_been_processed(self) -> bool:
+        """Can the service have acted on the request (created something) despite this error?"""
+        return True
 
     def __str__(self) -> str:
         where = f"HTTP {self.status} " if self.status is not None else ""
@@ -100,6 +114,11 @@ class APIError(UpstreamError):
         self.details = details or []
         self.request_id = request_id
         self.body = body
+
+    @property
+    def may_have_been_processed(self) -> bool:
+        # A 4xx is a refusal; a 5xx may come from a gateway after the service acted.
+        return self.status is None or self.status >= 500
 
 
 class InvalidInputError(APIError):
@@ -136,14 +155,31 @@ class ServerError(APIError):
     default_code = "INTERNAL_ERROR"
 
 
-class UpstreamConnectionError(UpstreamError):
+class _NoAnswer(UpstreamError):
+    """No answer came; ``sent`` is False only when the request certainly never left."""
+
+    def __init__(self, message: str, *, sent: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.sent = sent
+
+    @property
+    def may_have_been_processed(self) -> bool:
+        return self.sent
+
+
+class UpstreamConnectionError(_NoAnswer):
     default_code = "CONNECTION_ERROR"
-    default_hint = "Could not reach TinyFish; check the network (or TINYFISH_BASE_URL) and retry."
+    default_hint = "Could not reach TinyFish; check the network (or TINYFISH_BASE_URL) and try again."
 
 
-class UpstreamTimeoutError(UpstreamError):
+class UpstreamTimeoutError(_NoAnswer):
     default_code = "TIMEOUT"
-    default_hint = "TinyFish did not answer in time; retry, or raise the timeout in the settings."
+    default_hint = "TinyFish did not answer in time; try again in a minute."
+
+
+class DeadlineExceededError(UpstreamTimeoutError):
+    default_code = "DEADLINE_EXCEEDED"
+    default_hint = "TinyFish did not answer within this call's deadline; try again in a minute."
 
 
 class UpstreamProtocolError(UpstreamError):

@@ -16,9 +16,12 @@ get the runs) instead of guessing. Idempotent requests — GETs, fetch, search, 
 batch cancel, batch get — are retried on all three kinds of failure.
 
 Backoff is exponential with full jitter, capped; a 429 from the Search API starts at
-``search_rate_limit_backoff`` (its documents ask for about 15 s; no Retry-After is
-sent). The sum of all waits of one call stays within ``retry_max_total_wait``: when
-the next wait would cross it, the last error is raised instead.
+``search_rate_limit_backoff`` (its documents ask for about 15 s). A ``Retry-After``
+header (delta-seconds or an HTTP-date, :func:`parse_retry_after`) replaces the backoff:
+the service said when, so we wait exactly that long. The sum of all waits of one call
+stays within ``retry_max_total_wait``, and no wait may reach past the tool call's
+deadline (``remaining``): when the next wait would cross either, the last error is
+raised instead (the caller then says when to try again).
 
 Everything here is pure (the random source is a parameter), so the rule is tested
 directly.
@@ -28,13 +31,23 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 
 from ..settings import Product, Settings
 from .constants import RequestKind
 
-__all__ = ["RequestKind", "RetryPolicy", "backoff_delay", "next_delay", "should_retry"]
+__all__ = [
+    "RequestKind",
+    "RetryPolicy",
+    "backoff_delay",
+    "next_delay",
+    "parse_retry_after",
+    "should_retry",
+    "was_not_sent",
+]
 
 Outcome = int | BaseException
 """What one attempt ended with: an HTTP status, or the exception raised while sending."""
@@ -71,6 +84,35 @@ class RetryPolicy:
             search_rate_limit_backoff=settings.search_rate_limit_backoff,
             max_total_wait=settings.retry_max_total_wait,
         )
+
+
+def was_not_sent(outcome: Outcome) -> bool:
+    """True when the attempt certainly never reached the service (nothing to look for)."""
+    return isinstance(outcome, _NOT_SENT)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait according to a ``Retry-After`` header, or None when absent or unreadable.
+
+    RFC 9110 allows delta-seconds (``"5"``) or an HTTP-date (``"Sun, 29 Nov 2026 20:00:05 GMT"``);
+    a date in the past means "now" (0).
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 and seconds == seconds and seconds != float("inf") else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def should_retry(kind: RequestKind, attempt: int, outcome: Outcome, *, max_retries: int) -> bool:
@@ -121,19 +163,29 @@ def next_delay(
     outcome: Outcome,
     waited: float,
     *,
+    retry_after: float | None = None,
+    remaining: float | None = None,
     rng: random.Random | None = None,
 ) -> float | None:
     """The whole decision: the wait before sending again, or None to give up now.
 
-    ``waited`` is the time already spent waiting on earlier retries of the same call.
+    ``waited`` is the time already spent waiting on earlier retries of the same call;
+    ``retry_after`` the service's own ``Retry-After`` (seconds) if it sent one;
+    ``remaining`` the seconds left before the tool call's deadline, if there is one. A
+    wait that would leave no time for the next attempt is not made.
     """
     if not should_retry(kind, attempt, outcome, max_retries=policy.max_retries):
         return None
-    floor = policy.search_rate_limit_backoff if (outcome == 429 and product == "search") else 0.0
-    delay = backoff_delay(
-        attempt, initial=policy.initial_backoff, maximum=policy.max_backoff, floor=floor, rng=rng
-    )
+    if retry_after is not None:
+        delay = retry_after
+    else:
+        floor = policy.search_rate_limit_backoff if (outcome == 429 and product == "search") else 0.0
+        delay = backoff_delay(
+            attempt, initial=policy.initial_backoff, maximum=policy.max_backoff, floor=floor, rng=rng
+        )
     if waited + delay > policy.max_total_wait:
+        return None
+    if remaining is not None and delay >= remaining:
         return None
     return delay
 

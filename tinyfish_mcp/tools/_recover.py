@@ -1,0 +1,258 @@
+"""Creating runs and sessions without ever losing or doubling one.
+
+A create (``/run-sse``, ``/run-async``, ``/run-batch``, ``POST /v1/browser``) can fail
+in two ways that look alike to the caller but are not:
+
+* the service **never acted** on it: the connection was refused, DNS failed, or it
+  answered 4xx/429 (``UpstreamError.may_have_been_processed`` is False). Nothing exists;
+  the tool says so, and calling again is safe.
+* the service **may have acted** and the answer was lost: a 5xx, a timeout or a reset
+  after sending, an unreadable answer, a stream that closed before confirming the run.
+  The request is never sent again (that would start and bill a second run). Instead we
+  look for what was created: the runs created since the request left
+  (``GET /v1/runs?created_after=...``) whose goal and URL are the ones we sent. One
+  match per run asked for is the run: the tool goes on as if the answer had arrived.
+  Otherwise the error says that something may have been created and billed, gives the
+  exact ``list_runs`` call that finds it, and tells the model not to start it again.
+
+Browser sessions cannot be listed, so a lost session is reported with how to see it in
+the usage records, never re-created.
+
+Every creating tool goes through here: the agent tools (``create_runs``), the stream of
+``run_web_automation`` (``find_runs`` and ``lost_runs_error`` from ``_watch``) and
+``create_browser_session`` (``create_session``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from ..upstream.deadline import Deadline, current_deadline
+from ..upstream.errors import UpstreamError
+from ..upstream.models import ListRunsParams, Run, RunRequest
+from .context import ToolDeps
+from .errors import balance_note, is_credit_error, tool_error
+
+__all__ = [
+    "Lookup",
+    "NotStartedError",
+    "Recovered",
+    "create_runs",
+    "create_session",
+    "find_runs",
+    "lost_runs_error",
+    "not_started_error",
+    "recovery_reserve",
+    "utcnow",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Our clock and the service's may disagree a little: look this far before the send.
+LOOKBACK = timedelta(seconds=30)
+# Runs listed per page while looking, and pages at most (a batch holds up to 100 runs).
+PAGE = 100
+MAX_PAGES = 3
+# Time a create keeps back from its deadline to look for what it may have created.
+RESERVE = 5.0
+_GOAL_QUERY_CHARS = 80
+_GOAL_SHOWN_CHARS = 60
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def recovery_reserve(deadline: Deadline) -> float:
+    """Seconds of ``deadline`` kept for the look-up after a lost answer (a quarter, at most 5 s)."""
+    return min(RESERVE, deadline.seconds / 4)
+
+
+@dataclass
+class Lookup:
+    """What a look for lost runs found: candidates per requested run, or why it could not look."""
+
+    since: datetime
+    candidates: list[list[Run]] = field(default_factory=list)
+    failure: UpstreamError | None = None
+
+    @property
+    def recovered(self) -> list[str] | None:
+        """The run ids, one per requested run, when each matched exactly one run."""
+        if self.failure is not None or not self.candidates:
+            return None
+        if any(len(found) != 1 for found in self.candidates):
+            return None
+        ids = [found[0].run_id for found in self.candidates]
+        return ids if len(set(ids)) == len(ids) else None
+
+
+@dataclass
+class Recovered(Generic[T]):
+    """A create's outcome: the service's answer, or the run ids found after it was lost."""
+
+    response: T | None = None
+    run_ids: list[str] = field(default_factory=list)
+
+
+def _same_url(a: str | None, b: str) -> bool:
+    return (a or "").rstrip("/") == b.rstrip("/")
+
+
+async def find_runs(deps: ToolDeps, key: str, requests: Sequence[RunRequest], sent_at: datetime) -> Lookup:
+    """The runs created since ``sent_at`` (less the clock margin) matching each request's goal and URL."""
+    since = sent_at - LOOKBACK
+    lookup = Lookup(since=since)
+    goal_filter = requests[0].goal[:_GOAL_QUERY_CHARS] if len({r.goal for r in requests}) == 1 else None
+    rows: list[Run] = []
+    cursor: str | None = None
+    try:
+        for _ in range(MAX_PAGES):
+            page = await deps.client.list_runs(
+                key,
+                ListRunsParams(
+                    goal=goal_filter,
+                    created_after=_iso(since),
+                    sort_direction="asc",
+                    limit=PAGE,
+                    cursor=cursor,
+                ),
+            )
+            rows.extend(page.data)
+            cursor = page.pagination.next_cursor if page.pagination else None
+            if not cursor:
+                break
+    except UpstreamError as exc:
+        log.warning("looking for runs after a lost create failed: %s", exc.code)
+        lookup.failure = exc
+        return lookup
+    taken: set[str] = set()
+    for request in requests:
+        found = [
+            run
+            for run in rows
+            if run.goal == request.goal and _same_url(run.url, request.url) and run.run_id not in taken
+        ]
+        if len(found) == 1:
+            taken.add(found[0].run_id)
+        lookup.candidates.append(found)
+    return lookup
+
+
+def _list_runs_call(requests: Sequence[RunRequest], since: datetime) -> str:
+    goals = {r.goal for r in requests}
+    goal = f"goal={next(iter(goals))[:_GOAL_SHOWN_CHARS]!r}, " if len(goals) == 1 else ""
+    return f"list_runs({goal}created_after='{_iso(since)}')"
+
+
+def lost_runs_error(
+    cause: UpstreamError | str,
+    requests: Sequence[RunRequest],
+    lookup: Lookup,
+    *,
+    action: str = "starting the run",
+    what: str = "the run",
+) -> ToolError:
+    """The error for a create whose answer was lost and whose runs could not be told apart."""
+    reason = cause if isinstance(cause, str) else str(cause).rstrip(".")
+    parts = [
+        f"TinyFish failed while {action} ({reason}), but it may have started {what} anyway (runs are billed)."
+    ]
+    seen = sorted({run.run_id for found in lookup.candidates for run in found})
+    if seen:
+        parts.append(f"Runs that match: {', '.join(seen)}.")
+    elif lookup.failure is not None:
+        parts.append("Looking for it failed too.")
+    else:
+        parts.append("It is not listed yet (it can take a moment to appear).")
+    parts.append(
+        f"Do NOT start it again: find it with {_list_runs_call(requests, lookup.since)} "
+        "and follow it with wait_for_run(run_id=...) or get_run."
+    )
+    return ToolError(" ".join(parts))
+
+
+class NotStartedError(ToolError):
+    """A create the service never acted on (refused, or never reached): nothing exists."""
+
+
+async def not_started_error(exc: UpstreamError, *, action: str) -> NotStartedError:
+    """A create the service never acted on: nothing exists, so calling again is safe.
+
+    A refusal for lack of credit also names the caller's balance, as every billed tool does.
+    """
+    error = str(tool_error(exc, action=action))
+    note = await balance_note() if is_credit_error(exc) else None
+    if note:
+        error = f"{error} {note}"
+    return NotStartedError(f"{error} Nothing was started or billed: TinyFish never accepted this request.")
+
+
+async def _within_reserve(deadline: Deadline, create: Callable[[], Awaitable[T]]) -> T:
+    with deadline.reserve(recovery_reserve(deadline)).applied():
+        return await create()
+
+
+async def create_runs(
+    deps: ToolDeps,
+    key: str,
+    requests: Sequence[RunRequest],
+    create: Callable[[], Awaitable[T]],
+    *,
+    action: str,
+    what: str = "the run",
+) -> Recovered[T]:
+    """Send a run creation once; when its answer is lost, find the runs it created.
+
+    Returns the service's answer, or the recovered run ids (one per request, in order).
+    Raises a ``ToolError`` that says nothing was started (the service refused it), or
+    that something may have been started and exactly how to find it.
+    """
+    deadline = current_deadline() or Deadline(deps.settings.mcp_create_deadline)
+    sent_at = utcnow()
+    with deadline.applied():
+        try:
+            return Recovered(response=await _within_reserve(deadline, create))
+        except UpstreamError as exc:
+            if not exc.may_have_been_processed:
+                raise await not_started_error(exc, action=action) from None
+            cause = exc
+        log.warning("answer to a run creation lost (%s); looking for the run", cause.code)
+        lookup = await find_runs(deps, key, requests, sent_at)
+    ids = lookup.recovered
+    if ids is None:
+        raise lost_runs_error(cause, requests, lookup, action=action, what=what)
+    log.info("recovered %d run(s) after a lost answer: %s", len(ids), ", ".join(ids))
+    return Recovered(run_ids=ids)
+
+
+async def create_session(
+    deps: ToolDeps, key: str, create: Callable[[], Awaitable[T]], *, timeout_seconds: int
+) -> T:
+    """Send a browser-session creation once; a lost answer is reported, never re-sent."""
+    deadline = current_deadline() or Deadline(deps.settings.mcp_create_deadline)
+    try:
+        with deadline.applied():
+            return await _within_reserve(deadline, create)
+    except UpstreamError as exc:
+        if not exc.may_have_been_processed:
+            raise await not_started_error(exc, action="creating the browser session") from None
+        raise ToolError(
+            f"TinyFish may have created a browser session (billed until {timeout_seconds} s without "
+            f"activity) although its answer was lost ({str(exc).rstrip('.')}). Its connection URL "
+            "cannot be recovered: TinyFish cannot list sessions. Do NOT create another one just to "
+            "be sure: get_usage(kind='browser') shows whether one was created (list_browser_sessions "
+            "shows only sessions whose answer arrived); create a new one only if you still need a browser."
+        ) from None
