@@ -278,3 +278,43 @@ async def test_fault_matrix(emulator: Any, fault: Fault, path: Path) -> None:
         assert "API key" in text, text
     if path.tool == "search":
         assert ("5 searches a minute" in text) == fault.rate_limited, text
+
+
+# --------------------------------------------------------------------------- beyond the matrix
+
+
+async def test_a_lost_answer_with_two_look_alike_runs_names_both_and_starts_none(emulator: Any) -> None:
+    """When the look-up cannot tell which run the lost answer created, it guesses nothing."""
+    earlier = httpx.post(
+        f"{emulator.base_url}/v1/automation/run-async",
+        headers={"X-API-Key": emulator.api_key},
+        json=_run_args({}),
+    ).json()["run_id"]
+    emulator.fault("/v1/automation/run-async", method="POST", status=502, after=True)
+
+    async with memory_server(emulator, **SETTINGS) as client:
+        result = await client.call_tool("run_web_automation_async", _run_args({}))
+
+    text = result_text(result)
+    made = World(emulator, before_runs={earlier}).runs()
+    assert result.is_error and len(made) == 1
+    assert earlier in text and next(iter(made)) in text, "both candidates are named"
+    assert "Do NOT start it again" in text and "list_runs(goal=" in text
+    assert not invites_blind_retry(text)
+
+
+async def test_wait_for_run_answers_within_its_window_against_a_hung_upstream(emulator: Any) -> None:
+    run_id = httpx.post(
+        f"{emulator.base_url}/v1/automation/run-async",
+        headers={"X-API-Key": emulator.api_key},
+        json=_run_args({}),
+    ).json()["run_id"]
+    emulator.fault("/v1/runs/*", method="GET", hang=True, count=20)
+
+    async with memory_server(emulator, **SETTINGS) as client:
+        started = time.monotonic()
+        result = await client.call_tool("wait_for_run", {"run_id": run_id, "max_wait_seconds": 2})
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 2 + SLACK
+    assert result.is_error and "within the 2 s deadline of this call" in result_text(result)
