@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-import httpx
+import httpx2
 import pytest
 
 from tinyfish_mcp.settings import Settings
@@ -21,24 +21,24 @@ from tinyfish_mcp.upstream.retry import (
 
 CREATE = RequestKind.CREATE
 IDEMPOTENT = RequestKind.IDEMPOTENT
-REQ = httpx.Request("POST", "http://127.0.0.1/v1/automation/run-async")
+REQ = httpx2.Request("POST", "http://127.0.0.1/v1/automation/run-async")
 
 
 def _connect_error() -> BaseException:
-    return httpx.ConnectError("refused", request=REQ)
+    return httpx2.ConnectError("refused", request=REQ)
 
 
 NOT_SENT = [
-    httpx.ConnectError("refused", request=REQ),
-    httpx.ConnectTimeout("slow connect", request=REQ),
-    httpx.PoolTimeout("pool full", request=REQ),
+    httpx2.ConnectError("refused", request=REQ),
+    httpx2.ConnectTimeout("slow connect", request=REQ),
+    httpx2.PoolTimeout("pool full", request=REQ),
 ]
 MAYBE_SENT = [
-    httpx.ReadError("reset", request=REQ),
-    httpx.ReadTimeout("slow answer", request=REQ),
-    httpx.WriteError("broken pipe", request=REQ),
-    httpx.WriteTimeout("slow upload", request=REQ),
-    httpx.RemoteProtocolError("peer closed", request=REQ),
+    httpx2.ReadError("reset", request=REQ),
+    httpx2.ReadTimeout("slow answer", request=REQ),
+    httpx2.WriteError("broken pipe", request=REQ),
+    httpx2.WriteTimeout("slow upload", request=REQ),
+    httpx2.RemoteProtocolError("peer closed", request=REQ),
 ]
 
 
@@ -72,7 +72,7 @@ def test_client_errors_are_never_retried(status: int) -> None:
 
 
 def test_other_exceptions_are_not_retried() -> None:
-    assert should_retry(IDEMPOTENT, 0, httpx.UnsupportedProtocol("ftp", request=REQ), max_retries=3) is False
+    assert should_retry(IDEMPOTENT, 0, httpx2.UnsupportedProtocol("ftp", request=REQ), max_retries=3) is False
     assert should_retry(IDEMPOTENT, 0, ValueError("bug"), max_retries=3) is False
 
 
@@ -127,7 +127,7 @@ def test_total_wait_budget_ends_the_retries() -> None:
 def test_next_delay_refuses_what_should_retry_refuses() -> None:
     policy = RetryPolicy()
     assert next_delay(policy, CREATE, "automation", 0, 500, 0.0) is None
-    assert next_delay(policy, CREATE, "automation", 0, httpx.ReadTimeout("x", request=REQ), 0.0) is None
+    assert next_delay(policy, CREATE, "automation", 0, httpx2.ReadTimeout("x", request=REQ), 0.0) is None
     assert next_delay(policy, IDEMPOTENT, "runs", 0, 404, 0.0) is None
     assert next_delay(policy, CREATE, "automation", 0, 429, 0.0) is not None
 
@@ -180,6 +180,6 @@ def test_no_wait_reaches_past_the_deadline_or_the_total_bound() -> None:
 
 
 def test_a_refused_connection_was_not_sent_a_timeout_may_have_been() -> None:
-    assert was_not_sent(httpx.ConnectError("refused", request=REQ))
-    assert not was_not_sent(httpx.ReadTimeout("slow", request=REQ))
+    assert was_not_sent(httpx2.ConnectError("refused", request=REQ))
+    assert not was_not_sent(httpx2.ReadTimeout("slow", request=REQ))
     assert not was_not_sent(503)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from tinyfish_mcp.settings import Settings
@@ -182,10 +182,10 @@ async def test_an_outer_timeout_stays_a_plain_timeout(client: TinyFishClient, em
 # ----------------------------------------------------------------- at the transport seam
 
 
-class _Stream(httpx.AsyncByteStream):
+class _Stream(httpx2.AsyncByteStream):
     """An event-stream body that may fail after its chunks."""
 
-    def __init__(self, chunks: list[bytes], fail: type[httpx.TransportError] | None = None) -> None:
+    def __init__(self, chunks: list[bytes], fail: type[httpx2.TransportError] | None = None) -> None:
         self.chunks, self.fail = chunks, fail
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -196,12 +196,12 @@ class _Stream(httpx.AsyncByteStream):
 
 
 async def _mock_events(stream: _Stream) -> tuple[list[RunEvent], BaseException | None]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=stream)
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=stream)
 
     seen: list[RunEvent] = []
     settings = Settings(base_url="http://tinyfish.test", max_retries=0)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         client = TinyFishClient(settings, http=http)
         try:
             async with client.stream_run("sk-secret-stream-key", _req()) as events:
@@ -240,13 +240,13 @@ async def test_unknown_and_odd_events_are_passed_or_skipped() -> None:
 
 async def test_connection_reset_mid_stream_is_a_connection_error() -> None:
     seen, error = await _mock_events(
-        _Stream([b'data: {"type":"STARTED","run_id":"r-1"}\n\n'], fail=httpx.RemoteProtocolError)
+        _Stream([b'data: {"type":"STARTED","run_id":"r-1"}\n\n'], fail=httpx2.RemoteProtocolError)
     )
     assert [type(e) for e in seen] == [StartedEvent]
     assert isinstance(error, UpstreamConnectionError)
 
 
 async def test_silence_past_the_read_timeout_is_a_timeout_error() -> None:
-    seen, error = await _mock_events(_Stream([b'data: {"type":"HEARTBEAT"}\n\n'], fail=httpx.ReadTimeout))
+    seen, error = await _mock_events(_Stream([b'data: {"type":"HEARTBEAT"}\n\n'], fail=httpx2.ReadTimeout))
     assert [type(e) for e in seen] == [HeartbeatEvent]
     assert isinstance(error, UpstreamTimeoutError)

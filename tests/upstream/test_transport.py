@@ -1,4 +1,4 @@
-"""Client behaviour at the transport seam (``httpx.MockTransport``): failures the emulator
+"""Client behaviour at the transport seam (``httpx2.MockTransport``): failures the emulator
 cannot produce on demand — a reset after sending, an undecodable body, a bad header value.
 """
 
@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import httpx
+import httpx2
 import pytest
 
 from tinyfish_mcp.settings import Settings
@@ -28,7 +28,7 @@ KEY = "sk-tinyfish-transport-secret-0001"
 BASE = "http://tinyfish.test"
 REQUEST = RunRequest(url="https://shop.example.com/", goal="Find the price")
 
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[httpx2.Request], httpx2.Response]
 
 
 def _settings(**overrides: object) -> Settings:
@@ -49,23 +49,23 @@ class Recorder:
 
     def __init__(self, *steps: Handler) -> None:
         self.steps = list(steps)
-        self.seen: list[httpx.Request] = []
+        self.seen: list[httpx2.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.seen.append(request)
         step = self.steps[min(len(self.seen), len(self.steps)) - 1]
         return step(request)
 
 
-def _raise(exc_type: type[httpx.TransportError]) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
+def _raise(exc_type: type[httpx2.TransportError]) -> Handler:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         raise exc_type("simulated", request=request)
 
     return handler
 
 
 def _json(status: int, body: object, **kw: object) -> Handler:
-    return lambda request: httpx.Response(status, json=body, **kw)  # type: ignore[arg-type]
+    return lambda request: httpx2.Response(status, json=body, **kw)  # type: ignore[arg-type]
 
 
 RUN = {"run_id": "r-1", "status": "COMPLETED", "steps": []}
@@ -73,7 +73,7 @@ RUN = {"run_id": "r-1", "status": "COMPLETED", "steps": []}
 
 @asynccontextmanager
 async def _client(recorder: Recorder, **overrides: object) -> AsyncIterator[TinyFishClient]:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(recorder))
     async with http, TinyFishClient(_settings(**overrides), http=http) as client:
         yield client
 
@@ -85,8 +85,8 @@ def _assert_no_key(exc: BaseException) -> None:
         assert KEY not in exc.message and KEY not in exc.hint
 
 
-@pytest.mark.parametrize("exc_type", [httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError])
-async def test_creation_dropped_after_sending_is_not_resent(exc_type: type[httpx.TransportError]) -> None:
+@pytest.mark.parametrize("exc_type", [httpx2.ReadError, httpx2.RemoteProtocolError, httpx2.WriteError])
+async def test_creation_dropped_after_sending_is_not_resent(exc_type: type[httpx2.TransportError]) -> None:
     recorder = Recorder(_raise(exc_type), _json(200, {"run_id": "r-2"}))
     async with _client(recorder) as client:
         with pytest.raises(UpstreamConnectionError) as info:
@@ -97,7 +97,7 @@ async def test_creation_dropped_after_sending_is_not_resent(exc_type: type[httpx
 
 
 async def test_creation_read_timeout_is_not_resent() -> None:
-    recorder = Recorder(_raise(httpx.ReadTimeout), _json(200, {"run_id": "r-2"}))
+    recorder = Recorder(_raise(httpx2.ReadTimeout), _json(200, {"run_id": "r-2"}))
     async with _client(recorder) as client:
         with pytest.raises(UpstreamTimeoutError):
             await client.run_batch(KEY, RunBatchRequest(runs=[REQUEST]))
@@ -106,7 +106,7 @@ async def test_creation_read_timeout_is_not_resent() -> None:
 
 async def test_creation_that_never_connected_is_retried() -> None:
     recorder = Recorder(
-        _raise(httpx.ConnectError), _raise(httpx.ConnectTimeout), _json(200, {"run_id": "r-9"})
+        _raise(httpx2.ConnectError), _raise(httpx2.ConnectTimeout), _json(200, {"run_id": "r-9"})
     )
     async with _client(recorder) as client:
         created = await client.run_async(KEY, REQUEST)
@@ -114,8 +114,8 @@ async def test_creation_that_never_connected_is_retried() -> None:
     assert len(recorder.seen) == 3
 
 
-@pytest.mark.parametrize("exc_type", [httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout])
-async def test_idempotent_read_is_retried_after_a_drop(exc_type: type[httpx.TransportError]) -> None:
+@pytest.mark.parametrize("exc_type", [httpx2.ReadError, httpx2.RemoteProtocolError, httpx2.ReadTimeout])
+async def test_idempotent_read_is_retried_after_a_drop(exc_type: type[httpx2.TransportError]) -> None:
     recorder = Recorder(_raise(exc_type), _json(200, RUN))
     async with _client(recorder) as client:
         run = await client.get_run(KEY, "r-1")
@@ -124,7 +124,7 @@ async def test_idempotent_read_is_retried_after_a_drop(exc_type: type[httpx.Tran
 
 
 async def test_connection_failures_exhaust_into_a_connection_error() -> None:
-    recorder = Recorder(_raise(httpx.ConnectError))
+    recorder = Recorder(_raise(httpx2.ConnectError))
     async with _client(recorder, max_retries=2) as client:
         with pytest.raises(UpstreamConnectionError) as info:
             await client.get_run(KEY, "r-1")
@@ -172,7 +172,7 @@ async def test_a_key_that_cannot_be_a_header_is_refused_without_echo() -> None:
 
 
 async def test_success_body_that_is_not_json_is_a_protocol_error() -> None:
-    recorder = Recorder(lambda r: httpx.Response(200, text="<html>gateway</html>"))
+    recorder = Recorder(lambda r: httpx2.Response(200, text="<html>gateway</html>"))
     async with _client(recorder) as client:
         with pytest.raises(UpstreamProtocolError) as info:
             await client.search(KEY, SearchParams(query="x"))
@@ -189,8 +189,8 @@ async def test_success_body_of_the_wrong_shape_is_a_protocol_error() -> None:
 
 async def test_redirects_are_not_followed_even_by_a_shared_client() -> None:
     # A followed redirect would carry X-API-Key to wherever the Location points.
-    recorder = Recorder(lambda r: httpx.Response(302, headers={"location": "https://elsewhere.test/"}))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder), follow_redirects=True) as http:
+    recorder = Recorder(lambda r: httpx2.Response(302, headers={"location": "https://elsewhere.test/"}))
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(recorder), follow_redirects=True) as http:
         client = TinyFishClient(_settings(), http=http)
         with pytest.raises(UpstreamProtocolError) as info:
             await client.list_vault_items(KEY)
@@ -199,7 +199,7 @@ async def test_redirects_are_not_followed_even_by_a_shared_client() -> None:
 
 
 async def test_error_body_that_is_plain_text_still_gives_a_typed_error() -> None:
-    recorder = Recorder(lambda r: httpx.Response(404, text="no such route"))
+    recorder = Recorder(lambda r: httpx2.Response(404, text="no such route"))
     async with _client(recorder) as client:
         with pytest.raises(UpstreamError) as info:
             await client.list_vault_connections(KEY)
@@ -256,7 +256,7 @@ async def test_browser_pages_keep_the_key_away_from_foreign_hosts() -> None:
 
 async def test_production_routing_without_a_base_url() -> None:
     recorder = Recorder(_json(200, {"query": "q", "results": []}), _json(200, []))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(recorder)) as http:
         client = TinyFishClient(Settings(), http=http)
         await client.search(KEY, SearchParams(query="q"))
         pages = await client.list_browser_pages(KEY, "https://x1.browser.tinyfish.ai/s")
@@ -270,7 +270,7 @@ async def test_production_routing_without_a_base_url() -> None:
 
 async def test_session_urls_stay_out_of_messages() -> None:
     secret_path = "/_browser/br-session-secret"
-    recorder = Recorder(_raise(httpx.ConnectError))
+    recorder = Recorder(_raise(httpx2.ConnectError))
     async with _client(recorder, max_retries=0) as client:
         with pytest.raises(UpstreamConnectionError) as info:
             await client.list_browser_pages(KEY, BASE + secret_path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, WithJsonSchema
@@ -119,7 +120,10 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         key = await deps.resolve_key()
         wait = max_wait_seconds or window
         request = _request(locals())
+        asked_at = anyio.current_time()
         claim = await _claim(deps, key, session_id, request, wait)
+        # Waiting for a concurrent call with the same session_id counts against this call's window.
+        wait = max(1.0, wait - (anyio.current_time() - asked_at))
         if isinstance(claim, str):
             return _deliver(deps, await follow_existing_run(deps, key, claim, ctx, wait))
         try:

@@ -1,6 +1,6 @@
 """The request mechanics under ``TinyFishClient``: headers, timeouts, retries, error mapping.
 
-One ``HttpCore`` wraps the process-wide ``httpx.AsyncClient``. The API key arrives with
+One ``HttpCore`` wraps the process-wide ``httpx2.AsyncClient``. The API key arrives with
 each call and lives only in that call's headers: it is never stored, never logged (debug
 logs name method, path, status, attempt and wait — no headers, no query), and scrubbed
 from every error message as a last line of defence.
@@ -16,7 +16,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import anyio
-import httpx
+import httpx2
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..settings import Product, Settings
@@ -54,7 +54,7 @@ _DEADLINE_SLACK = 0.25
 _MIN_TIMEOUT = 0.01
 
 
-def _retry_after(response: httpx.Response | None) -> float | None:
+def _retry_after(response: httpx2.Response | None) -> float | None:
     return parse_retry_after(response.headers.get("retry-after")) if response is not None else None
 
 
@@ -90,17 +90,17 @@ def map_transport_error(exc: Exception, *, what: str, host: str | None = None) -
             f"{what}{where}: could not connect ({detail}); the request never reached the service",
             sent=False,
         )
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx2.TimeoutException):
         return UpstreamTimeoutError(
             f"{what}{where}: no answer in time ({detail}); the request may have reached the service"
         )
-    if isinstance(exc, httpx.UnsupportedProtocol):
+    if isinstance(exc, httpx2.UnsupportedProtocol):
         return UpstreamConnectionError(f"{what}: unsupported URL ({detail})", sent=False)
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, httpx2.TransportError):
         return UpstreamConnectionError(
             f"{what}{where}: the connection broke ({detail}); the request may have reached the service"
         )
-    if isinstance(exc, httpx.InvalidURL):
+    if isinstance(exc, httpx2.InvalidURL):
         return UpstreamConnectionError(f"{what}: invalid URL ({detail})", sent=False)
     return UpstreamProtocolError(f"{what}{where}: unreadable answer ({detail})")
 
@@ -111,7 +111,7 @@ def _host(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _request_id(response: httpx.Response) -> str | None:
+def _request_id(response: httpx2.Response) -> str | None:
     for name in REQUEST_ID_HEADERS:
         value = response.headers.get(name)
         if value:
@@ -119,7 +119,7 @@ def _request_id(response: httpx.Response) -> str | None:
     return None
 
 
-def _decode_body(response: httpx.Response) -> Any:
+def _decode_body(response: httpx2.Response) -> Any:
     """The decoded JSON of an (already read) error response, else its text."""
     try:
         return response.json()
@@ -138,17 +138,17 @@ class HttpCore:
     httpx drops ``Authorization`` on a cross-site redirect but not ``X-API-Key``.
     """
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, http: httpx2.AsyncClient | None = None) -> None:
         self.settings = settings
         self.policy = RetryPolicy.from_settings(settings)
         self._owns_http = http is None
-        self.http = http or httpx.AsyncClient(
-            limits=httpx.Limits(
+        self.http = http or httpx2.AsyncClient(
+            limits=httpx2.Limits(
                 max_connections=POOL_MAX_CONNECTIONS,  # None: see constants.py
                 max_keepalive_connections=POOL_MAX_KEEPALIVE,
                 keepalive_expiry=POOL_KEEPALIVE_EXPIRY,
             ),
-            timeout=httpx.Timeout(settings.default_timeout, connect=settings.connect_timeout),
+            timeout=httpx2.Timeout(settings.default_timeout, connect=settings.connect_timeout),
             follow_redirects=False,
         )
 
@@ -173,13 +173,13 @@ class HttpCore:
             headers[API_KEY_HEADER] = key
         return headers
 
-    def timeout(self, read: float, budget: float | None = None) -> httpx.Timeout:
+    def timeout(self, read: float, budget: float | None = None) -> httpx2.Timeout:
         """Per-request timeouts, none longer than ``budget`` (what is left of the deadline)."""
         connect = self.settings.connect_timeout
         if budget is not None:
             budget = max(budget, _MIN_TIMEOUT)
             read, connect = min(read, budget), min(connect, budget)
-        return httpx.Timeout(read, connect=connect, pool=connect)
+        return httpx2.Timeout(read, connect=connect, pool=connect)
 
     # ------------------------------------------------------------------ plain requests
     async def request(
@@ -194,7 +194,7 @@ class HttpCore:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         label: str | None = None,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """Send one call (with the retries the rule allows) and return its 2xx response, read.
 
         ``label`` names the call in logs and error messages instead of the URL's path (for
@@ -206,7 +206,7 @@ class HttpCore:
             request = self.http.build_request(
                 method, url, headers=headers, json=json, params=params, timeout=self.timeout(read_timeout)
             )
-        except httpx.InvalidURL as exc:
+        except httpx2.InvalidURL as exc:
             raise scrub(map_transport_error(exc, what=what), key) from None
         return await self._attempts(request, what, key, kind, product, read_timeout, stream=False)
 
@@ -229,7 +229,7 @@ class HttpCore:
     # ------------------------------------------------------------------ the attempt loop
     async def _attempts(
         self,
-        request: httpx.Request,
+        request: httpx2.Request,
         what: str,
         key: str,
         kind: RequestKind,
@@ -237,7 +237,7 @@ class HttpCore:
         read_timeout: float,
         *,
         stream: bool,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """Send ``request`` until it succeeds or the retry rule (and the deadline) says stop.
 
         Each attempt's timeouts shrink to what is left of the tool call's deadline, and the
@@ -257,10 +257,10 @@ class HttpCore:
                 )
             request.extensions["timeout"] = self.timeout(read_timeout, budget).as_dict()
             outcome: int | Exception
-            failed: httpx.Response | None = None
+            failed: httpx2.Response | None = None
             try:
                 response = await self._send(request, stream=stream, budget=budget)
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 log.debug("tinyfish %s -> %s (attempt %d)", what, type(exc).__name__, attempt + 1)
                 outcome = exc
             else:
@@ -272,7 +272,7 @@ class HttpCore:
                     # Read the (small) error body so the typed error can carry code and message.
                     try:
                         await response.aread()
-                    except httpx.HTTPError as exc:
+                    except httpx2.HTTPError as exc:
                         outcome = exc
                     finally:
                         await _close(response)
@@ -297,21 +297,21 @@ class HttpCore:
             await anyio.sleep(delay)
             attempt, waited = attempt + 1, waited + delay
 
-    async def _send(self, request: httpx.Request, *, stream: bool, budget: float | None) -> httpx.Response:
+    async def _send(self, request: httpx2.Request, *, stream: bool, budget: float | None) -> httpx2.Response:
         """One send, bounded by ``budget`` seconds when there is a deadline."""
         if budget is None:
             return await self.http.send(request, stream=stream, follow_redirects=False)
         with anyio.move_on_after(budget):
             return await self.http.send(request, stream=stream, follow_redirects=False)
         # The deadline ran out mid-request: the request may have gone out.
-        raise httpx.ReadTimeout("no answer before the deadline", request=request)
+        raise httpx2.ReadTimeout("no answer before the deadline", request=request)
 
     def _failure(
         self,
         what: str,
         host: str,
         outcome: int | Exception,
-        response: httpx.Response | None,
+        response: httpx2.Response | None,
         *,
         deadline: Deadline | None = None,
         attempts: int = 1,
@@ -319,7 +319,7 @@ class HttpCore:
         if isinstance(outcome, Exception):
             if (
                 deadline is not None
-                and isinstance(outcome, httpx.TimeoutException)
+                and isinstance(outcome, httpx2.TimeoutException)
                 and deadline.remaining() < _DEADLINE_SLACK
             ):
                 tries = f", {attempts} attempts" if attempts > 1 else ""
@@ -352,7 +352,7 @@ class HttpCore:
         json: Any = None,
         accept: str = "text/event-stream",
         extra_headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[httpx.Response]:
+    ) -> AsyncIterator[httpx2.Response]:
         """Open a streamed response (2xx, body unread) and close it when the block exits.
 
         Opening follows the same retry rule as :meth:`request`; once the response is
@@ -368,7 +368,7 @@ class HttpCore:
             request = self.http.build_request(
                 method, url, headers=headers, json=json, timeout=self.timeout(read_timeout)
             )
-        except httpx.InvalidURL as exc:
+        except httpx2.InvalidURL as exc:
             raise scrub(map_transport_error(exc, what=what), key) from None
         response = await self._attempts(request, what, key, kind, product, read_timeout, stream=True)
         try:
@@ -377,7 +377,7 @@ class HttpCore:
             await _close(response)
 
 
-async def _close(response: httpx.Response) -> None:
+async def _close(response: httpx2.Response) -> None:
     """Close a response even inside a cancelled scope (and never wait long for it)."""
     with anyio.CancelScope(shield=True), anyio.move_on_after(5):
         await response.aclose()
@@ -394,7 +394,7 @@ def _adapter_for(model: type[M]) -> TypeAdapter[M]:
     return cast("TypeAdapter[M]", adapter)
 
 
-def _parse(adapter: TypeAdapter[T], response: httpx.Response, what: str, key: str) -> T:
+def _parse(adapter: TypeAdapter[T], response: httpx2.Response, what: str, key: str) -> T:
     try:
         data = response.json()
     except ValueError:

@@ -57,7 +57,7 @@ from .research import ResearchAPI
 from .wallet import WalletAPI
 
 if TYPE_CHECKING:
-    import httpx
+    import httpx2
 
     from ._http import HttpCore
     from .cdp import CloseOutcome
@@ -98,11 +98,11 @@ def _query(params: dict[str, Any]) -> dict[str, Any]:
 class TinyFishClient:
     """Async client of the TinyFish APIs.
 
-    ``TinyFishClient(settings)`` owns one ``httpx.AsyncClient``; pass ``http=`` to share
+    ``TinyFishClient(settings)`` owns one ``httpx2.AsyncClient``; pass ``http=`` to share
     an existing one (tests, the HTTP server). Use ``async with`` or call ``aclose()``.
     """
 
-    def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, *, http: httpx2.AsyncClient | None = None) -> None:
         self.settings = settings
         self._shared_http = http
         self._core_instance: HttpCore | None = None

@@ -27,7 +27,7 @@ from .models._base import _Request, _Response
 from .models.runs import Pagination
 
 if TYPE_CHECKING:
-    import httpx
+    import httpx2
 
     from .client import TinyFishClient
 
@@ -206,28 +206,27 @@ def _path(run_id: str, suffix: str = "") -> str:
 
 
 async def iter_research_events(
-    response: httpx.Response,
+    response: httpx2.Response,
 ) -> AsyncGenerator[tuple[str | None, ResearchEvent], None]:
     """(SSE id, event) pairs of one connection, ending after ``done``.
 
     A connection that ends (or breaks) before ``done`` raises ``UpstreamConnectionError``:
     the run goes on upstream, and the caller resumes it. Unreadable events are skipped.
     """
-    import httpx
-    from httpx_sse import EventSource
+    import httpx2
 
     from ._http import map_transport_error
-    from .sse import check_event_stream
+    from .sse import check_event_stream, event_source
 
     check_event_stream(response)
-    events = EventSource(response).aiter_sse()
+    events = event_source(response).aiter_sse()
     try:
         while True:
             try:
                 sse = await events.__anext__()
             except StopAsyncIteration:
                 break
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise map_transport_error(exc, what="research stream") from None
             if not sse.data.strip():
                 continue

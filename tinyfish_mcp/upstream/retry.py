@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import httpx
+import httpx2
 
 from ..settings import Product, Settings
 from .constants import RequestKind
@@ -54,14 +54,14 @@ Outcome = int | BaseException
 
 
 # Failures after which the request certainly never reached the service.
-_NOT_SENT: tuple[type[BaseException], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_SENT: tuple[type[BaseException], ...] = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 # Failures after which it may or may not have been processed.
 _MAYBE_SENT: tuple[type[BaseException], ...] = (
-    httpx.ReadError,
-    httpx.ReadTimeout,
-    httpx.WriteError,
-    httpx.WriteTimeout,
-    httpx.RemoteProtocolError,
+    httpx2.ReadError,
+    httpx2.ReadTimeout,
+    httpx2.WriteError,
+    httpx2.WriteTimeout,
+    httpx2.RemoteProtocolError,
 )
 
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator
+from typing import Any, cast
 
-import httpx
+import httpx2
 from httpx_sse import EventSource
 from pydantic import ValidationError
 
@@ -30,12 +31,21 @@ from ._http import map_transport_error
 from .errors import UpstreamConnectionError, UpstreamProtocolError
 from .models import CompleteEvent, RunEvent, parse_event
 
-__all__ = ["check_event_stream", "iter_run_events"]
+__all__ = ["check_event_stream", "event_source", "iter_run_events"]
 
 log = logging.getLogger("tinyfish_mcp.upstream")
 
 
-def check_event_stream(response: httpx.Response) -> None:
+def event_source(response: httpx2.Response) -> EventSource:
+    """httpx-sse's reader over an httpx2 response.
+
+    httpx-sse is typed for httpx's ``Response``; it reads only the response's headers and
+    its byte stream, which httpx2's response (the same API, forked) provides alike.
+    """
+    return EventSource(cast(Any, response))
+
+
+def check_event_stream(response: httpx2.Response) -> None:
     """Refuse a 2xx answer that is not an event stream (a proxy page, a JSON body)."""
     content_type = response.headers.get("content-type", "").partition(";")[0].strip()
     if content_type != "text/event-stream":
@@ -46,19 +56,18 @@ def check_event_stream(response: httpx.Response) -> None:
 
 
 async def iter_run_events(
-    response: httpx.Response, *, what: str = "run-sse"
+    response: httpx2.Response, *, what: str = "run-sse"
 ) -> AsyncGenerator[RunEvent, None]:
     """Yield the typed events of an open run-sse response, ending after COMPLETE."""
     check_event_stream(response)
-    source = EventSource(response)
-    events = source.aiter_sse()
+    events = event_source(response).aiter_sse()
     try:
         while True:
             try:
                 sse = await events.__anext__()
             except StopAsyncIteration:
                 break
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise map_transport_error(exc, what=f"{what} stream") from None
             if not sse.data.strip():
                 continue  # keep-alive or an id-only event: nothing to report
