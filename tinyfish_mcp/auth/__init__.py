@@ -47,7 +47,14 @@ from .ratelimit_backends import build_rate_limiter
 from .routes import jwt_routes, oauth_routes
 from .store import AuthStore
 
-__all__ = ["OAUTH_SCOPE", "AuthConfigurationError", "AuthSetup", "build_auth", "resource_url"]
+__all__ = [
+    "OAUTH_SCOPE",
+    "AuthConfigurationError",
+    "AuthSetup",
+    "build_auth",
+    "previous_secrets",
+    "resource_url",
+]
 
 _Hook = Callable[[], Awaitable[None]]
 
@@ -86,6 +93,12 @@ class AuthSetup:
         scopes = self.auth_settings.required_scopes
         wrapped = ScopeChallenge(app, scopes) if scopes else app
         return ApiKeyHeader(wrapped) if self.headless_keys else wrapped
+
+
+def previous_secrets(settings: Settings) -> tuple[str, ...]:
+    """``TINYFISH_MCP_SECRET_PREVIOUS``: secrets that still decrypt during a rotation."""
+    previous = settings.mcp_secret_previous
+    return (previous.get_secret_value(),) if previous and previous.get_secret_value().strip() else ()
 
 
 def resource_url(settings: Settings) -> str:
@@ -144,7 +157,7 @@ def _build_oauth(
             "restarts and identical on every replica)."
         )
     try:
-        cipher = KeyCipher(settings.mcp_secret.get_secret_value())
+        cipher = KeyCipher(settings.mcp_secret.get_secret_value(), previous_secrets(settings))
     except SecretTooWeakError as exc:
         raise AuthConfigurationError(str(exc)) from exc
     try:
