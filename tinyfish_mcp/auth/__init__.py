@@ -34,12 +34,14 @@ from starlette.types import ASGIApp
 
 from ..settings import Settings
 from ..tools.context import KeyResolver
+from ..tools.idempotency import RunKeyStore
 from .apikeys import ApiKeyHeader, HeadlessKeyProvider, headless_key_resolver
 from .authorize import AuthorizeLimits
 from .challenge import ScopeChallenge
 from .cimd import ClientMetadataDocuments
 from .consent import CONSENT_PATH
 from .crypto import KeyCipher, SecretTooWeakError
+from .idempotency import SqlRunKeyStore
 from .jwt import JWKSCache, JWTTokenVerifier
 from .keys import deployment_key_resolver, oauth_key_resolver
 from .provider import OAUTH_SCOPE, TinyFishOAuthProvider
@@ -77,6 +79,8 @@ class AuthSetup:
     routes: list[BaseRoute]
     resolve_key: KeyResolver
     headless_keys: bool = False
+    # Where run session_ids are remembered: the shared database in oauth mode (None: in the process).
+    run_keys: RunKeyStore | None = None
     _startup: _Hook = field(default=_nothing, repr=False)
     _shutdown: _Hook = field(default=_nothing, repr=False)
 
@@ -234,6 +238,7 @@ def _build_oauth(
             headless_key_resolver(oauth_key_resolver(provider)) if headless else oauth_key_resolver(provider)
         ),
         headless_keys=headless,
+        run_keys=SqlRunKeyStore(store.engine, settings.mcp_session_id_ttl),
         _startup=store.create_all,
         _shutdown=shutdown,
     )
