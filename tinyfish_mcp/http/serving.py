@@ -8,6 +8,9 @@ and runs its start-up and shut-down once itself: a bad setting or an unreachable
 database is then one error line before anything listens, and the OAuth tables exist
 before the workers race for them.
 
+On SIGTERM each worker drains (``shutdown.py``): ``/readyz`` turns unready, in-flight
+calls get ``mcp_shutdown_grace_seconds``, then answer with their run ids, then it exits.
+
 uvloop and httptools are used when installed (``pip install tinyfish-mcp[fast]``).
 """
 
@@ -23,6 +26,7 @@ from .. import __version__
 from ..settings import ENV_PREFIX, Settings
 from .app import create_app
 from .security import ConfigError
+from .shutdown import graceful_timeout
 
 __all__ = ["DeferredApp", "app_factory", "serve", "worker_count"]
 
@@ -67,7 +71,7 @@ class DeferredApp:
         if scope["type"] == "lifespan" and self.app is None:
             first = await receive()
             try:
-                self.app = await create_app(self.settings)
+                self.app = await create_app(self.settings, handle_signals=True)
             except ConfigError as exc:
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
@@ -132,4 +136,6 @@ def serve(settings: Settings) -> None:
         log_level=settings.mcp_log_level.lower(),
         proxy_headers=True,
         server_header=False,
+        # In-flight calls get the grace period, then the time to answer with their run ids.
+        timeout_graceful_shutdown=graceful_timeout(settings.mcp_shutdown_grace_seconds),
     )
