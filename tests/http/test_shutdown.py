@@ -72,3 +72,9 @@ def test_uvicorn_waits_for_the_grace_and_the_last_answers() -> None:
     grace = Settings().mcp_shutdown_grace_seconds
     assert graceful_timeout(grace) > grace
     assert graceful_timeout(0) >= 1
+
+
+def test_readyz_checks_the_store_and_healthz_stays_liveness(oauth_server: Any) -> None:
+    ready = httpx.get(f"{oauth_server.url}/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert httpx.get(f"{oauth_server.url}/healthz", timeout=10).json()["status"] == "ok"
