@@ -7,8 +7,14 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from tinyfish_mcp.doctor import clock_skew
 
 
 def _doctor(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -104,3 +110,23 @@ def test_sandbox_needs_no_key(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout
     assert "API key accepted" in done.stdout
     assert "warn  no MCP client configuration mentions tinyfish-mcp" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("offset", "status"),
+    [(0, "ok"), (45, "warn"), (-45, "warn"), (600, "FAIL"), (-600, "FAIL")],
+)
+def test_clock_skew_from_the_date_header(offset: int, status: str) -> None:
+    local = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    remote = format_datetime(local - timedelta(seconds=offset), usegmt=True)
+    check = clock_skew("https://agent.tinyfish.ai", remote, local)
+    assert check.status == status
+    assert f"{abs(offset)} s" in check.what
+    if status == "FAIL":
+        assert "NTP" in check.fix
+
+
+def test_a_missing_or_broken_date_header_is_a_warning() -> None:
+    local = datetime(2026, 1, 1, tzinfo=UTC)
+    assert clock_skew("https://x", None, local).status == "warn"
+    assert clock_skew("https://x", "yesterday-ish", local).status == "warn"

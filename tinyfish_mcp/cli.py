@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from . import __version__
+from .admin import add_admin_parser, run_admin
 from .settings import TOOLSETS, Settings
 
 __all__ = ["build_parser", "main", "settings_from_args"]
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common(parser, top=True)
     commands = parser.add_subparsers(
-        dest="command", metavar="{stdio,http,install,doctor}", parser_class=_Parser
+        dest="command", metavar="{stdio,http,install,doctor,admin}", parser_class=_Parser
     )
     stdio = commands.add_parser("stdio", help="serve MCP on stdin/stdout (the default)")
     _common(stdio, top=False)
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import install
 
     install.add_parser(commands)
+    add_admin_parser(commands, _Parser)
     return parser
 
 
@@ -171,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tinyfish-mcp: {_settings_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
     _configure_logging(settings.mcp_log_level)
+    if command == "admin":
+        return run_admin(args, settings)
 
     wants_sandbox = args.sandbox or settings.sandbox
     sandbox: AbstractContextManager[Any] = _sandbox() if wants_sandbox else nullcontext()

@@ -37,7 +37,7 @@ from .upstream.client import TinyFishClient
 from .upstream.errors import AuthenticationError, PermissionDeniedError, UpstreamError
 from .upstream.models import ListRunsParams
 
-__all__ = ["Check", "diagnose", "run"]
+__all__ = ["Check", "clock_skew", "diagnose", "run"]
 
 Status = Literal["ok", "warn", "FAIL"]
 PRODUCTS: tuple[Product, ...] = ("automation", "fetch", "search")
@@ -118,11 +118,11 @@ async def _probe(origin: str, http: httpx.AsyncClient) -> list[Check]:
     local = datetime.now(UTC)
     elapsed = (time.perf_counter() - started) * 1000
     checks.append(Check("ok", f"{origin} answers (HTTP {response.status_code}, {elapsed:.0f} ms)"))
-    checks.append(_skew(origin, response.headers.get("date"), local))
+    checks.append(clock_skew(origin, response.headers.get("date"), local))
     return checks
 
 
-def _skew(origin: str, date: str | None, local: datetime) -> Check:
+def clock_skew(origin: str, date: str | None, local: datetime) -> Check:
     if not date:
         return Check("warn", f"{origin} sent no Date header: the clock could not be compared")
     try:

@@ -17,7 +17,7 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .settings import Settings, Toolset
-from .tools import agent, browser, fetch, monitors, profiles, research, runs, search, vault, wallet
+from .tools import agent, browser, datasets, fetch, monitors, profiles, research, runs, search, vault, wallet
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
@@ -40,6 +40,7 @@ TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
     "monitors": monitors.register,
     "research": research.register,
     "profiles": profiles.register,
+    "datasets": datasets.register,
 }
 
 # One line per toolset, so a server with some toolsets off never points the model at a
@@ -67,6 +68,8 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "RUNNING call wait_for_research; get_research pages the report and evidence.",
     "profiles": "- start_profile_setup / save_profile sign a profile in once; runs pass profile_id "
     "to reuse it.",
+    "datasets": "- plan_dataset / create_dataset build a table with agent runs (billed); populate_dataset "
+    "follows or restarts filling it; read_dataset pages the rows.",
 }
 
 

@@ -45,11 +45,11 @@ Product = Literal[
 ]  # fmt: skip
 Toolset = Literal[
     "agent", "runs", "fetch", "search", "browser", "vault",
-    "wallet", "monitors", "research", "profiles",
+    "wallet", "monitors", "research", "profiles", "datasets",
 ]  # fmt: skip
 TOOLSETS: tuple[Toolset, ...] = (
     "agent", "runs", "fetch", "search", "browser", "vault",
-    "wallet", "monitors", "research", "profiles",
+    "wallet", "monitors", "research", "profiles", "datasets",
 )  # fmt: skip
 # The larger product toolsets (monitors, ...) are opt-in: tools/list is sent to the model on
 # every turn and the default list keeps within its 20 KB budget (see README, "Toolsets").

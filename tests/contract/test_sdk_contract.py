@@ -159,6 +159,15 @@ def _run_bodies() -> list[dict[str, Any]]:
                 type="custom", url="http://proxy.example.com:8080", username="u", password="p"
             ),
         ).to_body(),
+        # What run_web_automation sends for the hosted arguments: any ISO country, the cursor.
+        ours.RunRequest(
+            url="https://example.com",
+            goal="Find the price",
+            proxy_config=ours.ProxyConfig(country_code="IN"),
+            agent_config=ours.AgentConfig(cursor_style="green-pointer", mode="default"),
+            capture_config=ours.CaptureConfig(elements=True, snapshots=True, html=True),
+            use_profile=True,
+        ).to_body(),
     ]
 
 

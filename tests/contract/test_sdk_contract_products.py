@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from _sdk_shapes import lost, sdk_payload, undeclared
 from pydantic import BaseModel
+from tinyfish.datasets import _build_create_body as _build_dataset_body
+from tinyfish.datasets import types as sdk_datasets
 from tinyfish.monitors import _build_create_body
 from tinyfish.monitors import types as sdk_monitors
 from tinyfish.profiles import types as sdk_profiles
@@ -20,11 +22,37 @@ from tinyfish.research import _build_run_body as _build_research_body
 from tinyfish.research import types as sdk_research
 from tinyfish.wallet import types as sdk_wallet
 
-from tinyfish_mcp.upstream import monitors, profiles, research, wallet
+from tinyfish_mcp.upstream import datasets, monitors, profiles, research, wallet
 
 # (endpoint, SDK model, our model, SDK fields we keep untyped -> why, fixed sample values)
 Row = tuple[str, type[BaseModel], type[BaseModel], dict[str, str], dict[str, Any]]
+SPEC_AS_DICTS = {
+    "spec.columns.name": "columns are read as plain objects (shown to the model as planned)",
+    "spec.columns.label": "as above",
+    "spec.columns.type": "as above",
+    "spec.columns.is_primary_key": "as above",
+    "spec.columns.retrieval_hint": "as above",
+    "spec.keep_when.column": "kept as a plain object",
+}
 RESPONSES: list[Row] = [
+    ("POST /v1/datasets/plan", sdk_datasets.DatasetPlanResponse, datasets.DatasetPlan, SPEC_AS_DICTS, {}),
+    ("GET /v1/datasets/{id}", sdk_datasets.Dataset, datasets.Dataset, SPEC_AS_DICTS, {}),
+    (
+        "GET /v1/datasets",
+        sdk_datasets.DatasetListResponse,
+        datasets.DatasetList,
+        {f"data.{k}": v for k, v in SPEC_AS_DICTS.items()},
+        {},
+    ),
+    ("GET /v1/datasets/{id}/rows", sdk_datasets.DatasetRowsResponse, datasets.RowsPage, {}, {}),
+    ("DELETE /v1/datasets/{id}", sdk_datasets.DatasetDeleteResponse, datasets.DatasetDeleted, {}, {}),
+    (
+        "POST .../runs/{run_id}/cancel",
+        sdk_datasets.DatasetCancelRunResponse,
+        datasets.DatasetRunCancel,
+        {},
+        {},
+    ),
     ("GET /v1/wallet", sdk_wallet.WalletResponse, wallet.WalletResponse, {}, {}),
     ("GET /v1/monitors/{id}", sdk_monitors.Monitor, monitors.Monitor, {}, {}),
     ("GET /v1/monitors", sdk_monitors.MonitorListResponse, monitors.MonitorList, {}, {}),
@@ -150,3 +178,29 @@ def test_research_bodies_are_sdk_bodies() -> None:
     for body in _research_bodies():
         expected = _build_research_body(**{**defaults, "mode": "deep", **body})
         assert {**body, "mode": body.get("mode", "deep")} == expected
+
+
+def test_dataset_bodies_are_sdk_bodies() -> None:
+    spec = datasets.DatasetSpec.model_validate(
+        {
+            "name": "Grinders",
+            "description": "Coffee grinders",
+            "columns": [
+                {"name": "name", "type": "string", "is_primary_key": True},
+                {"name": "in_stock", "label": "In stock", "type": "boolean", "is_primary_key": False,
+                 "retrieval_hint": "the availability badge"},
+            ],
+            "keep_when": {"column": "in_stock"},
+        }
+    )  # fmt: skip
+    for request in (
+        datasets.DatasetCreateRequest(prompt="Coffee grinders"),
+        datasets.DatasetCreateRequest(spec=spec, target_rows=20, populate=False),
+    ):
+        body = request.to_body()
+        assert (
+            _build_dataset_body(
+                body.get("prompt"), body.get("spec"), body.get("target_rows"), body.get("populate")
+            )
+            == body
+        )

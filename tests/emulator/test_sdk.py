@@ -153,3 +153,71 @@ def test_sdk_errors_map_from_the_documented_body(emulator: Any) -> None:
         sdk.agent.run(goal="g", url="not-a-url")
     assert bad.value.code == "INVALID_INPUT"
     sdk.close()
+
+
+def test_hosted_run_arguments_through_the_sdk(
+    sdk: TinyFish, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run fields the hosted tools take, sent by the SDK: accepted, recorded and acted on."""
+    from tinyfish.agent.types import AgentConfig, CaptureConfig, CursorStyle, ProxyConfig
+
+    monkeypatch.setenv("TF_API_INTEGRATION", "sdk-contract-test")
+    queued = sdk.agent.queue(
+        goal="g",
+        url="https://h.example.com/?tf_steps=3",
+        proxy_config=ProxyConfig(enabled=True, country_code="IN"),
+        agent_config=AgentConfig(
+            mode="strict", cursor_style=CursorStyle.GREEN_POINTER, max_duration_seconds=60
+        ),
+        capture_config=CaptureConfig(screenshots=True, recording=True, elements=True),
+        use_profile=True,
+        profile_id=" prof-1 ",
+        use_vault=True,
+        credential_item_ids=["op://Personal/shop-login"],
+    )
+    assert queued.run_id and queued.error is None
+    body = next(r["body"] for r in emulator.requests() if r["path"] == "/v1/automation/run-async")
+    assert body["api_integration"] == "sdk-contract-test" and body["profile_id"] == "prof-1"
+    assert body["agent_config"] == {
+        "mode": "strict",
+        "cursor_style": "green-pointer",
+        "max_duration_seconds": 60,
+    }
+    assert emulator.run(queued.run_id)["api_integration"] == "sdk-contract-test"
+
+    deadline = time.monotonic() + 5
+    run = sdk.runs.get(queued.run_id)
+    while run.status != SdkRunStatus.COMPLETED and time.monotonic() < deadline:
+        time.sleep(0.01)
+        run = sdk.runs.get(queued.run_id)
+    assert run.status == SdkRunStatus.COMPLETED
+    assert run.browser_config is not None and run.browser_config.proxy_country_code == "IN"
+
+
+def test_max_steps_in_agent_config_stops_the_run(sdk: TinyFish) -> None:
+    from tinyfish.agent.types import AgentConfig
+
+    response = sdk.agent.run(
+        goal="g", url="https://m.example.com/?tf_steps=5", agent_config=AgentConfig(max_steps=2)
+    )
+    assert response.status == SdkRunStatus.FAILED
+    assert response.error is not None and response.error.code == "MAX_STEPS_EXCEEDED"
+    assert response.num_of_steps == 2
+
+
+def test_the_emulator_refuses_what_the_api_refuses(emulator: Any) -> None:
+    from tinyfish import BadRequestError
+
+    raw = httpx.post(
+        f"{emulator.base_url}/v1/automation/run-async",
+        headers={"X-API-Key": emulator.api_key},
+        json={"url": "https://x.example.com", "goal": "g", "agent_config": {"cursor_style": "arrow"}},
+    )
+    assert raw.status_code == 400
+    assert raw.json()["error"]["details"][0]["path"] == ["agent_config", "cursor_style"]
+    sdk = TinyFish(api_key=emulator.api_key, base_url=emulator.base_url)
+    # The SDK checks profile_id itself; the vault dependency is the API's (here, the emulator's).
+    with pytest.raises(BadRequestError) as refused:
+        sdk.agent.queue(goal="g", url="https://x.example.com", credential_item_ids=["c1"])
+    assert refused.value.code == "INVALID_INPUT"
+    sdk.close()

@@ -116,3 +116,31 @@ def test_profile_setup_save_cancel(sdk: TinyFish) -> None:
     assert sdk.profiles.setup.cancel("prof_1", session_id=other.session_id).cancelled is True
     with pytest.raises(NotFoundError):
         sdk.profiles.setup.cancel("prof_1", session_id=other.session_id)
+
+
+def test_datasets_plan_create_populate_stream_rows_delete(sdk: TinyFish) -> None:
+    from tinyfish import NotFoundError
+
+    spec = sdk.datasets.plan(prompt="Coffee grinders under $200").spec
+    assert spec.columns and any(c.is_primary_key for c in spec.columns)
+    dataset = sdk.datasets.create(spec=spec, target_rows=3)
+    assert dataset.status == "populating" and dataset.run is not None
+    with sdk.datasets.events(dataset.id, dataset.run.id) as stream:
+        events = list(stream)
+    names = [event.event for event in events]
+    assert names.count("row") == 3 and names[-1] == "done"
+    assert [e.status for e in events if e.event == "status"][-1] == "done"  # type: ignore[union-attr]
+    page = sdk.datasets.rows(dataset.id, limit=2)
+    assert len(page.rows) == 2 and page.truncated and page.next_cursor
+    rest = sdk.datasets.rows(dataset.id, after=page.next_cursor)
+    assert len(rest.rows) == 1 and not rest.truncated and rest.next_cursor is None
+    assert sdk.datasets.get(dataset.id).status == "ready"
+    again = sdk.datasets.populate(dataset.id, target_rows=50)
+    assert again.run is not None and again.run.status == "queued"
+    assert sdk.datasets.cancel_run(dataset.id, again.run.id).status == "cancelling"
+    assert sdk.datasets.get(dataset.id).status == "cancelled"
+    listed = sdk.datasets.list(limit=1)
+    assert [d.id for d in listed.data] == [dataset.id]
+    assert sdk.datasets.delete(dataset.id).deleted is True
+    with pytest.raises(NotFoundError):
+        sdk.datasets.get(dataset.id)

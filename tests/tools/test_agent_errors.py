@@ -195,3 +195,21 @@ async def test_window_closing_before_the_run_is_confirmed_warns_of_a_possible_ru
     text = result_text(result)
     assert result.is_error and "within the 1 s deadline of this call" in text
     assert "may have started the run" in text and "Do NOT start it again" in text
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"agent_config": {"max_steps": 0}}, "agent_config.max_steps"),
+        ({"agent_config": {"cursor_style": "arrow"}}, "agent_config.cursor_style"),
+        ({"proxy_config": {"country_code": "usa"}}, "proxy_config.country_code"),
+        ({"capture_config": {"video": True}}, "capture_config.video"),
+        ({"agent_config": "fast"}, "agent_config"),
+    ],
+)
+async def test_the_async_tool_checks_nested_arguments_like_the_streaming_one(
+    mcp: Client, emulator: Any, arguments: dict[str, Any], expected: str
+) -> None:
+    result = await mcp.call_tool("run_web_automation_async", {"url": SHOP, "goal": "x", **arguments})
+    assert result.is_error and expected in result_text(result) and "Traceback" not in result_text(result)
+    assert emulator.requests() == []

@@ -34,12 +34,14 @@ from starlette.types import ASGIApp
 
 from ..settings import Settings
 from ..tools.context import KeyResolver
+from ..tools.idempotency import RunKeyStore
 from .apikeys import ApiKeyHeader, HeadlessKeyProvider, headless_key_resolver
 from .authorize import AuthorizeLimits
 from .challenge import ScopeChallenge
 from .cimd import ClientMetadataDocuments
 from .consent import CONSENT_PATH
 from .crypto import KeyCipher, SecretTooWeakError
+from .idempotency import SqlRunKeyStore
 from .jwt import JWKSCache, JWTTokenVerifier
 from .keys import deployment_key_resolver, oauth_key_resolver
 from .provider import OAUTH_SCOPE, TinyFishOAuthProvider
@@ -47,7 +49,14 @@ from .ratelimit_backends import build_rate_limiter
 from .routes import jwt_routes, oauth_routes
 from .store import AuthStore
 
-__all__ = ["OAUTH_SCOPE", "AuthConfigurationError", "AuthSetup", "build_auth", "resource_url"]
+__all__ = [
+    "OAUTH_SCOPE",
+    "AuthConfigurationError",
+    "AuthSetup",
+    "build_auth",
+    "previous_secrets",
+    "resource_url",
+]
 
 _Hook = Callable[[], Awaitable[None]]
 
@@ -70,6 +79,8 @@ class AuthSetup:
     routes: list[BaseRoute]
     resolve_key: KeyResolver
     headless_keys: bool = False
+    # Where run session_ids are remembered: the shared database in oauth mode (None: in the process).
+    run_keys: RunKeyStore | None = None
     _startup: _Hook = field(default=_nothing, repr=False)
     _shutdown: _Hook = field(default=_nothing, repr=False)
 
@@ -86,6 +97,12 @@ class AuthSetup:
         scopes = self.auth_settings.required_scopes
         wrapped = ScopeChallenge(app, scopes) if scopes else app
         return ApiKeyHeader(wrapped) if self.headless_keys else wrapped
+
+
+def previous_secrets(settings: Settings) -> tuple[str, ...]:
+    """``TINYFISH_MCP_SECRET_PREVIOUS``: secrets that still decrypt during a rotation."""
+    previous = settings.mcp_secret_previous
+    return (previous.get_secret_value(),) if previous and previous.get_secret_value().strip() else ()
 
 
 def resource_url(settings: Settings) -> str:
@@ -144,7 +161,7 @@ def _build_oauth(
             "restarts and identical on every replica)."
         )
     try:
-        cipher = KeyCipher(settings.mcp_secret.get_secret_value())
+        cipher = KeyCipher(settings.mcp_secret.get_secret_value(), previous_secrets(settings))
     except SecretTooWeakError as exc:
         raise AuthConfigurationError(str(exc)) from exc
     try:
@@ -221,6 +238,7 @@ def _build_oauth(
             headless_key_resolver(oauth_key_resolver(provider)) if headless else oauth_key_resolver(provider)
         ),
         headless_keys=headless,
+        run_keys=SqlRunKeyStore(store.engine, settings.mcp_session_id_ttl),
         _startup=store.create_all,
         _shutdown=shutdown,
     )

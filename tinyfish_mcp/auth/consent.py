@@ -186,8 +186,9 @@ It is stored encrypted on this server and only used for your own requests.</smal
             return _message_page(*_EXPIRED, status=400)
 
         cookie = request.cookies.get(CONSENT_COOKIE, "")
-        expected = csrf_token(self._provider.cipher.csrf_key, txn, cookie)
-        if not cookie or not hmac.compare_digest(csrf.encode(), expected.encode()):
+        # Any current or previous secret's token: the form may come from a replica not yet rotated.
+        expected = [csrf_token(key, txn, cookie).encode() for key in self._provider.cipher.csrf_keys]
+        if not cookie or not any(hmac.compare_digest(csrf.encode(), e) for e in expected):
             return await self._form(
                 request,
                 txn,

@@ -72,16 +72,24 @@ def csrf_token(key: bytes, *parts: str) -> str:
 
 
 class KeyCipher:
-    """AES-256-GCM with keys derived from the deployment secret."""
+    """AES-256-GCM with keys derived from the deployment secret.
 
-    def __init__(self, secret: str) -> None:
-        if len(secret.strip()) < MIN_SECRET_LENGTH:
-            raise SecretTooWeakError(
-                f"TINYFISH_MCP_SECRET must be at least {MIN_SECRET_LENGTH} characters of random text "
-                '(for example the output of: python -c "import secrets; print(secrets.token_urlsafe(32))").'
-            )
+    ``previous`` secrets (``TINYFISH_MCP_SECRET_PREVIOUS``, during a rotation) still open
+    what they sealed, and their CSRF tokens are still accepted; only ``secret`` seals.
+    """
+
+    def __init__(self, secret: str, previous: tuple[str, ...] = ()) -> None:
+        named = [("TINYFISH_MCP_SECRET", secret), *(("TINYFISH_MCP_SECRET_PREVIOUS", p) for p in previous)]
+        for name, value in named:
+            if len(value.strip()) < MIN_SECRET_LENGTH:
+                raise SecretTooWeakError(
+                    f"{name} must be at least {MIN_SECRET_LENGTH} characters of random text (for example "
+                    'the output of: python -c "import secrets; print(secrets.token_urlsafe(32))").'
+                )
         self._aead = AESGCM(_derive(secret, b"api-key-encryption/v1"))
+        self._previous = [AESGCM(_derive(p, b"api-key-encryption/v1")) for p in previous]
         self.csrf_key = _derive(secret, b"consent-csrf/v1")
+        self.csrf_keys = (self.csrf_key, *(_derive(p, b"consent-csrf/v1") for p in previous))
 
     def encrypt(self, plaintext: str, *, bound_to: str) -> bytes:
         """Seal ``plaintext``; it only opens again with the same ``bound_to`` value."""
@@ -105,7 +113,9 @@ class KeyCipher:
         if blob[:1] != _FORMAT_V1 or len(blob) < 1 + _NONCE_BYTES + 16:
             raise DecryptionError("unknown ciphertext format")
         nonce, sealed = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
-        try:
-            return self._aead.decrypt(nonce, sealed, bound_to.encode()).decode()
-        except InvalidTag as exc:
-            raise DecryptionError("stored key did not authenticate") from exc
+        for aead in (self._aead, *self._previous):
+            try:
+                return aead.decrypt(nonce, sealed, bound_to.encode()).decode()
+            except InvalidTag:
+                continue
+        raise DecryptionError("stored key did not authenticate")

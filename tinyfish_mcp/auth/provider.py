@@ -37,6 +37,7 @@ from .cimd import ClientMetadataDocuments, is_metadata_document_url
 from .crypto import DecryptionError, KeyCipher, new_secret
 from .redirects import redirect_uri_problem
 from .store import AuthStore, CodeRecord, PendingRecord, TokenRecord
+from .usage import touch_grant
 
 __all__ = ["OAUTH_SCOPE", "PENDING_TTL", "ConsentExpiredError", "TinyFishOAuthProvider", "same_resource"]
 
@@ -347,6 +348,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         if len(self._keys) >= _KEY_CACHE_SIZE:
             self._keys.clear()  # rare; simpler than LRU bookkeeping on every call
         self._keys[grant_id] = (key, time.monotonic() + _KEY_CACHE_SECONDS)
+        await touch_grant(self.store.engine, grant_id)  # "last used", for operators
         return key
 
     async def _revoke_grant(self, grant_id: str) -> None:

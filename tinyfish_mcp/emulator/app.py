@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import browser, fetch, monitors, profiles, research, runs, search, usage, vault, wallet
+from . import browser, datasets, fetch, monitors, profiles, research, runs, search, usage, vault, wallet
 from .chromium import Browsers, find_chromium
 from .config import EmulatorConfig
 from .context import Call
@@ -196,6 +196,15 @@ def _product_routes() -> list[BaseRoute]:
         ),
         Route("/v1/profiles/{profile_id}/setup-session/cancel", api(profiles.cancel_setup), methods=["POST"]),
         Route("/v1/profiles/{profile_id}/save", api(profiles.save), methods=["POST"]),
+        Route("/v1/datasets/plan", api(datasets.plan), methods=["POST"]),
+        Route("/v1/datasets", api(datasets.create, billed=True), methods=["POST"]),
+        Route("/v1/datasets", api(datasets.list_datasets), methods=["GET"]),
+        Route("/v1/datasets/{dataset_id}", api(datasets.get), methods=["GET"]),
+        Route("/v1/datasets/{dataset_id}", api(datasets.delete), methods=["DELETE"]),
+        Route("/v1/datasets/{dataset_id}/rows", api(datasets.rows), methods=["GET"]),
+        Route("/v1/datasets/{dataset_id}/populate", api(datasets.populate, billed=True), methods=["POST"]),
+        Route("/v1/datasets/{dataset_id}/runs/{run_id}/cancel", api(datasets.cancel_run), methods=["POST"]),
+        Route("/v1/datasets/{dataset_id}/runs/{run_id}/events", api(datasets.events), methods=["GET"]),
         Route("/v1/automation/run-research", api(research.run_stream, billed=True), methods=["POST"]),
         Route("/v1/automation/run-research-async", api(research.run_async, billed=True), methods=["POST"]),
         Route("/v1/research-run", api(research.list_runs), methods=["GET"]),

@@ -154,7 +154,13 @@ async def create_app(
         mcp_kwargs["browser_sessions"] = sessions
         mcp_kwargs["resolve_owner"] = owner_resolver(settings.mcp_auth)
 
-    mcp = build_server(settings, client=client, resolve_key=resolve_key, **mcp_kwargs)
+    mcp = build_server(
+        settings,
+        client=client,
+        resolve_key=resolve_key,
+        run_keys=auth_setup.run_keys if auth_setup is not None else None,
+        **mcp_kwargs,
+    )
     wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
 
     def mcp_http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:

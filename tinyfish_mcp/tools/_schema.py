@@ -2,7 +2,7 @@
 
 Pydantic's JSON schemas are correct but verbose: a title on every property, ``$defs``
 with ``$ref``, and ``anyOf [X, null]`` for every optional argument. ``tools/list`` is
-sent to the model on every turn and has a 12 KB budget, and some clients mishandle
+sent to the model on every turn and has a 20 KB budget, and some clients mishandle
 ``$ref``. So after registration the schemas are rewritten, still generated from the
 models (never written by hand):
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import Field, WithJsonSchema
+from pydantic import Field, ValidationError, WithJsonSchema
 
 from ..upstream.errors import UpstreamError
 from ..upstream.models import RunRequest
@@ -37,7 +37,7 @@ from ._recover import NotStartedError, create_runs
 from ._schema import as_tool_result, compact_input_schema
 from ._watch import follow_existing_run, follow_new_run
 from .context import ToolDeps
-from .errors import tool_error, upstream_call
+from .errors import invalid_input, tool_error, upstream_call
 from .idempotency import RunClaim, claim_run
 from .prompts import register_prompts
 from .results import (
@@ -53,10 +53,25 @@ __all__ = ["MAX_BATCH", "register"]
 MAX_BATCH = 100  # what /run-batch takes (TinyFish's hosted MCP server stops at 8)
 MaxWait = Annotated[float | None, Field(ge=1, le=600)]
 RunIdArg = Annotated[str, Field(min_length=1)]
+
+
+def _brief(schema: dict[str, Any]) -> dict[str, Any]:
+    """A run's argument schema with its nested objects by type only (run_web_automation has them whole)."""
+    props = {
+        name: {"type": "object"} if sub.get("type") == "object" else sub
+        for name, sub in schema["properties"].items()
+    }
+    return {**schema, "properties": props}
+
+
+# The copies of run_web_automation's arguments (the async tool, batch items) describe the
+# nested objects by type only: tools/list is sent on every turn. They are checked whole.
+_SPEC_SCHEMA = _brief(compact_input_schema(RunSpec.model_json_schema()))
+SameAsRun = Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object"})]
 # Items are advertised with the fields of one run, but checked by ``batch_request`` so
 # that a mistake is named ``runs.<index>.<field>`` in our words.
 Specs = Annotated[
-    list[Annotated[dict[str, Any], WithJsonSchema(compact_input_schema(RunSpec.model_json_schema()))]],
+    list[Annotated[dict[str, Any], WithJsonSchema(_SPEC_SCHEMA)]],
     Field(min_length=1, max_length=MAX_BATCH),
 ]
 
@@ -73,7 +88,11 @@ def _deliver(deps: ToolDeps, out: RunResult) -> CallToolResult:
 
 def _request(arguments: dict[str, Any]) -> RunRequest:
     """The upstream request from a run tool's arguments (those that describe the run)."""
-    return run_request(RunSpec(**{name: arguments[name] for name in RunSpec.model_fields}))
+    try:
+        spec = RunSpec.model_validate({name: arguments[name] for name in RunSpec.model_fields})
+    except ValidationError as exc:
+        raise invalid_input(exc, what="run arguments") from None
+    return run_request(spec)
 
 
 async def _claim(
@@ -170,9 +189,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         credential_item_ids: list[str] | None = None,
         output_schema: dict[str, Any] | None = None,
         browser_profile: Literal["lite", "stealth"] | None = None,
-        proxy_config: ProxyInput | None = None,
-        agent_config: AgentConfigInput | None = None,
-        capture_config: CaptureInput | None = None,
+        proxy_config: SameAsRun = None,
+        agent_config: AgentConfigInput | None = None,  # its fields are part of the hosted contract
+        capture_config: SameAsRun = None,
         webhook_url: str | None = None,
     ) -> Annotated[CallToolResult, StartedRun]:
         key = await deps.resolve_key()

@@ -26,6 +26,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from ..settings import DEFAULT_AGENT_BASE_URL, Product, Settings
 from .constants import SSE_READ_TIMEOUT, RequestKind
+from .datasets import DatasetsAPI
 from .errors import InvalidInputError
 from .models import (
     AsyncRunResponse,
@@ -134,6 +135,10 @@ class TinyFishClient:
     @cached_property
     def profiles(self) -> ProfilesAPI:
         return ProfilesAPI(self)
+
+    @cached_property
+    def datasets(self) -> DatasetsAPI:
+        return DatasetsAPI(self)
 
     async def aclose(self) -> None:
         """Close the pool, unless it was handed in by the caller (who then closes it)."""

@@ -1,0 +1,265 @@
+"""``tinyfish-mcp admin``: operator commands on the OAuth store of a hosted deployment.
+
+    tinyfish-mcp admin grants [--json]      who is signed in: user, client, created, last used
+    tinyfish-mcp admin revoke --user HASH | --client CLIENT_ID | --grant GRANT_ID
+    tinyfish-mcp admin rotate-secret        re-encrypt every stored key under TINYFISH_MCP_SECRET
+
+They read the same settings as the server (``TINYFISH_MCP_DATABASE_URL``,
+``TINYFISH_MCP_SECRET``, ``TINYFISH_MCP_SECRET_PREVIOUS``) and work on a live database:
+every change is one short transaction, as the server's own are. No key, token or secret
+is ever printed: a user is named by a short hash of their TinyFish key (the first 12 hex
+digits of its SHA-256), which is enough to tell users apart and to revoke one.
+
+Rotation (see the README): with ``TINYFISH_MCP_SECRET`` set to the new secret and
+``TINYFISH_MCP_SECRET_PREVIOUS`` to the old one, ``rotate-secret`` opens every stored
+API key and client secret with whichever secret sealed it and seals it again with the
+new one. Rows that neither secret opens are counted and left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from .settings import Settings
+
+__all__ = ["add_admin_parser", "run_admin", "user_hash"]
+
+
+def user_hash(api_key: str) -> str:
+    """How operators name a user: the first 12 hex digits of the SHA-256 of their key."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:12]
+
+
+def add_admin_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    admin = commands.add_parser(
+        "admin", help="operator commands on the OAuth store (grants, secret rotation)"
+    )
+    actions = admin.add_subparsers(
+        dest="admin_command", metavar="{grants,revoke,rotate-secret}", required=True
+    )
+    grants = actions.add_parser("grants", help="list grants: user hash, client, created, last used")
+    grants.add_argument("--json", action="store_true", help="one JSON object per line")
+    revoke = actions.add_parser("revoke", help="revoke every grant of a user, of a client, or one grant")
+    target = revoke.add_mutually_exclusive_group(required=True)
+    target.add_argument("--user", metavar="HASH", help="a user hash from `admin grants`")
+    target.add_argument("--client", metavar="CLIENT_ID", help="a client id")
+    target.add_argument("--grant", metavar="GRANT_ID", help="one grant id")
+    actions.add_parser(
+        "rotate-secret",
+        help="re-encrypt stored keys under TINYFISH_MCP_SECRET (the old one in TINYFISH_MCP_SECRET_PREVIOUS)",
+    )
+
+
+def run_admin(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one admin command; 0 on success, 1 when something could not be done, 2 on bad setup."""
+    from .auth import AuthConfigurationError
+
+    try:
+        return asyncio.run(_run(args, settings))
+    except AuthConfigurationError as exc:
+        print(f"tinyfish-mcp admin: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from .auth.store import AuthStore
+
+    store = AuthStore(settings.mcp_database_url)
+    try:
+        await store.create_all()
+        if args.admin_command == "grants":
+            return await _grants(store, settings, as_json=args.json)
+        if args.admin_command == "revoke":
+            return await _revoke(store, settings, user=args.user, client=args.client, grant=args.grant)
+        return await _rotate(store, settings)
+    finally:
+        await store.dispose()
+
+
+def _cipher(settings: Settings) -> Any:
+    from .auth import AuthConfigurationError, previous_secrets
+    from .auth.crypto import KeyCipher, SecretTooWeakError
+
+    if settings.mcp_secret is None:
+        raise AuthConfigurationError("set TINYFISH_MCP_SECRET (the server's) to read the stored keys")
+    try:
+        return KeyCipher(settings.mcp_secret.get_secret_value(), previous_secrets(settings))
+    except SecretTooWeakError as exc:
+        raise AuthConfigurationError(str(exc)) from None
+
+
+def _when(moment: float | None) -> str:
+    if moment is None:
+        return "-"
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+async def _grant_rows(store: Any, settings: Settings) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from .auth.crypto import DecryptionError
+    from .auth.store import clients, grants
+    from .auth.usage import grant_usage
+
+    cipher = _cipher(settings)
+    query = (
+        select(grants, clients.c.info_json, grant_usage.c.last_used_at)
+        .outerjoin(clients, clients.c.client_id == grants.c.client_id)
+        .outerjoin(grant_usage, grant_usage.c.grant_id == grants.c.grant_id)
+        .order_by(grants.c.created_at)
+    )
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    listed = []
+    for row in rows:
+        try:
+            user = user_hash(cipher.decrypt(bytes(row.api_key_ciphertext), bound_to=row.grant_id))
+        except DecryptionError:
+            user = "?" * 12  # sealed under a secret this command was not given
+        name = json.loads(row.info_json).get("client_name") if row.info_json else None
+        listed.append(
+            {
+                "user": user,
+                "client_id": row.client_id,
+                "client_name": name,
+                "grant_id": row.grant_id,
+                "created_at": _when(row.created_at),
+                "last_used_at": _when(row.last_used_at),
+            }
+        )
+    return listed
+
+
+async def _grants(store: Any, settings: Settings, *, as_json: bool) -> int:
+    rows = await _grant_rows(store, settings)
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    header = ("USER", "CREATED", "LAST USED", "GRANT", "CLIENT")
+    print("  ".join(f"{h:<20}" if i < 3 else f"{h:<32}" if i == 3 else h for i, h in enumerate(header)))
+    for row in rows:
+        client = row["client_id"] + (f" ({row['client_name']})" if row["client_name"] else "")
+        print(
+            f"{row['user']:<20}  {row['created_at']:<20}  {row['last_used_at']:<20}  "
+            f"{row['grant_id']:<32}  {client}"
+        )
+    print(f"{len(rows)} grant(s)", file=sys.stderr)
+    return 0
+
+
+async def _revoke(
+    store: Any, settings: Settings, *, user: str | None, client: str | None, grant: str | None
+) -> int:
+    rows = await _grant_rows(store, settings) if user else []
+    if user:
+        targets = [row["grant_id"] for row in rows if row["user"] == user.strip().lower()]
+    elif client:
+        from sqlalchemy import select
+
+        from .auth.store import grants
+
+        async with store.engine.connect() as conn:
+            found = await conn.execute(select(grants.c.grant_id).where(grants.c.client_id == client))
+            targets = [r.grant_id for r in found]
+    else:
+        targets = [grant] if grant and await store.grant_ciphertext(grant) is not None else []
+    for grant_id in targets:
+        await store.revoke_grant(grant_id)
+    print(f"revoked {len(targets)} grant(s) and every token issued from them")
+    if not targets:
+        print("nothing matched: see `tinyfish-mcp admin grants`", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _rotate(store: Any, settings: Settings) -> int:
+    from sqlalchemy import select, update
+
+    from .auth.crypto import DecryptionError
+    from .auth.store import grants
+
+    cipher = _cipher(settings)
+    if settings.mcp_secret_previous is None:
+        print(
+            "tinyfish-mcp admin: rotate-secret re-encrypts under TINYFISH_MCP_SECRET what the old secret "
+            "sealed: set TINYFISH_MCP_SECRET_PREVIOUS to the old secret too",
+            file=sys.stderr,
+        )
+        return 2
+    keys = unreadable = 0
+    async with store.engine.connect() as conn:
+        grant_ids = [row.grant_id for row in await conn.execute(select(grants.c.grant_id))]
+    for grant_id in grant_ids:
+        # One short transaction per row, so a live server is never blocked for long.
+        async with store.engine.begin() as conn:
+            row = (
+                await conn.execute(select(grants.c.api_key_ciphertext).where(grants.c.grant_id == grant_id))
+            ).first()
+            if row is None:
+                continue  # revoked meanwhile
+            try:
+                key = cipher.decrypt(bytes(row.api_key_ciphertext), bound_to=grant_id)
+            except DecryptionError:
+                unreadable += 1
+                continue
+            sealed = cipher.encrypt(key, bound_to=grant_id)
+            await conn.execute(
+                update(grants).where(grants.c.grant_id == grant_id).values(api_key_ciphertext=sealed)
+            )
+            keys += 1
+    secrets, unreadable_secrets = await _rotate_client_secrets(store, cipher)
+    print(f"re-encrypted {keys} API key(s) and {secrets} client secret(s) under the new secret")
+    if unreadable or unreadable_secrets:
+        print(
+            f"{unreadable} key(s) and {unreadable_secrets} client secret(s) opened with neither secret; "
+            "left as they are",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+async def _rotate_client_secrets(store: Any, cipher: Any) -> tuple[int, int]:
+    from sqlalchemy import select, update
+
+    from .auth.crypto import DecryptionError
+    from .auth.provider import _SEALED as SEALED_PREFIX
+    from .auth.provider import _client_binding as client_binding
+    from .auth.store import clients
+
+    done = failed = 0
+    async with store.engine.connect() as conn:
+        ids = [row.client_id for row in await conn.execute(select(clients.c.client_id))]
+    for client_id in ids:
+        async with store.engine.begin() as conn:
+            row = (
+                await conn.execute(select(clients.c.info_json).where(clients.c.client_id == client_id))
+            ).first()
+            if row is None:
+                continue
+            info = json.loads(row.info_json)
+            sealed = info.get("client_secret")
+            if not isinstance(sealed, str) or not sealed.startswith(SEALED_PREFIX):
+                continue
+            try:
+                secret = cipher.decrypt_text(
+                    sealed.removeprefix(SEALED_PREFIX), bound_to=client_binding(client_id)
+                )
+            except DecryptionError:
+                failed += 1
+                continue
+            info["client_secret"] = SEALED_PREFIX + cipher.encrypt_text(
+                secret, bound_to=client_binding(client_id)
+            )
+            await conn.execute(
+                update(clients).where(clients.c.client_id == client_id).values(info_json=json.dumps(info))
+            )
+            done += 1
+    return done, failed

@@ -1,0 +1,356 @@
+"""The 'datasets' toolset: plan a dataset, create and populate it, read its rows.
+
+Population is long-running billed work and follows the run tools' contract: each row,
+log line and status of the run's event stream is a progress notification; the call
+window returns the dataset still populating (``populate_dataset`` on the same dataset
+follows it again rather than starting another run); a client cancel cancels the run
+upstream; a dropped stream reconnects (rows already reported are not repeated), then
+falls back to polling the dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field, ValidationError
+
+from ..upstream.datasets import IN_PROGRESS, Dataset, DatasetCreateRequest, DatasetEvent
+from ..upstream.errors import (
+    RateLimitError,
+    ServerError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeoutError,
+)
+from ._schema import OutputModel, as_tool_result
+from ._watch import Job, Progress, within_window
+from .context import ToolDeps
+from .errors import explain, invalid_input, upstream_call
+
+__all__ = ["DatasetResult", "register"]
+
+log = logging.getLogger(__name__)
+
+FIND = "list_datasets shows your datasets"
+MAX_RECONNECTS = 3
+_DROPPED = (UpstreamConnectionError, UpstreamTimeoutError, UpstreamProtocolError, ServerError, RateLimitError)
+IdArg = Annotated[str, Field(min_length=1, description="dataset_id from create_dataset or list_datasets")]
+MaxWait = Annotated[float | None, Field(ge=1, le=600)]
+Rows = Annotated[int | None, Field(ge=1, le=250, description="rows to fill to (1-250)")]
+
+
+class DatasetResult(OutputModel):
+    dataset_id: str
+    name: str | None = None
+    status: str
+    row_count: int
+    target_rows: int | None = None
+    run_id: str | None = None
+    run_status: str | None = None
+    error: str | None = None
+    columns: list[str] | None = None
+    rows: list[dict[str, Any]] | None = None
+    next_cursor: str | None = None
+    next_step: str | None = None
+
+
+class DatasetRows(OutputModel):
+    datasets: list[DatasetResult]
+    next_cursor: str | None = None
+
+
+class PlannedSpec(OutputModel):
+    spec: dict[str, Any]
+    next_step: str
+
+
+@dataclass
+class Tracker:
+    dataset_id: str
+    run_id: str | None = None
+    status: str | None = None
+    rows_seen: set[str] = field(default_factory=set)
+
+
+def _summary(dataset: Dataset) -> DatasetResult:
+    run = dataset.run
+    out = DatasetResult(
+        dataset_id=dataset.id,
+        name=dataset.name or None,
+        status=dataset.status,
+        row_count=dataset.row_count,
+        target_rows=dataset.target_rows,
+        run_id=run.id if run else None,
+        run_status=run.status if run else None,
+        error=run.error if run else None,
+        columns=[str(c.get("name")) for c in dataset.spec.columns] if dataset.spec else None,
+    )
+    if run is not None and run.status in IN_PROGRESS:
+        out.next_step = (
+            f"Still populating: populate_dataset(dataset_id='{dataset.id}') follows the run again "
+            "(it does not start another); read_dataset reads the rows so far."
+        )
+    else:
+        out.next_step = f"Read the rows with read_dataset(dataset_id='{dataset.id}')."
+    return out
+
+
+async def _report(event: DatasetEvent, tracker: Tracker, progress: Progress) -> bool:
+    """Report an event once; True when the run has ended."""
+    if event.event == "status":
+        ended = event.status not in IN_PROGRESS
+        if event.status != tracker.status:
+            tracker.status = event.status
+            detail = f" ({event.error})" if event.error else ""
+            await progress(f"Population run {tracker.run_id} is {event.status}{detail}")
+        else:
+            await progress(None)
+        return ended
+    if event.event == "row" and event.row_id:
+        if event.row_id in tracker.rows_seen:
+            return False
+        tracker.rows_seen.add(event.row_id)
+        verb = "Removed" if event.deleted else "Row"
+        first = next(iter((event.data or {}).values()), "")
+        await progress(f"{verb} {len(tracker.rows_seen)}: {str(first)[:80]}")
+    elif event.event == "log" and event.text:
+        await progress(event.text[:160])
+    return False
+
+
+async def _poll(deps: ToolDeps, key: str, tracker: Tracker, progress: Progress) -> Dataset:
+    delay = deps.settings.mcp_poll_initial
+    while True:
+        try:
+            dataset = await deps.client.datasets.get(key, tracker.dataset_id)
+        except UpstreamError as exc:
+            raise await explain(exc, action="checking on the dataset", find=FIND) from None
+        if dataset.run is None or dataset.run.status not in IN_PROGRESS:
+            return dataset
+        await progress(f"{dataset.row_count} rows so far")
+        await anyio.sleep(delay)
+        delay = min(delay * 2, deps.settings.mcp_poll_max)
+
+
+async def _follow(deps: ToolDeps, key: str, tracker: Tracker, progress: Progress) -> DatasetResult:
+    assert tracker.run_id is not None
+    drops = 0
+    while True:
+        try:
+            async with deps.client.datasets.events(key, tracker.dataset_id, tracker.run_id) as events:
+                async for event in events:
+                    if event.event == "done" or await _report(event, tracker, progress):
+                        break
+            break
+        except _DROPPED as exc:
+            drops += 1
+            log.info("dataset run stream of %s dropped (%s)", tracker.run_id, exc.code)
+            if drops > MAX_RECONNECTS:
+                await progress("The event stream keeps dropping; following the dataset by polling")
+                return _summary(await _poll(deps, key, tracker, progress))
+            await progress("The event stream dropped; reconnecting")
+            await anyio.sleep(min(0.2 * drops, 2.0))
+        except UpstreamError as exc:
+            raise await explain(exc, action="following the population run", find=FIND) from None
+    dataset = await upstream_call(
+        "reading the dataset", deps.client.datasets.get(key, tracker.dataset_id), find=FIND
+    )
+    return _summary(dataset)
+
+
+async def _watch_population(
+    deps: ToolDeps, key: str, dataset: Dataset, ctx: Context[Any, Any], window: float
+) -> CallToolResult:
+    if dataset.run is None or dataset.run.status not in IN_PROGRESS:
+        return as_tool_result(_summary(dataset))
+    tracker = Tracker(dataset_id=dataset.id, run_id=dataset.run.id)
+    progress = Progress(ctx)
+    await progress(f"Dataset {dataset.id}: population run {dataset.run.id} is {dataset.run.status}")
+    tracker.status = dataset.run.status
+    job: Job[DatasetResult] = Job(
+        noun="dataset population",
+        ident=lambda: tracker.run_id,
+        cancel=lambda run_id: deps.client.datasets.cancel_run(key, dataset.id, run_id),
+        check=lambda _: f"follow it with populate_dataset(dataset_id='{dataset.id}')",
+        maybe_started="Check list_datasets before creating it again.",
+    )
+    done = await within_window(deps, job, lambda: _follow(deps, key, tracker, progress), window)
+    if done is None:
+        latest = await upstream_call(
+            "reading the dataset", deps.client.datasets.get(key, dataset.id), find=FIND
+        )
+        done = _summary(latest)
+    return as_tool_result(done)
+
+
+def register(mcp: MCPServer, deps: ToolDeps) -> None:
+    """Register the dataset tools on ``mcp``."""
+    window = deps.settings.mcp_call_window
+    budget = deps.settings.mcp_max_result_chars
+    reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)
+    starts = ToolAnnotations(
+        readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
+    )
+
+    @mcp.tool(
+        description="Design a dataset's columns from a prompt (nothing is created). Pass the spec, "
+        "edited if needed, to create_dataset.",
+        annotations=reads,
+    )
+    async def plan_dataset(
+        prompt: Annotated[str, Field(min_length=1, max_length=4000)],
+    ) -> Annotated[CallToolResult, PlannedSpec]:
+        key = await deps.resolve_key()
+        planned = await upstream_call("planning the dataset", deps.client.datasets.plan(key, prompt))
+        return as_tool_result(
+            PlannedSpec(
+                spec=planned.spec.model_dump(mode="json", exclude_none=True),
+                next_step="create_dataset(spec=...)",
+            )
+        )
+
+    @mcp.tool(
+        description="Create a dataset from a prompt or a spec (one of them) and populate it with agent "
+        f"runs (billed per step) to target_rows, rows arriving as progress. Waits max_wait_seconds "
+        f"(default {window:g}); if still populating, call populate_dataset(dataset_id) to follow it.",
+        annotations=starts,
+    )
+    async def create_dataset(
+        ctx: Context[Any, Any],
+        prompt: str | None = None,
+        spec: dict[str, Any] | None = None,
+        target_rows: Rows = None,
+        populate: bool = True,
+        max_wait_seconds: MaxWait = None,
+    ) -> Annotated[CallToolResult, DatasetResult]:
+        if (prompt is None) == (spec is None):
+            raise ToolError("Give exactly one of prompt or spec (plan_dataset makes a spec from a prompt).")
+        try:
+            request = DatasetCreateRequest.model_validate(
+                {"prompt": prompt, "spec": spec, "target_rows": target_rows, "populate": populate}
+            )
+        except ValidationError as exc:
+            raise invalid_input(exc) from None
+        key = await deps.resolve_key()
+        dataset = await upstream_call(
+            "creating the dataset (it may exist already: check list_datasets before retrying)",
+            deps.client.datasets.create(key, request),
+            find=FIND,
+        )
+        return await _watch_population(deps, key, dataset, ctx, max_wait_seconds or window)
+
+    @mcp.tool(
+        description="Populate a dataset (billed), or follow its population run if one is going; rows "
+        "arrive as progress. reset starts from no rows.",
+        annotations=starts,
+    )
+    async def populate_dataset(
+        dataset_id: IdArg,
+        ctx: Context[Any, Any],
+        target_rows: Rows = None,
+        reset: bool = False,
+        max_wait_seconds: MaxWait = None,
+    ) -> Annotated[CallToolResult, DatasetResult]:
+        key = await deps.resolve_key()
+        dataset = await upstream_call(
+            f"reading dataset {dataset_id}", deps.client.datasets.get(key, dataset_id), find=FIND
+        )
+        if dataset.run is None or dataset.run.status not in IN_PROGRESS:
+            dataset = await upstream_call(
+                f"starting to populate dataset {dataset_id} (a run may have started: call populate_dataset "
+                "again to follow it, it never starts a second one while one is going)",
+                deps.client.datasets.populate(key, dataset_id, reset=reset or None, target_rows=target_rows),
+                find=FIND,
+            )
+        return await _watch_population(deps, key, dataset, ctx, max_wait_seconds or window)
+
+    @mcp.tool(description="A dataset's status and rows, paged with next_cursor. Free.", annotations=reads)
+    async def read_dataset(
+        dataset_id: IdArg,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
+        limit: Annotated[int, Field(ge=1, le=250)] = 50,
+    ) -> Annotated[CallToolResult, DatasetResult]:
+        key = await deps.resolve_key()
+        dataset = await upstream_call(
+            f"reading dataset {dataset_id}", deps.client.datasets.get(key, dataset_id), find=FIND
+        )
+        page = await upstream_call(
+            f"reading the rows of dataset {dataset_id}",
+            deps.client.datasets.rows(key, dataset_id, limit=limit, after=cursor),
+            find=FIND,
+        )
+        out = _summary(dataset)
+        rows: list[dict[str, Any]] = []
+        used = 0
+        for row in page.rows:
+            used += len(str(row.data))
+            if rows and used > budget:
+                break
+            rows.append(row.data)
+        out.columns = [c.name for c in page.columns] or out.columns
+        out.rows = rows
+        more = len(rows) < len(page.rows) or page.next_cursor is not None
+        out.next_cursor = page.rows[len(rows) - 1].id if more and rows else None
+        if out.next_cursor:
+            out.next_step = f"More rows: read_dataset(dataset_id='{dataset_id}', cursor='{out.next_cursor}')."
+        return as_tool_result(out)
+
+    @mcp.tool(description="Your datasets with status and row count, newest first. Free.", annotations=reads)
+    async def list_datasets(
+        cursor: str | None = None, limit: Annotated[int, Field(ge=1, le=100)] = 20
+    ) -> Annotated[CallToolResult, DatasetRows]:
+        key = await deps.resolve_key()
+        listed = await upstream_call(
+            "listing datasets", deps.client.datasets.list(key, limit=limit, cursor=cursor)
+        )
+        page = listed.pagination
+        return as_tool_result(
+            DatasetRows(
+                datasets=[_summary(d) for d in listed.data[:limit]],
+                next_cursor=page.next_cursor if page else None,
+            )
+        )
+
+    @mcp.tool(
+        description="Stop a dataset's population run; rows already found stay.",
+        annotations=ToolAnnotations(
+            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
+        ),
+    )
+    async def cancel_dataset_run(dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
+        key = await deps.resolve_key()
+        dataset = await upstream_call(
+            f"reading dataset {dataset_id}", deps.client.datasets.get(key, dataset_id), find=FIND
+        )
+        if dataset.run is not None and dataset.run.status in IN_PROGRESS:
+            await upstream_call(
+                f"cancelling the population of dataset {dataset_id}",
+                deps.client.datasets.cancel_run(key, dataset_id, dataset.run.id),
+                find=FIND,
+            )
+            dataset = await upstream_call(
+                "reading the dataset", deps.client.datasets.get(key, dataset_id), find=FIND
+            )
+        return as_tool_result(_summary(dataset))
+
+    @mcp.tool(
+        description="Delete a dataset and its rows. Only when the user asks.",
+        annotations=ToolAnnotations(
+            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
+        ),
+    )
+    async def delete_dataset(dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
+        key = await deps.resolve_key()
+        deleted = await upstream_call(
+            f"deleting dataset {dataset_id}", deps.client.datasets.delete(key, dataset_id), find=FIND
+        )
+        return as_tool_result(
+            DatasetResult(dataset_id=deleted.id, status="deleted" if deleted.deleted else "kept", row_count=0)
+        )
