@@ -164,6 +164,9 @@ class Settings(BaseModel):
         le=600,
         description="On SIGTERM, seconds in-flight run calls may go on before they answer with their run_id.",
     )
+    mcp_metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token of /metrics (HTTP); unset: no /metrics."
+    )
     mcp_allowed_origins: tuple[str, ...] = ()
     mcp_allowed_hosts: tuple[str, ...] = ()
     mcp_max_body_bytes: int = Field(default=1_048_576, ge=1024)

@@ -161,6 +161,15 @@ async def create_app(
         run_keys=auth_setup.run_keys if auth_setup is not None else None,
         **mcp_kwargs,
     )
+    metrics_routes: list[BaseRoute] = []
+    if settings.mcp_metrics_token is not None:
+        # prometheus-client loads only when metrics are asked for.
+        from .metrics import instrument_tools, metrics_endpoint, start_observing
+
+        start_observing()
+        instrument_tools(mcp, streaming_tools(mcp))
+        token = settings.mcp_metrics_token.get_secret_value()
+        metrics_routes.append(Route("/metrics", metrics_endpoint(token), methods=["GET"]))
     wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
 
     def mcp_http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:
@@ -201,6 +210,10 @@ async def create_app(
                 yield
         finally:
             drain.finish()
+            if metrics_routes:
+                from .metrics import forget_process
+
+                forget_process()
             if handle_signals:
                 drain.unwatch_signals()
             if auth_setup is not None:
@@ -213,6 +226,7 @@ async def create_app(
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz(drain, store_engine), methods=["GET"]),
+        *metrics_routes,
         *extra_routes,
         Mount("/", app=served_app),
     ]
@@ -236,4 +250,8 @@ async def create_app(
         ),
         Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),
     ]
+    if metrics_routes and auth_setup is not None:
+        from .metrics import OAuthRefusals
+
+        middleware.append(Middleware(OAuthRefusals))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -110,6 +110,19 @@ def _export(settings: Settings) -> None:
         os.environ[ENV_PREFIX + name.upper()] = str(value)
 
 
+def _share_metrics() -> None:
+    """Workers write their metrics to files in one directory, and each scrape sums them.
+
+    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` when it is first imported, so it
+    is set before anything loads it; an operator's own directory is kept (and must be
+    emptied between runs), else a fresh one is made for this run.
+    """
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tinyfish-mcp-metrics-")
+
+
 def serve(settings: Settings) -> None:
     """Run the hosted server until interrupted (``ConfigError`` for a bad deployment)."""
     import anyio
@@ -117,6 +130,8 @@ def serve(settings: Settings) -> None:
 
     workers = worker_count(settings)
     _check_workers(settings, workers)
+    if workers > 1 and settings.mcp_metrics_token is not None:
+        _share_metrics()
     anyio.run(_preflight, settings)
     _export(settings)
     logger.info(
