@@ -110,7 +110,7 @@ def _export(settings: Settings) -> None:
         os.environ[ENV_PREFIX + name.upper()] = str(value)
 
 
-def _share_metrics() -> None:
+def _share_metrics() -> str | None:
     """Workers write their metrics to files in one directory, and each scrape sums them.
 
     prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` when it is first imported, so it
@@ -119,19 +119,20 @@ def _share_metrics() -> None:
     """
     import tempfile
 
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tinyfish-mcp-metrics-")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    made = tempfile.mkdtemp(prefix="tinyfish-mcp-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return made
 
 
 def serve(settings: Settings) -> None:
     """Run the hosted server until interrupted (``ConfigError`` for a bad deployment)."""
     import anyio
-    import uvicorn
 
     workers = worker_count(settings)
     _check_workers(settings, workers)
-    if workers > 1 and settings.mcp_metrics_token is not None:
-        _share_metrics()
+    made = _share_metrics() if workers > 1 and settings.mcp_metrics_token is not None else None
     anyio.run(_preflight, settings)
     _export(settings)
     logger.info(
@@ -142,6 +143,18 @@ def serve(settings: Settings) -> None:
         workers,
         "" if workers == 1 else "s",
     )
+    try:
+        _run(settings, workers)
+    finally:
+        if made is not None:
+            import shutil
+
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _run(settings: Settings, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         f"{__name__}:app_factory",
         factory=True,
