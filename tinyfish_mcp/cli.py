@@ -138,13 +138,13 @@ def _settings_error(exc: ValidationError) -> str:
     return "invalid setting: " + "; ".join(problems)
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, kind: str = "text") -> None:
+    from .logformat import formatter
+
     # Before MCPServer configures its own: stdout belongs to the protocol.
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(kind))
+    logging.basicConfig(level=level, handlers=[handler])
     if level != "DEBUG":
         # One line per upstream request is noise at INFO (URLs only; keys are headers).
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"tinyfish-mcp: {_settings_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    _configure_logging(settings.mcp_log_level)
+    _configure_logging(settings.mcp_log_level, settings.mcp_log_format)
     if command == "admin":
         return run_admin(args, settings)
 

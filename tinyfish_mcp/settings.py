@@ -146,6 +146,9 @@ class Settings(BaseModel):
         description="Seconds a run's session_id is remembered (at least the 10-minute run limit).",
     )
     mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    mcp_log_format: Literal["text", "json"] = Field(
+        default="text", description="stderr log lines: text, or one JSON object per line."
+    )
 
     # --- HTTP transport and authorization ------------------------------------
     mcp_auth: AuthMode = "oauth"
