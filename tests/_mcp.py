@@ -22,6 +22,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TextIO, TypeVar
 
 import anyio
+import jsonschema
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_types import CallToolResult
@@ -31,7 +32,9 @@ from tinyfish_mcp.settings import Settings
 
 __all__ = [
     "FAST_POLL",
+    "CheckedClient",
     "ProgressLog",
+    "check_structured_content",
     "hold_open",
     "memory_server",
     "result_json",
@@ -71,6 +74,32 @@ class _Unset:
 UNSET: Any = _Unset()
 
 
+class CheckedClient(Client):
+    """The SDK client, with every structured result checked against its tool's ``outputSchema``.
+
+    A client may validate results against the advertised schema (and reject a tool
+    whose results do not match), so every test that calls a tool also checks this.
+    """
+
+    _output_schemas: dict[str, dict[str, Any] | None] | None = None
+
+    async def call_tool(self, name: str, *args: Any, **kwargs: Any) -> CallToolResult:
+        result = await super().call_tool(name, *args, **kwargs)
+        if result.structured_content is not None and not result.is_error:
+            if self._output_schemas is None or name not in self._output_schemas:
+                listed = await self.list_tools()
+                self._output_schemas = {tool.name: tool.output_schema for tool in listed.tools}
+            check_structured_content(name, result.structured_content, self._output_schemas.get(name))
+        return result
+
+
+def check_structured_content(name: str, content: dict[str, Any], schema: dict[str, Any] | None) -> None:
+    """Assert that ``content``, a result of the tool ``name``, is valid against its output ``schema``."""
+    assert schema is not None, f"{name} returned structuredContent but advertises no outputSchema"
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(content), key=str)
+    assert not errors, f"{name}: structuredContent does not match outputSchema: {errors[0].message[:300]}"
+
+
 @asynccontextmanager
 async def stdio_server(
     emulator: _EmulatorLike | None = None,
@@ -100,7 +129,7 @@ async def stdio_server(
     server_env.update(env or {})
     params = StdioServerParameters(command=sys.executable, args=["-m", "tinyfish_mcp", *args], env=server_env)
     transport = stdio_client(params, errlog=stderr) if stderr is not None else stdio_client(params)
-    async with Client(transport, mode=mode, read_timeout_seconds=read_timeout) as client:
+    async with CheckedClient(transport, mode=mode, read_timeout_seconds=read_timeout) as client:
         yield client
 
 
@@ -121,7 +150,7 @@ async def memory_server(
     values["api_key"] = None if api_key is UNSET else api_key
     values.update(settings)
     server = build_server(Settings(**values))
-    async with Client(server, mode=mode) as client:
+    async with CheckedClient(server, mode=mode) as client:
         yield client
 
 

@@ -221,6 +221,7 @@ Press Ctrl+C to stop."""
 
 def _serve_stdio(settings: Settings) -> int:
     from .server import build_server
+    from .stdio import run_stdio
     from .tools.sessions import MemorySessionStore
 
     if settings.api_key is None:
@@ -231,7 +232,7 @@ def _serve_stdio(settings: Settings) -> int:
     sessions = MemorySessionStore()
     previous = _exit_on_signals(settings, sessions)
     try:
-        build_server(settings, browser_sessions=sessions).run()
+        run_stdio(build_server(settings, browser_sessions=sessions))
     except* (BrokenPipeError, ConnectionResetError):
         # The client closed our stdout (it quit or restarted us): an ordinary way to end.
         log.info("the client closed the connection")

@@ -144,6 +144,9 @@ def build_server(
     from .tools._deadline import apply_deadlines
 
     apply_deadlines(mcp, settings)
+    from .tools._arguments import install_argument_checks
+
+    install_argument_checks(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
 

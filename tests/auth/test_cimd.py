@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import httpx2
 import pytest
-from mcp import Client
+from _mcp import CheckedClient
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
@@ -105,7 +105,7 @@ async def test_sdk_client_signs_in_with_a_metadata_document_instead_of_registeri
                 httpx2.AsyncClient(
                     transport=harness.transport(), auth=oauth, event_hooks={"request": [record]}
                 ) as http,
-                Client(streamable_http_client(RESOURCE, http_client=http)) as client,
+                CheckedClient(streamable_http_client(RESOURCE, http_client=http)) as client,
             ):
                 result = await client.call_tool("whoami", {})
 

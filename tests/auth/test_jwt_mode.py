@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import httpx2
+from _mcp import CheckedClient
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
-from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import TextContent
 from oauth_helpers import BASE, RESOURCE, Harness, call_mcp, make_settings, running_harness
@@ -94,7 +94,7 @@ async def test_valid_token_is_accepted_and_tools_use_the_deployment_key(tmp_path
         headers = {"Authorization": f"Bearer {idp.token()}"}
         async with (
             httpx2.AsyncClient(transport=harness.transport(), headers=headers) as http,
-            Client(streamable_http_client(RESOURCE, http_client=http)) as client,
+            CheckedClient(streamable_http_client(RESOURCE, http_client=http)) as client,
         ):
             result = await client.call_tool("whoami", {})
         block = result.content[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from mcp import Client
+from _mcp import CheckedClient
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
@@ -36,7 +36,7 @@ PRM_URL = f"{BASE}/.well-known/oauth-protected-resource/mcp"
 
 
 async def _whoami(harness: Harness, http: httpx2.AsyncClient) -> str:
-    async with Client(streamable_http_client(RESOURCE, http_client=http)) as client:
+    async with CheckedClient(streamable_http_client(RESOURCE, http_client=http)) as client:
         result = await client.call_tool("whoami", {})
     assert not result.is_error, result
     block = result.content[0]

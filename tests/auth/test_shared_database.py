@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx2
-from mcp import Client
+from _mcp import CheckedClient
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import TextContent
 from oauth_helpers import (
@@ -54,7 +54,7 @@ async def _whoami(replica: Harness, access_token: str) -> str:
     headers = {"Authorization": f"Bearer {access_token}"}
     async with (
         httpx2.AsyncClient(transport=replica.transport(), headers=headers) as http,
-        Client(streamable_http_client(RESOURCE, http_client=http)) as client,
+        CheckedClient(streamable_http_client(RESOURCE, http_client=http)) as client,
     ):
         result = await client.call_tool("whoami", {})
     assert not result.is_error, result

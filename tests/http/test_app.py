@@ -7,9 +7,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from _mcp import ProgressLog, result_json, settled_run
+from _mcp import CheckedClient, ProgressLog, result_json, settled_run
 from hosted import INITIALIZE, MCP_HEADERS, Served
-from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tinyfish_mcp.http.app import create_app
@@ -85,7 +84,7 @@ def test_cors_preflight_lets_a_browser_client_on_loopback_in(open_server: Served
 
 async def test_no_auth_mode_serves_tools_with_progress_over_http(open_server: Served) -> None:
     progress = ProgressLog()
-    async with Client(streamable_http_client(open_server.mcp_url)) as client:
+    async with CheckedClient(streamable_http_client(open_server.mcp_url)) as client:
         result = await client.call_tool(
             "run_web_automation",
             {"url": "https://shop.example.com/?tf_steps=4", "goal": "List products"},
@@ -113,7 +112,7 @@ async def test_closing_the_call_over_http_cancels_the_upstream_run(
     open_server: Served, emulator: Any
 ) -> None:
     progress = ProgressLog()
-    async with Client(streamable_http_client(open_server.mcp_url)) as client:
+    async with CheckedClient(streamable_http_client(open_server.mcp_url)) as client:
         with anyio.move_on_after(0.8):
             await client.call_tool(
                 "run_web_automation",

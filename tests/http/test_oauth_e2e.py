@@ -12,9 +12,8 @@ from typing import Any
 
 import anyio
 import httpx2
-from _mcp import ProgressLog, result_json, result_text
+from _mcp import CheckedClient, ProgressLog, result_json, result_text
 from hosted import INITIALIZE, MCP_HEADERS, SECRET, Served, serve_app
-from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
@@ -51,7 +50,7 @@ async def test_sign_in_run_with_progress_refresh_and_revoke(oauth_server: Served
     progress = ProgressLog()
     async with (
         http,
-        Client(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
+        CheckedClient(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
     ):
         result = await client.call_tool(
             "run_web_automation",
@@ -114,7 +113,7 @@ async def test_two_users_at_once_never_see_each_others_runs(oauth_server: Served
         http, _ = await _signed_in_client(oauth_server, api_key)
         async with (
             http,
-            Client(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
+            CheckedClient(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
         ):
             started = result_json(
                 await client.call_tool(
@@ -140,7 +139,7 @@ async def test_two_users_at_once_never_see_each_others_runs(oauth_server: Served
     http, _ = await _signed_in_client(oauth_server, emulator.other_key)
     async with (
         http,
-        Client(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
+        CheckedClient(streamable_http_client(oauth_server.mcp_url, http_client=http)) as client,
     ):
         peek = await client.call_tool("get_run", {"id": run_a})
     assert peek.is_error
@@ -153,7 +152,7 @@ async def test_consent_page_refuses_a_key_the_upstream_rejects(oauth_server: Ser
     http = httpx2.AsyncClient(auth=_provider(oauth_server, browser, storage), timeout=30)
     failed: BaseException | None = None
     try:
-        async with http, Client(streamable_http_client(oauth_server.mcp_url, http_client=http)):
+        async with http, CheckedClient(streamable_http_client(oauth_server.mcp_url, http_client=http)):
             pass
     except BaseException as exc:  # the scripted browser's assertion on the consent answer
         failed = exc
@@ -173,7 +172,7 @@ async def test_replicas_sharing_the_store_accept_each_others_tokens(emulator: An
     }
     with serve_app(**shared) as first, serve_app(**shared, mcp_public_url=first.url) as second:
         http, storage = await _signed_in_client(first, emulator.api_key)
-        async with http, Client(streamable_http_client(first.mcp_url, http_client=http)) as client:
+        async with http, CheckedClient(streamable_http_client(first.mcp_url, http_client=http)) as client:
             started = result_json(
                 await client.call_tool("run_web_automation_async", {"url": "https://a.example/", "goal": "x"})
             )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from _mcp import CheckedClient
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
@@ -45,7 +46,7 @@ async def connect(
     settings = emulator_settings(emulator, **overrides)
     async with TinyFishClient(settings) as upstream:
         server = build_server(settings, client=upstream, resolve_key=resolve_key)
-        async with Client(server, mode=mode) as client:
+        async with CheckedClient(server, mode=mode) as client:
             yield client
 
 

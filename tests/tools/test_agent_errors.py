@@ -28,10 +28,10 @@ def _sent(emulator: Any, path: str) -> list[dict[str, Any]]:
     [
         ({"url": "ftp://files.example.com", "goal": "x"}, "url uses the ftp:// scheme"),
         ({"url": "mailto:x@example.com", "goal": "x"}, "is not a web page URL"),
-        ({"url": SHOP, "goal": "   "}, "goal: goal must not be blank"),
+        ({"url": SHOP, "goal": "   "}, "`goal` must not be blank"),
         (
             {"url": SHOP, "goal": "x", "webhook_url": "http://hook.example.com"},
-            "webhook_url must be an https://",
+            "`webhook_url` must be an https://",
         ),
         (
             {"url": SHOP, "goal": "x", "credential_item_ids": ["a"], "use_vault": False},

@@ -96,7 +96,7 @@ async def test_client_cancel_cancels_the_population_and_errors_are_exact(emulato
         gone = structured(await client.call_tool("delete_dataset", {"dataset_id": dataset_id}))
         missing = error_text(await client.call_tool("read_dataset", {"dataset_id": dataset_id}))
     assert both.endswith("Give exactly one of prompt or spec (plan_dataset makes a spec from a prompt).")
-    assert "spec.columns.0.type: Input should be 'string', 'number', 'boolean', 'url' or 'date'" in bad
-    assert "spec.columns.0.is_primary_key: Field required" in bad
+    assert "`spec.columns[0].type` must be one of: 'string', 'number', 'boolean', 'url' or 'date'" in bad
+    assert "`spec.columns[0].is_primary_key` is required and missing" in bad
     assert gone["status"] == "deleted"
     assert "NOT_FOUND" in missing and "list_datasets shows your datasets" in missing

@@ -135,9 +135,9 @@ async def test_bad_monitor_arguments_are_refused_before_anything_is_sent(emulato
             )
         )
     assert (
-        "Invalid config of a fetch monitor: url: Field required; query: Extra inputs are not permitted"
+        "Invalid config of a fetch monitor:\n- `url` is required and missing\n- `query` is not a known field"
         in no_url
     )
-    assert "schedule_cron must have five fields" in bad_cron
-    assert "result_limit: Input should be less than or equal to 10" in too_many
+    assert "`schedule_cron` must have five fields" in bad_cron
+    assert "`result_limit` must be at most 10; got 50" in too_many
     assert emulator.requests() == []

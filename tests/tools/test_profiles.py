@@ -75,7 +75,7 @@ async def test_cancelled_setup_saves_nothing_and_a_stale_session_is_named(emulat
             await client.call_tool("start_profile_setup", {"profile_id": "prof_x", "url": "ftp://x"})
         )
     assert "NOT_FOUND" in stale and "the session_id comes from start_profile_setup" in stale
-    assert "url must be an absolute http:// or https:// URL" in bad
+    assert "`url` must be an absolute http:// or https:// URL" in bad
 
 
 async def test_setup_browser_is_a_real_chromium_driven_over_its_cdp_url(chromium_emulator: Any) -> None:

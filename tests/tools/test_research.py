@@ -155,4 +155,4 @@ async def test_report_and_evidence_page_and_runs_are_listed(emulator: Any) -> No
         missing = error_text(await client.call_tool("get_research", {"research_run_id": "rr_nope"}))
         bad = error_text(await client.call_tool("run_research", {"query": "x", "recency_minutes": 0}))
     assert "NOT_FOUND" in missing and "list_research shows your research runs" in missing
-    assert "recency_minutes: Input should be greater than or equal to 1" in bad
+    assert "`recency_minutes` must be at least 1; got 0" in bad

@@ -229,17 +229,17 @@ async def test_batch_start_get_and_cancel(mcp: Client, emulator: Any) -> None:
         ("batch_status", {"run_ids": [f"r{i}" for i in range(101)]}, "at most 100 items"),
         ("batch_cancel", {"run_ids": []}, "at least 1 item"),
         ("batch_cancel", {"run_ids": [f"r{i}" for i in range(101)]}, "at most 100 items"),
-        ("batch_status", {"run_ids": ["ok", ""]}, "run_ids.1"),
+        ("batch_status", {"run_ids": ["ok", ""]}, "`run_ids[1]` must not be empty"),
         (
             "batch_create",
             {"runs": [{"url": SHOP, "goal": "x"}, {"url": "ftp://x.example", "goal": "y"}]},
-            "runs.1.url uses the ftp:// scheme",
+            "runs[1].url uses the ftp:// scheme",
         ),
-        ("batch_create", {"runs": [{"url": SHOP}]}, "runs.0.goal: Field required"),
+        ("batch_create", {"runs": [{"url": SHOP}]}, "`runs[0].goal` is required and missing"),
         (
             "batch_create",
             {"runs": [{"url": SHOP, "goal": "x", "colour": "red"}]},
-            "runs.0.colour",
+            "`runs[0].colour` is not a known field",
         ),
     ],
 )

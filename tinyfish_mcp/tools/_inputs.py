@@ -6,13 +6,16 @@ tool error that names the field and how to fix it.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..upstream.models import RunBatchRequest, RunRequest
+from ._wording import safe_text, shown
 from .errors import invalid_input
 
 __all__ = [
@@ -122,16 +125,45 @@ def normalize_url(raw: str, where: str = "url") -> str:
     elif "://" not in value:
         if _BARE_SCHEME.match(value):
             raise ToolError(
-                f"{where} ({value[:80]!r}) is not a web page URL: only http:// and https:// are supported."
+                f"{where} ({shown(value)}) is not a web page URL: only http:// and https:// are supported."
             )
         value = "https://" + value
     scheme = value.split("://", 1)[0].lower()
     if scheme not in ("http", "https"):
         raise ToolError(
-            f"{where} uses the {scheme}:// scheme; only http:// and https:// pages are supported "
-            "(a bare domain like example.com is fetched over https)."
+            f"{where} uses the {safe_text(scheme, 20)}:// scheme; only http:// and https:// pages are "
+            "supported (a bare domain like example.com is fetched over https)."
+        )
+    if not _has_valid_host(value):
+        raise ToolError(
+            f"{where} ({shown(raw)}) is not a valid page address (check the host name and port); "
+            "give one such as https://example.com."
         )
     return value
+
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+
+
+def _has_valid_host(url: str) -> bool:
+    """Whether ``url`` names a host a browser could reach: DNS labels, an IP address, and a valid port."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    if not host or len(host) > 253:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    return all(
+        _LABEL.match(label) or (not label.isascii() and label.replace("-", "").isalnum()) for label in labels
+    )
 
 
 def _body(spec: RunSpec, where: str = "url") -> dict[str, Any]:
@@ -175,7 +207,7 @@ def batch_request(items: list[dict[str, Any]]) -> RunBatchRequest:
     """
     try:
         specs = _Batch.model_validate({"runs": items}).runs
-        bodies = [_body(spec, f"runs.{i}.url") for i, spec in enumerate(specs)]
+        bodies = [_body(spec, f"runs[{i}].url") for i, spec in enumerate(specs)]
         return RunBatchRequest.model_validate({"runs": bodies})
     except ValidationError as exc:
         raise invalid_input(exc, what="batch") from None

@@ -114,9 +114,12 @@ def compact_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _shallow(node: Any) -> Any:
-    """A nested object or array schema reduced to its type."""
-    if isinstance(node, dict) and node.get("type") in ("object", "array"):
-        return {"type": node["type"]}
+    """A nested object schema reduced to its type; an array keeps (reduced) items, which providers require."""
+    if isinstance(node, dict) and node.get("type") == "object":
+        return {"type": "object"}
+    if isinstance(node, dict) and node.get("type") == "array":
+        items = node.get("items")
+        return {"type": "array", "items": _shallow(items) if isinstance(items, dict) else {}}
     return node
 
 
@@ -124,13 +127,16 @@ def compact_output_schema(schema: dict[str, Any], *, brief: bool = False) -> dic
     """The advertised output schema: still exact, just smaller.
 
     ``brief`` (an :class:`OutputModel`): results never carry null fields, so the null
-    branches go; and nested objects are described by their type only - the top-level
-    fields are what a client needs, and every byte here is sent on every turn.
+    branches go; nested objects are described by their type only, arrays by their items'
+    type (model providers refuse an array without ``items``); and the ``required`` list
+    goes - the top-level fields are what a client needs, and every byte here is sent on
+    every turn.
     """
     inlined = _inline(schema, schema.get("$defs", {}))
     out = dict(_clean(inlined, keep_null=not brief, output=True))
     if brief and isinstance(out.get("properties"), dict):
         out["properties"] = {name: _shallow(sub) for name, sub in out["properties"].items()}
+        out.pop("required", None)
     return out
 
 

@@ -25,6 +25,7 @@ from ..upstream.errors import (
     UpstreamError,
 )
 from ..upstream.wallet import TOP_UP_URL
+from ._wording import describe_errors, join_problems
 
 if TYPE_CHECKING:
     from ..upstream.client import TinyFishClient
@@ -123,14 +124,12 @@ def tool_error(
     return ToolError(" ".join(parts))
 
 
-def invalid_input(exc: ValidationError, *, what: str = "the arguments") -> ToolError:
-    """A ``ToolError`` listing each invalid field of ``what`` in plain words."""
-    problems = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "(input)"
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        problems.append(f"{loc}: {msg}")
-    return ToolError(f"Invalid {what}: " + "; ".join(problems) + ". Fix these and call again.")
+def invalid_input(exc: ValidationError, *, what: str | None = None) -> ToolError:
+    """A ``ToolError`` with one line per invalid field (of ``what``, when named), in our words.
+
+    Bounded and safe to show, like every argument error (``_wording.py``).
+    """
+    return ToolError(join_problems(describe_errors(exc), what=what))
 
 
 async def upstream_call(

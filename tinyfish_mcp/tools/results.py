@@ -61,10 +61,10 @@ class RunErrorInfo(OutputModel):
     help_message: str | None = None
 
 
-# A run's result is a JSON object; a clipped one is a slice of its JSON text.
-RunData = Annotated[
-    dict[str, Any] | list[Any] | str | None, WithJsonSchema({"type": ["object", "array", "string"]})
-]
+# A run's result is a JSON object; a clipped one is a slice of its JSON text. Written as
+# anyOf, not a type list: Gemini's schema model refuses type lists (tests/test_providers.py).
+_RUN_DATA_SCHEMA = {"anyOf": [{"type": "object"}, {"type": "array", "items": {}}, {"type": "string"}]}
+RunData = Annotated[dict[str, Any] | list[Any] | str | None, WithJsonSchema(_RUN_DATA_SCHEMA)]
 
 
 class RunResult(OutputModel):
