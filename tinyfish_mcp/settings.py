@@ -158,6 +158,15 @@ class Settings(BaseModel):
     mcp_workers: int = Field(
         default=0, ge=0, le=64, description="HTTP worker processes; 0: one per core with auth, else 1."
     )
+    mcp_shutdown_grace_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        le=600,
+        description="On SIGTERM, seconds in-flight run calls may go on before they answer with their run_id.",
+    )
+    mcp_metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token of /metrics (HTTP); unset: no /metrics."
+    )
     mcp_allowed_origins: tuple[str, ...] = ()
     mcp_allowed_hosts: tuple[str, ...] = ()
     mcp_max_body_bytes: int = Field(default=1_048_576, ge=1024)

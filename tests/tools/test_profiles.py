@@ -114,3 +114,20 @@ async def test_setup_browser_is_a_real_chromium_driven_over_its_cdp_url(chromium
             )
         )
     assert run["status"] == "COMPLETED"
+
+
+async def test_a_stdio_client_that_exits_leaves_no_setup_browser_behind(chromium_emulator: Any) -> None:
+    """A setup browser bills like any browser session, so it is closed with them when the client goes."""
+    require_chromium()
+    emulator = chromium_emulator
+    env = {"TINYFISH_MCP_TOOLSETS": "profiles,browser"}
+    async with stdio_server(emulator, env=env) as client:
+        setup = structured(await client.call_tool("start_profile_setup", {"profile_id": "prof_left_open"}))
+        listed = structured(await client.call_tool("list_browser_sessions", {}))["sessions"]
+        assert [row["session_id"] for row in listed] == [setup["session_id"]]
+    # Leaving the block closed the server's stdin, as a desktop client does when it quits.
+    pid = emulator.browser(setup["session_id"])["pid"]
+    deadline = time.monotonic() + 15
+    while process_exists(pid) and time.monotonic() < deadline:
+        await anyio.sleep(0.1)
+    assert not process_exists(pid)

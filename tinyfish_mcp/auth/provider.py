@@ -33,6 +33,7 @@ from mcp.server.auth.provider import (
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyHttpUrl, AnyUrl, ValidationError
 
+from ..observe import oauth_event
 from .cimd import ClientMetadataDocuments, is_metadata_document_url
 from .crypto import DecryptionError, KeyCipher, new_secret
 from .redirects import redirect_uri_problem
@@ -235,6 +236,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
             return None
         if record.used:
             logger.warning("An authorization code was presented twice; revoking the tokens issued from it")
+            oauth_event("reuse_detected", "authorization_code")
             await self._revoke_grant(record.grant_id)
             return None
         return AuthorizationCode(
@@ -260,6 +262,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
             # Lost a race with another redemption of the same code: that is a replay too.
             await self._revoke_grant(grant_id)
             raise TokenError("invalid_grant", "authorization code was already used")
+        oauth_event("sign_in")
         return token
 
     # --- refresh tokens ------------------------------------------------------
@@ -271,6 +274,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
             return None
         if record.rotated:
             logger.warning("A rotated refresh token was presented again; revoking its token family")
+            oauth_event("reuse_detected", "refresh_token")
             await self._revoke_grant(record.grant_id)
             return None
         if record.expires_at <= time.time():
@@ -292,6 +296,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         if not await self.store.rotate_refresh_token(refresh_token.token, issued):
             await self._revoke_grant(grant_id)
             raise TokenError("invalid_grant", "refresh token was already used")
+        oauth_event("refresh")
         return token
 
     # --- access tokens and revocation ---------------------------------------

@@ -1,4 +1,7 @@
-"""The hosted server: MCP streamable HTTP at ``/mcp``, ``/healthz`` and the OAuth endpoints.
+"""The hosted server: MCP streamable HTTP at ``/mcp``, ``/healthz``, ``/readyz`` and the OAuth endpoints.
+
+``/healthz`` is liveness (the process answers); ``/readyz`` is readiness: 503 once the
+replica is shutting down (``shutdown.py``) or when its database does not answer.
 
 One Starlette app per process. In stateless mode (the default) no MCP session lives
 in the process, so any replica can answer any request; OAuth state lives in the
@@ -12,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -37,6 +41,7 @@ from .security import (
     is_loopback,
     transport_security,
 )
+from .shutdown import Drain
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -73,8 +78,36 @@ async def _healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok", "version": __version__})
 
 
-async def create_app(settings: Settings, *, client: TinyFishClient | None = None) -> Starlette:
+READY_CHECK_SECONDS = 3.0
+
+
+def _readyz(drain: Drain, engine: Any) -> Any:
+    async def readyz(_: Request) -> Response:
+        if drain.draining:
+            return JSONResponse({"status": "draining", "version": __version__}, status_code=503)
+        if engine is not None:
+            from sqlalchemy import text
+
+            try:
+                with anyio.fail_after(READY_CHECK_SECONDS):
+                    async with engine.connect() as conn:
+                        await conn.execute(text("SELECT 1"))
+            except Exception as exc:  # any failure to reach the store means "not ready"
+                logger.warning("readiness: the database does not answer (%s)", type(exc).__name__)
+                body = {"status": "database unreachable", "version": __version__}
+                return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ready", "version": __version__})
+
+    return readyz
+
+
+async def create_app(
+    settings: Settings, *, client: TinyFishClient | None = None, handle_signals: bool = False
+) -> Starlette:
     """Build the whole hosted app for ``settings`` (auth mode, public URL, limits).
+
+    With ``handle_signals`` (under uvicorn, in its main thread) SIGTERM and SIGINT also
+    start the graceful drain of ``shutdown.py``.
 
     It also makes every log line of the process mask credentials in URLs (``http.redaction``).
     """
@@ -109,6 +142,7 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         }
 
     sessions = None
+    engine: Any = None
     if auth_setup is not None:
         # Signed-in users' browser sessions live in the shared database, so that any replica
         # can list and close them; each user sees only their own.
@@ -127,6 +161,15 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         run_keys=auth_setup.run_keys if auth_setup is not None else None,
         **mcp_kwargs,
     )
+    metrics_routes: list[BaseRoute] = []
+    if settings.mcp_metrics_token is not None:
+        # prometheus-client loads only when metrics are asked for.
+        from .metrics import instrument_tools, metrics_endpoint, start_observing
+
+        start_observing()
+        instrument_tools(mcp, streaming_tools(mcp))
+        token = settings.mcp_metrics_token.get_secret_value()
+        metrics_routes.append(Route("/metrics", metrics_endpoint(token), methods=["GET"]))
     wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
 
     def mcp_http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:
@@ -148,8 +191,13 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         managers.append(json_manager)
         served_app = ResponseModeRouter(served_app, json_app, streaming_tools(mcp), "/mcp")
 
+    drain = Drain(settings.mcp_shutdown_grace_seconds)
+    store_engine = engine if engine is not None else getattr(sessions, "_engine", None)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if handle_signals:
+            drain.watch_signals()
         if auth_setup is not None:
             await auth_setup.startup()
         if sessions is not None:
@@ -161,6 +209,13 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
                     await stack.enter_async_context(each.run())
                 yield
         finally:
+            drain.finish()
+            if metrics_routes:
+                from .metrics import forget_process
+
+                forget_process()
+            if handle_signals:
+                drain.unwatch_signals()
             if auth_setup is not None:
                 await auth_setup.shutdown()
             if sessions is not None:
@@ -170,6 +225,8 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
 
     routes: list[BaseRoute] = [
         Route("/healthz", _healthz, methods=["GET"]),
+        Route("/readyz", _readyz(drain, store_engine), methods=["GET"]),
+        *metrics_routes,
         *extra_routes,
         Mount("/", app=served_app),
     ]
@@ -193,4 +250,8 @@ async def create_app(settings: Settings, *, client: TinyFishClient | None = None
         ),
         Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),
     ]
+    if metrics_routes and auth_setup is not None:
+        from .metrics import OAuthRefusals
+
+        middleware.append(Middleware(OAuthRefusals))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

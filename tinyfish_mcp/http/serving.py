@@ -8,6 +8,9 @@ and runs its start-up and shut-down once itself: a bad setting or an unreachable
 database is then one error line before anything listens, and the OAuth tables exist
 before the workers race for them.
 
+On SIGTERM each worker drains (``shutdown.py``): ``/readyz`` turns unready, in-flight
+calls get ``mcp_shutdown_grace_seconds``, then answer with their run ids, then it exits.
+
 uvloop and httptools are used when installed (``pip install tinyfish-mcp[fast]``).
 """
 
@@ -23,6 +26,7 @@ from .. import __version__
 from ..settings import ENV_PREFIX, Settings
 from .app import create_app
 from .security import ConfigError
+from .shutdown import graceful_timeout
 
 __all__ = ["DeferredApp", "app_factory", "serve", "worker_count"]
 
@@ -67,7 +71,7 @@ class DeferredApp:
         if scope["type"] == "lifespan" and self.app is None:
             first = await receive()
             try:
-                self.app = await create_app(self.settings)
+                self.app = await create_app(self.settings, handle_signals=True)
             except ConfigError as exc:
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
@@ -106,13 +110,29 @@ def _export(settings: Settings) -> None:
         os.environ[ENV_PREFIX + name.upper()] = str(value)
 
 
+def _share_metrics() -> str | None:
+    """Workers write their metrics to files in one directory, and each scrape sums them.
+
+    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` when it is first imported, so it
+    is set before anything loads it; an operator's own directory is kept (and must be
+    emptied between runs), else a fresh one is made for this run.
+    """
+    import tempfile
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    made = tempfile.mkdtemp(prefix="tinyfish-mcp-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return made
+
+
 def serve(settings: Settings) -> None:
     """Run the hosted server until interrupted (``ConfigError`` for a bad deployment)."""
     import anyio
-    import uvicorn
 
     workers = worker_count(settings)
     _check_workers(settings, workers)
+    made = _share_metrics() if workers > 1 and settings.mcp_metrics_token is not None else None
     anyio.run(_preflight, settings)
     _export(settings)
     logger.info(
@@ -123,6 +143,18 @@ def serve(settings: Settings) -> None:
         workers,
         "" if workers == 1 else "s",
     )
+    try:
+        _run(settings, workers)
+    finally:
+        if made is not None:
+            import shutil
+
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _run(settings: Settings, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         f"{__name__}:app_factory",
         factory=True,
@@ -132,4 +164,6 @@ def serve(settings: Settings) -> None:
         log_level=settings.mcp_log_level.lower(),
         proxy_headers=True,
         server_header=False,
+        # In-flight calls get the grace period, then the time to answer with their run ids.
+        timeout_graceful_shutdown=graceful_timeout(settings.mcp_shutdown_grace_seconds),
     )

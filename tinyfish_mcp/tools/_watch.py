@@ -12,8 +12,10 @@ failure on our side still names it. For agent runs, three situations share the l
 
 The call never outlives its window (many clients give up after about 60 s whatever
 progress they see): when it closes, the run's current state is returned and the run
-goes on. When the client cancels the call, the upstream run is cancelled too (unless
-``mcp_cancel_on_disconnect`` is off), shielded from the cancellation of this task.
+goes on. Shutdown closes every window early (``_drain.py``), so a replica that stops
+answers each follower with its run's id. When the client cancels the call, the upstream
+run is cancelled too (unless ``mcp_cancel_on_disconnect`` is off), shielded from the
+cancellation of this task.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from ..upstream.models import (
     StartedEvent,
     StreamingUrlEvent,
 )
+from ._drain import call_window
 from ._recover import find_runs, lost_runs_error, not_started_error, utcnow
 from .context import ToolDeps
 from .errors import explain, tool_error
@@ -135,7 +138,8 @@ async def within_window(
     that says how to look for the work before starting it again.
     """
     try:
-        with anyio.move_on_after(window):
+        # Shutdown closes the window early too (``_drain``), once the work has an id.
+        with call_window(window, named=lambda: job.ident() is not None):
             return await work()
     except anyio.get_cancelled_exc_class():
         # Only the client's cancellation gets here: the window's own is absorbed above.
@@ -329,7 +333,7 @@ async def _poll_until(
     deps: ToolDeps, key: str, tracker: Tracker, progress: Progress, deadline: Deadline, *, wait_first: bool
 ) -> RunResult:
     """Poll until the run ends or only the tail of the deadline is left, then take a last look."""
-    with anyio.move_on_after(max(0.0, deadline.remaining() - _tail(deadline.seconds) / 2)):
+    with call_window(max(0.0, deadline.remaining() - _tail(deadline.seconds) / 2)):
         return run_result(await _poll(deps, key, tracker, progress, wait_first=wait_first))
     return await _snapshot(deps, key, tracker, deadline)
 

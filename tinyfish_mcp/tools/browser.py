@@ -32,7 +32,7 @@ from ._recover import create_session
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import invalid_input
-from .sessions import MemorySessionStore, SessionRecord, owner_of_key
+from .sessions import MemorySessionStore, SessionRecord
 
 __all__ = [
     "BrowserSessionInfo",
@@ -177,8 +177,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     async def caller() -> tuple[str, str]:
         key = await deps.resolve_key()
-        owner = await deps.resolve_owner(key) if deps.resolve_owner is not None else owner_of_key(key)
-        return key, owner
+        return key, await deps.owner(key)
 
     @mcp.tool(
         description=CREATE_DESCRIPTION,

@@ -16,7 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from ..settings import Settings
 from ..upstream.client import TinyFishClient
 from .idempotency import MemoryRunKeyStore, RunKeyStore
-from .sessions import BrowserSessionStore
+from .sessions import BrowserSessionStore, owner_of_key
 
 __all__ = ["KeyResolver", "MissingKeyError", "OwnerResolver", "ToolDeps", "settings_key_resolver"]
 
@@ -63,3 +63,7 @@ class ToolDeps:
     # owns them (None: whoever holds the key, see ``sessions.owner_of_key``).
     browser_sessions: BrowserSessionStore | None = None
     resolve_owner: OwnerResolver | None = None
+
+    async def owner(self, key: str) -> str:
+        """Who owns the browsers created with ``key``: the signed-in user when hosted."""
+        return await self.resolve_owner(key) if self.resolve_owner is not None else owner_of_key(key)

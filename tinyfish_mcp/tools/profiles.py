@@ -8,17 +8,24 @@ pass ``profile_id`` (run_web_automation). The API lists no profiles, so neither 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from ..upstream.profiles import ProfileSaveRequest, ProfileSaveResult, ProfileSetupRequest
+from ..upstream.profiles import (
+    ProfileSaveRequest,
+    ProfileSaveResult,
+    ProfileSetupRequest,
+    ProfileSetupSession,
+)
 from ._schema import OutputModel, as_tool_result
 from .browser import _inspector_url
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
+from .sessions import SessionRecord
 
 __all__ = ["ProfileSaved", "ProfileSetup", "register", "saved"]
 
@@ -78,6 +85,34 @@ def saved(profile_id: str, result: ProfileSaveResult) -> ProfileSaved:
     )
 
 
+async def _remember(deps: ToolDeps, key: str, session: ProfileSetupSession, asked: int | None) -> None:
+    """Record a setup browser with the browser sessions, so it is closed like one when the client
+    goes away (stdio), listed by list_browser_sessions, and closable by close_browser_session."""
+    if deps.browser_sessions is None:
+        return
+    now = datetime.now(UTC)
+    await deps.browser_sessions.add(
+        SessionRecord(
+            session_id=session.session_id,
+            owner=await deps.owner(key),
+            cdp_url=session.cdp_url,
+            base_url=session.base_url,
+            timeout_seconds=session.timeout_seconds or asked or deps.settings.mcp_browser_default_timeout,
+            created_at=now,
+            last_activity=now,
+        )
+    )
+
+
+async def _ended(deps: ToolDeps, key: str, session_id: str) -> None:
+    """Note that saving or cancelling ended a setup browser (nothing is left to close)."""
+    if deps.browser_sessions is None:
+        return
+    record = await deps.browser_sessions.get(await deps.owner(key), session_id)
+    if record is not None and record.ended_at is None:
+        await deps.browser_sessions.update(record.changed(ended_at=datetime.now(UTC)))
+
+
 def register(mcp: MCPServer, deps: ToolDeps) -> None:
     """Register the three profile setup tools on ``mcp``."""
 
@@ -103,6 +138,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             "opening the profile setup browser (it may be open already: do not retry at once)",
             deps.client.profiles.start_setup(key, profile_id, request),
         )
+        await _remember(deps, key, session, timeout_seconds)
         live = await _inspector_url(deps.client, key, session.base_url) if url else None
         return as_tool_result(
             ProfileSetup(
@@ -137,6 +173,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         result = await upstream_call(
             f"saving profile {profile_id}", deps.client.profiles.save(key, profile_id, request), find=FIND
         )
+        await _ended(deps, key, session_id)
         return as_tool_result(saved(profile_id, result))
 
     @mcp.tool(
@@ -154,6 +191,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             deps.client.profiles.cancel_setup(key, profile_id, session_id),
             find=FIND,
         )
+        await _ended(deps, key, session_id)
         return as_tool_result(
             SetupCancelled(profile_id=profile_id, session_id=session_id, cancelled=result.cancelled)
         )

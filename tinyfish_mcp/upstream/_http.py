@@ -19,6 +19,7 @@ import anyio
 import httpx2
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ..observe import upstream_request
 from ..settings import Product, Settings
 from .constants import (
     API_KEY_HEADER,
@@ -262,9 +263,11 @@ class HttpCore:
                 response = await self._send(request, stream=stream, budget=budget)
             except httpx2.HTTPError as exc:
                 log.debug("tinyfish %s -> %s (attempt %d)", what, type(exc).__name__, attempt + 1)
+                upstream_request(product, type(exc).__name__, attempt + 1)
                 outcome = exc
             else:
                 log.debug("tinyfish %s -> %d (attempt %d)", what, response.status_code, attempt + 1)
+                upstream_request(product, str(response.status_code), attempt + 1)
                 if response.is_success:
                     return response
                 outcome, failed = response.status_code, response

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -164,22 +164,11 @@ def _path(dataset_id: str, suffix: str = "") -> str:
 
 async def iter_dataset_events(response: httpx2.Response) -> AsyncGenerator[DatasetEvent, None]:
     """A run's events on one connection, ending after ``done``; an early end raises."""
-    import httpx2
+    from .sse import sse_messages
 
-    from ._http import map_transport_error
-    from .sse import check_event_stream, event_source
-
-    check_event_stream(response)
-    events = event_source(response).aiter_sse()
-    try:
-        while True:
-            try:
-                sse = await events.__anext__()
-            except StopAsyncIteration:
-                break
-            except httpx2.HTTPError as exc:
-                raise map_transport_error(exc, what="dataset run stream") from None
-            if not sse.data.strip() or sse.event not in ("status", "row", "log", "done", "error"):
+    async with aclosing(sse_messages(response, what="dataset run stream")) as messages:
+        async for sse in messages:
+            if sse.event not in ("status", "row", "log", "done", "error"):
                 continue
             try:
                 data = json.loads(sse.data)
@@ -195,8 +184,6 @@ async def iter_dataset_events(response: httpx2.Response) -> AsyncGenerator[Datas
             yield event
             if event.event == "done":
                 return
-    finally:
-        await events.aclose()
     raise UpstreamConnectionError("dataset run stream: the connection ended before the done event")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -213,23 +213,10 @@ async def iter_research_events(
     A connection that ends (or breaks) before ``done`` raises ``UpstreamConnectionError``:
     the run goes on upstream, and the caller resumes it. Unreadable events are skipped.
     """
-    import httpx2
+    from .sse import sse_messages
 
-    from ._http import map_transport_error
-    from .sse import check_event_stream, event_source
-
-    check_event_stream(response)
-    events = event_source(response).aiter_sse()
-    try:
-        while True:
-            try:
-                sse = await events.__anext__()
-            except StopAsyncIteration:
-                break
-            except httpx2.HTTPError as exc:
-                raise map_transport_error(exc, what="research stream") from None
-            if not sse.data.strip():
-                continue
+    async with aclosing(sse_messages(response, what="research stream")) as messages:
+        async for sse in messages:
             try:
                 data = json.loads(sse.data)
                 if not isinstance(data, dict):
@@ -243,8 +230,6 @@ async def iter_research_events(
             yield (sse.id or None), event
             if event.event == "done":
                 return
-    finally:
-        await events.aclose()
     raise UpstreamConnectionError("research stream: the connection ended before the done event")
 
 

@@ -21,17 +21,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any, cast
 
 import httpx2
-from httpx_sse import EventSource
+from httpx_sse import EventSource, ServerSentEvent
 from pydantic import ValidationError
 
 from ._http import map_transport_error
 from .errors import UpstreamConnectionError, UpstreamProtocolError
 from .models import CompleteEvent, RunEvent, parse_event
 
-__all__ = ["check_event_stream", "event_source", "iter_run_events"]
+__all__ = ["check_event_stream", "event_source", "iter_run_events", "sse_messages"]
 
 log = logging.getLogger("tinyfish_mcp.upstream")
 
@@ -55,10 +56,15 @@ def check_event_stream(response: httpx2.Response) -> None:
         )
 
 
-async def iter_run_events(
-    response: httpx2.Response, *, what: str = "run-sse"
-) -> AsyncGenerator[RunEvent, None]:
-    """Yield the typed events of an open run-sse response, ending after COMPLETE."""
+async def sse_messages(response: httpx2.Response, *, what: str) -> AsyncGenerator[ServerSentEvent, None]:
+    """The SSE messages with data of an open event-stream response, as they arrive.
+
+    Every product's stream (runs, research, datasets) is read through this: a response
+    that is not an event stream is refused, a broken connection becomes our error naming
+    ``what``, keep-alives and id-only messages are skipped. It ends quietly when the
+    connection ends; whether that was too early is the caller's call. Use it under
+    ``contextlib.aclosing`` so the response's reader is closed when the caller stops early.
+    """
     check_event_stream(response)
     events = event_source(response).aiter_sse()
     try:
@@ -66,11 +72,21 @@ async def iter_run_events(
             try:
                 sse = await events.__anext__()
             except StopAsyncIteration:
-                break
+                return
             except httpx2.HTTPError as exc:
-                raise map_transport_error(exc, what=f"{what} stream") from None
-            if not sse.data.strip():
-                continue  # keep-alive or an id-only event: nothing to report
+                raise map_transport_error(exc, what=what) from None
+            if sse.data.strip():
+                yield sse
+    finally:
+        await events.aclose()
+
+
+async def iter_run_events(
+    response: httpx2.Response, *, what: str = "run-sse"
+) -> AsyncGenerator[RunEvent, None]:
+    """Yield the typed events of an open run-sse response, ending after COMPLETE."""
+    async with aclosing(sse_messages(response, what=f"{what} stream")) as messages:
+        async for sse in messages:
             try:
                 data = json.loads(sse.data)
             except ValueError:
@@ -94,6 +110,4 @@ async def iter_run_events(
             yield event
             if isinstance(event, CompleteEvent):
                 return
-    finally:
-        await events.aclose()
     raise UpstreamConnectionError(f"{what}: the event stream ended before the COMPLETE event")
