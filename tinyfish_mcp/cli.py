@@ -21,6 +21,7 @@ from pydantic import SecretStr, ValidationError
 
 from . import __version__
 from .admin import add_admin_parser, run_admin
+from .db import add_db_parser, run_db
 from .settings import TOOLSETS, Settings
 
 __all__ = ["build_parser", "main", "settings_from_args"]
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common(parser, top=True)
     commands = parser.add_subparsers(
-        dest="command", metavar="{stdio,http,install,doctor,admin}", parser_class=_Parser
+        dest="command", metavar="{stdio,http,install,doctor,admin,db}", parser_class=_Parser
     )
     stdio = commands.add_parser("stdio", help="serve MCP on stdin/stdout (the default)")
     _common(stdio, top=False)
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     install.add_parser(commands)
     add_admin_parser(commands, _Parser)
+    add_db_parser(commands, _Parser)
     return parser
 
 
@@ -175,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.mcp_log_level)
     if command == "admin":
         return run_admin(args, settings)
+    if command == "db":
+        return run_db(args, settings)
 
     wants_sandbox = args.sandbox or settings.sandbox
     sandbox: AbstractContextManager[Any] = _sandbox() if wants_sandbox else nullcontext()
