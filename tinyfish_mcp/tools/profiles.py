@@ -1,8 +1,8 @@
 """The 'profiles' toolset: set up a Browser Context Profile so runs start signed in.
 
-``start_profile_setup`` opens a remote browser for a profile and returns its ``cdp_url``
-and a live view for the user to sign in; ``save_profile`` captures the signed-in state
-and closes the browser; ``cancel_profile_setup`` closes it without saving. Runs then
+``start_profile_setup_session`` opens a remote browser for a profile and returns its ``cdp_url``
+and a live view for the user to sign in; ``save_profile_setup_session`` captures the signed-in state
+and closes the browser; ``cancel_profile_setup_session`` closes it without saving. Runs then
 pass ``profile_id`` (run_web_automation). The API lists no profiles, so neither do we.
 """
 
@@ -29,14 +29,15 @@ from .sessions import SessionRecord
 
 __all__ = ["ProfileSaved", "ProfileSetup", "register", "saved"]
 
-FIND = "the session_id comes from start_profile_setup; a saved or cancelled session is closed"
+FIND = "the session_id comes from start_profile_setup_session; a saved or cancelled session is closed"
 ProfileArg = Annotated[str, Field(min_length=1, max_length=100, description="the profile to sign in to")]
-SessionArg = Annotated[str, Field(min_length=1, description="session_id from start_profile_setup")]
+SessionArg = Annotated[str, Field(min_length=1, description="session_id from start_profile_setup_session")]
 
 START = (
-    "Open a remote browser to sign a profile in: give the user live_view_url (or drive cdp_url "
-    "with Playwright), then call save_profile. The browser bills like a browser session until "
-    "saved, cancelled or idle for timeout_seconds. Runs then pass profile_id to start signed in."
+    "Open a remote browser to sign a profile in: give the user viewer_url (or drive cdp_url "
+    "with Playwright), then call save_profile_setup_session. The browser bills like a browser "
+    "session until saved, cancelled or idle for timeout_seconds. Runs then pass profile_id to start "
+    "signed in."
 )
 
 
@@ -45,7 +46,7 @@ class ProfileSetup(OutputModel):
     session_id: str
     cdp_url: str
     base_url: str
-    live_view_url: str | None = None
+    viewer_url: str | None = None
     expires_at: str | None = None
     next_step: str
 
@@ -122,7 +123,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),
     )
-    async def start_profile_setup(
+    async def start_profile_setup_session(
         profile_id: ProfileArg,
         url: Annotated[str | None, Field(description="the sign-in page to open")] = None,
         timeout_seconds: Annotated[int | None, Field(ge=5, le=86_400)] = None,
@@ -146,10 +147,11 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 session_id=session.session_id,
                 cdp_url=session.cdp_url,
                 base_url=session.base_url,
-                live_view_url=live,
+                viewer_url=live,
                 expires_at=session.expires_at,
-                next_step=f"Once the user has signed in, call save_profile(profile_id='{profile_id}', "
-                f"session_id='{session.session_id}', signed_in_sites=[...]); or cancel_profile_setup.",
+                next_step="Once the user has signed in, call save_profile_setup_session("
+                f"profile_id='{profile_id}', session_id='{session.session_id}', signed_in_sites=[...]); "
+                "or cancel_profile_setup_session.",
             )
         )
 
@@ -160,7 +162,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),
     )
-    async def save_profile(
+    async def save_profile_setup_session(
         profile_id: ProfileArg,
         session_id: SessionArg,
         signed_in_sites: Annotated[list[str] | None, Field(max_length=50)] = None,
@@ -182,7 +184,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
         ),
     )
-    async def cancel_profile_setup(
+    async def cancel_profile_setup_session(
         profile_id: ProfileArg, session_id: SessionArg
     ) -> Annotated[CallToolResult, SetupCancelled]:
         key = await deps.resolve_key()
