@@ -72,7 +72,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     store = AuthStore(settings.mcp_database_url)
     try:
-        await store.create_all()
+        await store.upgrade_schema()
         if args.admin_command == "grants":
             return await _grants(store, settings, as_json=args.json)
         if args.admin_command == "revoke":

@@ -21,6 +21,7 @@ from pydantic import SecretStr, ValidationError
 
 from . import __version__
 from .admin import add_admin_parser, run_admin
+from .db import add_db_parser, run_db
 from .settings import TOOLSETS, Settings
 
 __all__ = ["build_parser", "main", "settings_from_args"]
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common(parser, top=True)
     commands = parser.add_subparsers(
-        dest="command", metavar="{stdio,http,install,doctor,admin}", parser_class=_Parser
+        dest="command", metavar="{stdio,http,install,doctor,admin,db}", parser_class=_Parser
     )
     stdio = commands.add_parser("stdio", help="serve MCP on stdin/stdout (the default)")
     _common(stdio, top=False)
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     install.add_parser(commands)
     add_admin_parser(commands, _Parser)
+    add_db_parser(commands, _Parser)
     return parser
 
 
@@ -138,13 +140,13 @@ def _settings_error(exc: ValidationError) -> str:
     return "invalid setting: " + "; ".join(problems)
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, kind: str = "text") -> None:
+    from .logformat import formatter
+
     # Before MCPServer configures its own: stdout belongs to the protocol.
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(kind))
+    logging.basicConfig(level=level, handlers=[handler])
     if level != "DEBUG":
         # One line per upstream request is noise at INFO (URLs only; keys are headers).
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -172,9 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"tinyfish-mcp: {_settings_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    _configure_logging(settings.mcp_log_level)
+    _configure_logging(settings.mcp_log_level, settings.mcp_log_format)
     if command == "admin":
         return run_admin(args, settings)
+    if command == "db":
+        return run_db(args, settings)
 
     wants_sandbox = args.sandbox or settings.sandbox
     sandbox: AbstractContextManager[Any] = _sandbox() if wants_sandbox else nullcontext()

@@ -67,8 +67,8 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "first); run_monitor checks now; list/get/pause/resume/cancel_monitor manage them.",
     "research": "- run_research answers a question with a cited report (minutes, billed); when it returns "
     "RUNNING call wait_for_research; get_research pages the report and evidence.",
-    "profiles": "- start_profile_setup / save_profile sign a profile in once; runs pass profile_id "
-    "to reuse it.",
+    "profiles": "- start_profile_setup_session / save_profile_setup_session sign a profile in once; "
+    "runs pass profile_id to reuse it.",
     "datasets": "- plan_dataset / create_dataset build a table with agent runs (billed); populate_dataset "
     "follows or restarts filling it; read_dataset pages the rows.",
 }

@@ -147,6 +147,9 @@ class Settings(BaseModel):
         description="Seconds a run's session_id is remembered (at least the 10-minute run limit).",
     )
     mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    mcp_log_format: Literal["text", "json"] = Field(
+        default="text", description="stderr log lines: text, or one JSON object per line."
+    )
     # Browserbase, a second provider of browser sessions, fetch and search (Browserbase's own names).
     browserbase_api_key: SecretStr | None = Field(default=None, validation_alias="BROWSERBASE_API_KEY")
     browserbase_project_id: str | None = Field(default=None, validation_alias="BROWSERBASE_PROJECT_ID")

@@ -18,19 +18,19 @@ async def test_profile_is_set_up_through_its_browser_saved_and_used_by_a_run(emu
     async with stdio_server(emulator, toolsets="profiles,agent") as client:
         setup = structured(
             await client.call_tool(
-                "start_profile_setup", {"profile_id": "prof_shop", "url": "shop.example.com/login"}
+                "start_profile_setup_session", {"profile_id": "prof_shop", "url": "shop.example.com/login"}
             )
         )
         assert setup["cdp_url"].startswith("ws://") and setup["session_id"] in setup["cdp_url"]
-        assert setup["live_view_url"].startswith(setup["base_url"] + "/devtools/inspector.html")
-        assert "save_profile(profile_id='prof_shop'" in setup["next_step"]
+        assert setup["viewer_url"].startswith(setup["base_url"] + "/devtools/inspector.html")
+        assert "save_profile_setup_session(profile_id='prof_shop'" in setup["next_step"]
         # Connect to the setup browser the way a CDP client starts: its DevTools target list.
         pages = httpx.get(f"{setup['base_url']}/pages", timeout=10).json()
         assert [page["url"] for page in pages] == ["https://shop.example.com/login"]
 
         result = structured(
             await client.call_tool(
-                "save_profile",
+                "save_profile_setup_session",
                 {
                     "profile_id": "prof_shop",
                     "session_id": setup["session_id"],
@@ -58,23 +58,23 @@ async def test_profile_is_set_up_through_its_browser_saved_and_used_by_a_run(emu
 
 async def test_cancelled_setup_saves_nothing_and_a_stale_session_is_named(emulator: Any) -> None:
     async with connect(emulator, mcp_toolsets=("profiles",)) as client:
-        setup = structured(await client.call_tool("start_profile_setup", {"profile_id": "prof_x"}))
-        assert "live_view_url" not in setup  # no url: the browser is on about:blank
+        setup = structured(await client.call_tool("start_profile_setup_session", {"profile_id": "prof_x"}))
+        assert "viewer_url" not in setup  # no url: the browser is on about:blank
         cancelled = structured(
             await client.call_tool(
-                "cancel_profile_setup", {"profile_id": "prof_x", "session_id": setup["session_id"]}
+                "cancel_profile_setup_session", {"profile_id": "prof_x", "session_id": setup["session_id"]}
             )
         )
         assert cancelled == {"profile_id": "prof_x", "session_id": setup["session_id"], "cancelled": True}
         stale = error_text(
             await client.call_tool(
-                "save_profile", {"profile_id": "prof_x", "session_id": setup["session_id"]}
+                "save_profile_setup_session", {"profile_id": "prof_x", "session_id": setup["session_id"]}
             )
         )
         bad = error_text(
-            await client.call_tool("start_profile_setup", {"profile_id": "prof_x", "url": "ftp://x"})
+            await client.call_tool("start_profile_setup_session", {"profile_id": "prof_x", "url": "ftp://x"})
         )
-    assert "NOT_FOUND" in stale and "the session_id comes from start_profile_setup" in stale
+    assert "NOT_FOUND" in stale and "the session_id comes from start_profile_setup_session" in stale
     assert "`url` must be an absolute http:// or https:// URL" in bad
 
 
@@ -83,7 +83,7 @@ async def test_setup_browser_is_a_real_chromium_driven_over_its_cdp_url(chromium
     emulator = chromium_emulator
     page = f"{emulator.base_url}/_fixtures/article.html"
     async with connect(emulator, mcp_toolsets=("profiles", "agent")) as client:
-        setup = structured(await client.call_tool("start_profile_setup", {"profile_id": "prof_real"}))
+        setup = structured(await client.call_tool("start_profile_setup_session", {"profile_id": "prof_real"}))
         assert setup["cdp_url"].startswith("ws://127.0.0.1:") and "/devtools/browser/" in setup["cdp_url"]
         pid = emulator.browser(setup["session_id"])["pid"]
         # Sign in the way a user's Playwright script would: drive the browser over CDP.
@@ -98,7 +98,7 @@ async def test_setup_browser_is_a_real_chromium_driven_over_its_cdp_url(chromium
             await anyio.sleep(0.1)
         result = structured(
             await client.call_tool(
-                "save_profile",
+                "save_profile_setup_session",
                 {"profile_id": "prof_real", "session_id": setup["session_id"], "signed_in_sites": [page]},
             )
         )
@@ -114,3 +114,22 @@ async def test_setup_browser_is_a_real_chromium_driven_over_its_cdp_url(chromium
             )
         )
     assert run["status"] == "COMPLETED"
+
+
+async def test_a_stdio_client_that_exits_leaves_no_setup_browser_behind(chromium_emulator: Any) -> None:
+    """A setup browser bills like any browser session, so it is closed with them when the client goes."""
+    require_chromium()
+    emulator = chromium_emulator
+    env = {"TINYFISH_MCP_TOOLSETS": "profiles,browser"}
+    async with stdio_server(emulator, env=env) as client:
+        setup = structured(
+            await client.call_tool("start_profile_setup_session", {"profile_id": "prof_left_open"})
+        )
+        listed = structured(await client.call_tool("list_browser_sessions", {}))["sessions"]
+        assert [row["session_id"] for row in listed] == [setup["session_id"]]
+    # Leaving the block closed the server's stdin, as a desktop client does when it quits.
+    pid = emulator.browser(setup["session_id"])["pid"]
+    deadline = time.monotonic() + 15
+    while process_exists(pid) and time.monotonic() < deadline:
+        await anyio.sleep(0.1)
+    assert not process_exists(pid)

@@ -239,7 +239,7 @@ def _build_oauth(
         ),
         headless_keys=headless,
         run_keys=SqlRunKeyStore(store.engine, settings.mcp_session_id_ttl),
-        _startup=store.create_all,
+        _startup=store.upgrade_schema,
         _shutdown=shutdown,
     )
 

@@ -29,16 +29,15 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from ..tools.context import MissingKeyError, OwnerResolver
 from ..tools.sessions import FORGET_AFTER, MAX_SESSIONS_PER_OWNER, SessionRecord, owner_of_key
-from .store import _SCHEMA_LOCK, _engine, _metadata
+from .migrations import upgrade
+from .store import _engine, _metadata
 
 __all__ = ["SqlSessionStore", "browser_sessions", "owner_resolver"]
 
@@ -95,13 +94,8 @@ class SqlSessionStore:
             await self._engine.dispose()
 
     async def create_table(self) -> None:
-        """Create the table if missing (replicas starting together take turns on PostgreSQL)."""
-        async with self._engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-            await conn.execute(CreateTable(browser_sessions, if_not_exists=True))
-            for index in browser_sessions.indexes:
-                await conn.execute(CreateIndex(index, if_not_exists=True))
+        """Bring the database's schema, this table included, to this build's revision (locked)."""
+        await upgrade(self._engine)
 
     async def add(self, record: SessionRecord) -> None:
         table = browser_sessions

@@ -9,8 +9,9 @@ issued from one consent carries its ``grant_id``, so revoking the family is one
 delete per table.
 
 The SQL is portable: a SQLite file by default, and a PostgreSQL URL
-(``postgresql+asyncpg://...``) when several replicas share the state. The one
-dialect-specific statement is the lock that lets replicas create the tables together.
+(``postgresql+asyncpg://...``) when several replicas share the state. The tables are
+created and evolved by the migrations in ``auth/migrations`` (Alembic), which every
+replica runs at start under a lock; a table defined here needs a revision there.
 Single-use guarantees (codes, rotated refresh tokens, consent transactions) rely on
 conditional ``UPDATE``/``DELETE`` and their row counts, which every backend reports
 atomically.
@@ -37,14 +38,13 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from .crypto import hash_secret
+from .migrations import upgrade
 
 __all__ = ["AuthStore", "CodeRecord", "PendingRecord", "TokenRecord"]
 
@@ -111,9 +111,6 @@ tokens = Table(
     Index("ix_tfmcp_tokens_grant", "grant_id"),
 )
 
-# PostgreSQL advisory lock key held while creating the tables (any constant; "tfmcp" in ASCII).
-_SCHEMA_LOCK = 0x74666D6370
-
 # Expired rows are removed at most this often (seconds), piggybacking on writes.
 _PURGE_INTERVAL = 600.0
 
@@ -168,20 +165,9 @@ class AuthStore:
         self._engine = _engine(database_url)
         self._last_purge = 0.0
 
-    async def create_all(self) -> None:
-        """Create the missing tables; safe when several replicas start on a new database at once."""
-        async with self._engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Concurrent CREATE TABLEs of one name fail on PostgreSQL even with IF NOT
-                # EXISTS (a unique violation in pg_type): replicas take turns instead, and as
-                # DDL is transactional the next one finds the tables complete.
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-            # IF NOT EXISTS rather than a look-then-create: on SQLite the check and the
-            # creation are one statement under the database's write lock.
-            for table in _metadata.sorted_tables:
-                await conn.execute(CreateTable(table, if_not_exists=True))
-                for index in table.indexes:
-                    await conn.execute(CreateIndex(index, if_not_exists=True))
+    async def upgrade_schema(self) -> None:
+        """Bring the schema to this build's revision; safe when several replicas start at once."""
+        await upgrade(self._engine)
         await self.purge_expired()
 
     async def dispose(self) -> None:

@@ -87,7 +87,15 @@ class DeferredApp:
 
 def app_factory() -> DeferredApp:
     """What each uvicorn worker loads: the app for the settings in the environment."""
-    return DeferredApp(Settings())
+    settings = Settings()
+    if settings.mcp_log_format == "json" and not logging.getLogger().handlers:
+        # A spawned worker starts with no logging set up: JSON lines like its parent's.
+        from ..logformat import formatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(formatter("json"))
+        logging.basicConfig(level=settings.mcp_log_level, handlers=[handler])
+    return DeferredApp(settings)
 
 
 async def _preflight(settings: Settings) -> None:
@@ -164,6 +172,8 @@ def _run(settings: Settings, workers: int) -> None:
         log_level=settings.mcp_log_level.lower(),
         proxy_headers=True,
         server_header=False,
+        # JSON: uvicorn's own lines go through the root logger's JSON handler too.
+        log_config=None if settings.mcp_log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         # In-flight calls get the grace period, then the time to answer with their run ids.
         timeout_graceful_shutdown=graceful_timeout(settings.mcp_shutdown_grace_seconds),
     )

@@ -34,7 +34,7 @@ from ._schema import OutputModel, as_tool_result
 from .browser_extras import register_extras
 from .context import ToolDeps
 from .errors import invalid_input
-from .sessions import MemorySessionStore, SessionRecord, owner_of_key
+from .sessions import MemorySessionStore, SessionRecord
 
 __all__ = [
     "BrowserSessionInfo",
@@ -155,11 +155,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     async def caller() -> tuple[str, str]:
         # The provider's key for the calls; the owner is the MCP user (hosted: from their sign-in).
         key = await provider.credential()
-        owner = (
-            await deps.resolve_owner(await deps.resolve_key())
-            if deps.resolve_owner is not None
-            else owner_of_key(key)
-        )
+        hosted = deps.resolve_owner is not None
+        owner = await deps.owner(await deps.resolve_key() if hosted else key)
         return key, owner
 
     async def create_browser_session(

@@ -17,7 +17,7 @@ from ..settings import Settings
 from ..upstream.client import TinyFishClient
 from ..upstream.providers import Providers
 from .idempotency import MemoryRunKeyStore, RunKeyStore
-from .sessions import BrowserSessionStore
+from .sessions import BrowserSessionStore, owner_of_key
 
 __all__ = ["KeyResolver", "MissingKeyError", "OwnerResolver", "ToolDeps", "settings_key_resolver"]
 
@@ -66,3 +66,7 @@ class ToolDeps:
     # owns them (None: whoever holds the key, see ``sessions.owner_of_key``).
     browser_sessions: BrowserSessionStore | None = None
     resolve_owner: OwnerResolver | None = None
+
+    async def owner(self, key: str) -> str:
+        """Who owns the browsers created with ``key``: the signed-in user when hosted."""
+        return await self.resolve_owner(key) if self.resolve_owner is not None else owner_of_key(key)

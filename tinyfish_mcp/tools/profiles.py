@@ -1,35 +1,43 @@
 """The 'profiles' toolset: set up a Browser Context Profile so runs start signed in.
 
-``start_profile_setup`` opens a remote browser for a profile and returns its ``cdp_url``
-and a live view for the user to sign in; ``save_profile`` captures the signed-in state
-and closes the browser; ``cancel_profile_setup`` closes it without saving. Runs then
+``start_profile_setup_session`` opens a remote browser for a profile and returns its ``cdp_url``
+and a live view for the user to sign in; ``save_profile_setup_session`` captures the signed-in state
+and closes the browser; ``cancel_profile_setup_session`` closes it without saving. Runs then
 pass ``profile_id`` (run_web_automation). The API lists no profiles, so neither do we.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from ..upstream.profiles import ProfileSaveRequest, ProfileSaveResult, ProfileSetupRequest
+from ..upstream.profiles import (
+    ProfileSaveRequest,
+    ProfileSaveResult,
+    ProfileSetupRequest,
+    ProfileSetupSession,
+)
 from ._schema import OutputModel, as_tool_result
 from .browser import _inspector_url
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
+from .sessions import SessionRecord
 
 __all__ = ["ProfileSaved", "ProfileSetup", "register", "saved"]
 
-FIND = "the session_id comes from start_profile_setup; a saved or cancelled session is closed"
+FIND = "the session_id comes from start_profile_setup_session; a saved or cancelled session is closed"
 ProfileArg = Annotated[str, Field(min_length=1, max_length=100, description="the profile to sign in to")]
-SessionArg = Annotated[str, Field(min_length=1, description="session_id from start_profile_setup")]
+SessionArg = Annotated[str, Field(min_length=1, description="session_id from start_profile_setup_session")]
 
 START = (
-    "Open a remote browser to sign a profile in: give the user live_view_url (or drive cdp_url "
-    "with Playwright), then call save_profile. The browser bills like a browser session until "
-    "saved, cancelled or idle for timeout_seconds. Runs then pass profile_id to start signed in."
+    "Open a remote browser to sign a profile in: give the user viewer_url (or drive cdp_url "
+    "with Playwright), then call save_profile_setup_session. The browser bills like a browser "
+    "session until saved, cancelled or idle for timeout_seconds. Runs then pass profile_id to start "
+    "signed in."
 )
 
 
@@ -38,7 +46,7 @@ class ProfileSetup(OutputModel):
     session_id: str
     cdp_url: str
     base_url: str
-    live_view_url: str | None = None
+    viewer_url: str | None = None
     expires_at: str | None = None
     next_step: str
 
@@ -78,6 +86,34 @@ def saved(profile_id: str, result: ProfileSaveResult) -> ProfileSaved:
     )
 
 
+async def _remember(deps: ToolDeps, key: str, session: ProfileSetupSession, asked: int | None) -> None:
+    """Record a setup browser with the browser sessions, so it is closed like one when the client
+    goes away (stdio), listed by list_browser_sessions, and closable by close_browser_session."""
+    if deps.browser_sessions is None:
+        return
+    now = datetime.now(UTC)
+    await deps.browser_sessions.add(
+        SessionRecord(
+            session_id=session.session_id,
+            owner=await deps.owner(key),
+            cdp_url=session.cdp_url,
+            base_url=session.base_url,
+            timeout_seconds=session.timeout_seconds or asked or deps.settings.mcp_browser_default_timeout,
+            created_at=now,
+            last_activity=now,
+        )
+    )
+
+
+async def _ended(deps: ToolDeps, key: str, session_id: str) -> None:
+    """Note that saving or cancelling ended a setup browser (nothing is left to close)."""
+    if deps.browser_sessions is None:
+        return
+    record = await deps.browser_sessions.get(await deps.owner(key), session_id)
+    if record is not None and record.ended_at is None:
+        await deps.browser_sessions.update(record.changed(ended_at=datetime.now(UTC)))
+
+
 def register(mcp: MCPServer, deps: ToolDeps) -> None:
     """Register the three profile setup tools on ``mcp``."""
 
@@ -87,7 +123,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),
     )
-    async def start_profile_setup(
+    async def start_profile_setup_session(
         profile_id: ProfileArg,
         url: Annotated[str | None, Field(description="the sign-in page to open")] = None,
         timeout_seconds: Annotated[int | None, Field(ge=5, le=86_400)] = None,
@@ -103,6 +139,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             "opening the profile setup browser (it may be open already: do not retry at once)",
             deps.client.profiles.start_setup(key, profile_id, request),
         )
+        await _remember(deps, key, session, timeout_seconds)
         live = await _inspector_url(deps.client, key, session.base_url) if url else None
         return as_tool_result(
             ProfileSetup(
@@ -110,10 +147,11 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 session_id=session.session_id,
                 cdp_url=session.cdp_url,
                 base_url=session.base_url,
-                live_view_url=live,
+                viewer_url=live,
                 expires_at=session.expires_at,
-                next_step=f"Once the user has signed in, call save_profile(profile_id='{profile_id}', "
-                f"session_id='{session.session_id}', signed_in_sites=[...]); or cancel_profile_setup.",
+                next_step="Once the user has signed in, call save_profile_setup_session("
+                f"profile_id='{profile_id}', session_id='{session.session_id}', signed_in_sites=[...]); "
+                "or cancel_profile_setup_session.",
             )
         )
 
@@ -124,7 +162,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),
     )
-    async def save_profile(
+    async def save_profile_setup_session(
         profile_id: ProfileArg,
         session_id: SessionArg,
         signed_in_sites: Annotated[list[str] | None, Field(max_length=50)] = None,
@@ -137,6 +175,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         result = await upstream_call(
             f"saving profile {profile_id}", deps.client.profiles.save(key, profile_id, request), find=FIND
         )
+        await _ended(deps, key, session_id)
         return as_tool_result(saved(profile_id, result))
 
     @mcp.tool(
@@ -145,7 +184,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
         ),
     )
-    async def cancel_profile_setup(
+    async def cancel_profile_setup_session(
         profile_id: ProfileArg, session_id: SessionArg
     ) -> Annotated[CallToolResult, SetupCancelled]:
         key = await deps.resolve_key()
@@ -154,6 +193,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
             deps.client.profiles.cancel_setup(key, profile_id, session_id),
             find=FIND,
         )
+        await _ended(deps, key, session_id)
         return as_tool_result(
             SetupCancelled(profile_id=profile_id, session_id=session_id, cancelled=result.cancelled)
         )
