@@ -150,9 +150,24 @@ def build_server(
     apply_deadlines(mcp, settings)
     from .tools._arguments import install_argument_checks
 
-    install_argument_checks(mcp)
+    install_argument_checks(mcp, _provider_gaps(deps))
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
+
+
+def _provider_gaps(deps: ToolDeps) -> dict[str, dict[str, str]]:
+    """The arguments of fetch_content and search that the active provider cannot honour, and why."""
+    fetch, search = deps.providers.fetch, deps.providers.search
+    return {
+        "fetch_content": {
+            name: f"the {fetch.name} fetch provider (TINYFISH_MCP_FETCH_PROVIDER) does not support it"
+            for name in fetch.hidden_arguments
+        },
+        "search": {
+            name: f"the {search.name} search provider (TINYFISH_MCP_SEARCH_PROVIDER) does not support it"
+            for name in search.hidden_arguments
+        },
+    }
 
 
 def streaming_tools(mcp: MCPServer[Any]) -> frozenset[str]:

@@ -147,9 +147,16 @@ async def test_browserbase_refuses_tinyfish_only_arguments_by_name(emulator: Any
         searched = await client.call_tool("search", {"query": "agents", "domain_type": "news"})
         short = await client.call_tool("create_browser_session", {"timeout_seconds": 30})
         with_url = await client.call_tool("create_browser_session", {"url": "https://example.com"})
-    # Left out of the schema, so the argument layer refuses them by name before anything is sent.
-    assert "`include_selectors` is not an argument of this tool" in error_text(fetched)
-    assert "`domain_type` is not an argument of this tool" in error_text(searched)
+    # Left out of the schema, so the argument layer refuses them by name, with the reason, before
+    # anything is sent.
+    assert (
+        "`include_selectors` cannot be used here: the browserbase fetch provider "
+        "(TINYFISH_MCP_FETCH_PROVIDER) does not support it" in error_text(fetched)
+    )
+    assert (
+        "`domain_type` cannot be used here: the browserbase search provider "
+        "(TINYFISH_MCP_SEARCH_PROVIDER) does not support it" in error_text(searched)
+    )
     assert "between 60 and 21600 on Browserbase" in error_text(short)
     assert "url cannot be honoured on Browserbase" in error_text(with_url)
     assert not [r for r in emulator.requests() if r["path"] == "/browserbase/v1/sessions"]  # none created

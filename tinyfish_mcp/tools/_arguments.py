@@ -34,7 +34,7 @@ from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.tools.tool_manager import ToolManager
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, InputRequiredResult
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ._wording import describe_errors, join_problems, safe_message, safe_text, shown
@@ -149,16 +149,22 @@ def check_arguments(
     validate: Callable[[dict[str, Any]], Any] | None = None,
     *,
     what: str = "tool",
+    unavailable: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``arguments`` checked against ``schema`` (and ``validate``, the argument model), normalized.
 
-    Raises :class:`ArgumentError` naming every problem.
+    ``unavailable`` names arguments the tool has but cannot take here, with the reason (an
+    argument the active provider cannot honour). Raises :class:`ArgumentError` naming every problem.
     """
     properties: dict[str, Any] = schema.get("properties", {})
     known = list(properties)
     problems: list[str] = []
     unknown = [name for name in arguments if name not in properties]
-    problems.extend(_unknown(name, known, what) for name in unknown)
+    reasons = unavailable or {}
+    problems.extend(
+        f"`{name}` cannot be used here: {reasons[name]}" if name in reasons else _unknown(name, known, what)
+        for name in unknown
+    )
     cleaned: dict[str, Any] = {}
     too_big = False
     for name, value in arguments.items():
@@ -200,6 +206,9 @@ def _cause(problems: list[str]) -> ValidationError:
 class CheckedTool(Tool):
     """A registered tool whose arguments pass :func:`check_arguments` before the SDK's validation."""
 
+    # Arguments of the tool that the active provider cannot honour, with the reason.
+    unavailable: dict[str, str] = Field(default_factory=dict, exclude=True)
+
     async def run(
         self,
         arguments: dict[str, Any],
@@ -207,7 +216,9 @@ class CheckedTool(Tool):
         convert_result: bool = False,
     ) -> Any:
         try:
-            cleaned = check_arguments(arguments, self.parameters, self.fn_metadata.validate_arguments)
+            cleaned = check_arguments(
+                arguments, self.parameters, self.fn_metadata.validate_arguments, unavailable=self.unavailable
+            )
         except ArgumentError as exc:
             raise ToolError(f"Error executing tool {self.name}: {exc}") from _cause(exc.problems)
         try:
@@ -287,15 +298,23 @@ class _CheckedPromptManager(PromptManager):
         return prompt
 
 
-def install_argument_checks(mcp: MCPServer[Any]) -> None:
-    """Put the argument layer in front of every tool and prompt registered on ``mcp``."""
+def install_argument_checks(
+    mcp: MCPServer[Any], unavailable: dict[str, dict[str, str]] | None = None
+) -> None:
+    """Put the argument layer in front of every tool and prompt registered on ``mcp``.
+
+    ``unavailable`` maps a tool to the arguments it cannot take here and why.
+    """
     # The managers gain behaviour, not state: swapping their class keeps everything registered.
     mcp._tool_manager.__class__ = _CheckedToolManager
     mcp._prompt_manager.__class__ = _CheckedPromptManager
     tools = mcp._tool_manager._tools
     for name, tool in list(tools.items()):
         if not isinstance(tool, CheckedTool):
-            tools[name] = CheckedTool(**{field: getattr(tool, field) for field in Tool.model_fields})
+            tools[name] = CheckedTool(
+                **{field: getattr(tool, field) for field in Tool.model_fields},
+                unavailable=(unavailable or {}).get(name, {}),
+            )
     prompts = mcp._prompt_manager._prompts
     for name, prompt in list(prompts.items()):
         if not isinstance(prompt, CheckedPrompt):
