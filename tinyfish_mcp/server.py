@@ -9,15 +9,15 @@ desktop client waits for on every launch.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import import_module
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .settings import Settings, Toolset
-from .tools import agent, browser, datasets, fetch, monitors, profiles, research, runs, search, vault, wallet
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
@@ -30,18 +30,20 @@ __all__ = ["TOOLSETS", "build_server", "instructions_for", "streaming_tools"]
 
 log = logging.getLogger(__name__)
 
-TOOLSETS: dict[Toolset, Callable[[MCPServer[Any], ToolDeps], None]] = {
-    "agent": agent.register,
-    "runs": runs.register,
-    "fetch": fetch.register,
-    "search": search.register,
-    "browser": browser.register,
-    "vault": vault.register,
-    "wallet": wallet.register,
-    "monitors": monitors.register,
-    "research": research.register,
-    "profiles": profiles.register,
-    "datasets": datasets.register,
+# The module of each toolset under ``tools/``, imported only when the toolset is enabled:
+# the stdio cold start does not pay for opt-in products.
+TOOLSETS: dict[Toolset, str] = {
+    "agent": "agent",
+    "runs": "runs",
+    "fetch": "fetch",
+    "search": "search",
+    "browser": "browser",
+    "vault": "vault",
+    "wallet": "wallet",
+    "monitors": "monitors",
+    "research": "research",
+    "profiles": "profiles",
+    "datasets": "datasets",
 }
 
 # One line per toolset, so a server with some toolsets off never points the model at a
@@ -142,7 +144,7 @@ def build_server(
         resolve_owner=resolve_owner,
     )
     for name in settings.mcp_toolsets:
-        TOOLSETS[name](mcp, deps)
+        import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(mcp, deps)
     compact_tool_schemas(mcp)
     # Imported here, not at the top: keeps this module's toolset imports one line others edit.
     from .tools._deadline import apply_deadlines

@@ -26,7 +26,6 @@ from pydantic import BaseModel, TypeAdapter
 
 from ..settings import DEFAULT_AGENT_BASE_URL, Product, Settings
 from .constants import SSE_READ_TIMEOUT, RequestKind
-from .datasets import DatasetsAPI
 from .errors import InvalidInputError
 from .models import (
     AsyncRunResponse,
@@ -52,16 +51,17 @@ from .models import (
     VaultConnectionList,
     VaultItemList,
 )
-from .monitors import MonitorsAPI
-from .profiles import ProfilesAPI
-from .research import ResearchAPI
-from .wallet import WalletAPI
 
 if TYPE_CHECKING:
     import httpx2
 
     from ._http import HttpCore
     from .cdp import CloseOutcome
+    from .datasets import DatasetsAPI
+    from .monitors import MonitorsAPI
+    from .profiles import ProfilesAPI
+    from .research import ResearchAPI
+    from .wallet import WalletAPI
 
 __all__ = ["TinyFishClient"]
 
@@ -119,25 +119,36 @@ class TinyFishClient:
         return self._core_instance
 
     # ---------------------------------------------------------------- product resources
-    # One module per product (models + calls), reached as an attribute of the client.
+    # One module per product (models + calls), reached as an attribute of the client and
+    # imported on first use: the stdio cold start does not pay for products it never calls.
     @cached_property
     def wallet(self) -> WalletAPI:
+        from .wallet import WalletAPI
+
         return WalletAPI(self)
 
     @cached_property
     def monitors(self) -> MonitorsAPI:
+        from .monitors import MonitorsAPI
+
         return MonitorsAPI(self)
 
     @cached_property
     def research(self) -> ResearchAPI:
+        from .research import ResearchAPI
+
         return ResearchAPI(self)
 
     @cached_property
     def profiles(self) -> ProfilesAPI:
+        from .profiles import ProfilesAPI
+
         return ProfilesAPI(self)
 
     @cached_property
     def datasets(self) -> DatasetsAPI:
+        from .datasets import DatasetsAPI
+
         return DatasetsAPI(self)
 
     async def aclose(self) -> None:
