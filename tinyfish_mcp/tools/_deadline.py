@@ -26,11 +26,9 @@ from ..upstream.deadline import Deadline
 
 __all__ = ["CREATING_TOOLS", "apply_deadlines", "deadline_for"]
 
-# Tools that may create something billable (old and new names, so a rename keeps its deadline).
-CREATING_TOOLS = frozenset(
-    {"run_web_automation_async", "run_web_automation_batch", "batch_create", "create_browser_session"}
-)
-_SEARCH_TOOLS = frozenset({"search_web", "search"})
+# Tools that may create something billable.
+CREATING_TOOLS = frozenset({"run_web_automation_async", "batch_create", "create_browser_session"})
+_SEARCH_TOOLS = frozenset({"search"})
 _FETCH_TOOLS = frozenset({"fetch_content"})
 WINDOW_ARGUMENT = "max_wait_seconds"
 WINDOW_TAIL = 5.0
