@@ -7,8 +7,10 @@ API (``fault``, ``requests``, ``run``). Time is scaled so the 10-minute run limi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -154,3 +156,32 @@ def chromium_emulator(chromium_server: EmulatorHandle, _control_http: httpx.Clie
     )
     emu.reset()
     return emu
+
+
+class _CookiePage(BaseHTTPRequestHandler):
+    """A loopback page that sets a cookie at /login and shows the cookies it is sent."""
+
+    def do_GET(self) -> None:
+        seen = self.headers.get("Cookie", "")
+        body = f"<!DOCTYPE html><title>cookies</title><p id=seen>{seen}</p>".encode()
+        self.send_response(200)
+        if self.path == "/login":
+            self.send_header("Set-Cookie", "signed_in=yes; Max-Age=3600; Path=/")
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def cookie_site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookiePage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

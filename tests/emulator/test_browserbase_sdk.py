@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import zipfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from typing import Any
 
@@ -80,33 +78,6 @@ def test_fetch_and_search(bb: Browserbase, emulator: Any) -> None:
     assert 1 <= len(found.results) <= 3 and found.results[0].url.startswith("https://")
     with pytest.raises(Exception, match="numResults"):
         bb.search.web(query="x", num_results=26)
-
-
-class _CookiePage(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        seen = self.headers.get("Cookie", "")
-        body = f"<!DOCTYPE html><title>cookies</title><p id=seen>{seen}</p>".encode()
-        self.send_response(200)
-        if self.path == "/login":
-            self.send_header("Set-Cookie", "signed_in=yes; Max-Age=3600; Path=/")
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def cookie_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookiePage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_persisted_context_keeps_cookies_across_real_sessions(

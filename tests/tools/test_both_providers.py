@@ -8,10 +8,8 @@ What only one provider offers is tested at the end.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -165,33 +163,6 @@ async def test_browserbase_refuses_tinyfish_only_arguments_by_name(emulator: Any
 def test_a_browserbase_provider_without_a_key_fails_at_start() -> None:
     with pytest.raises(ValueError, match="browserbase needs BROWSERBASE_API_KEY"):
         Settings(mcp_search_provider="browserbase", browserbase_api_key=None)
-
-
-class _CookiePage(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        seen = self.headers.get("Cookie", "")
-        body = f"<!DOCTYPE html><title>cookies</title><p id=seen>{seen}</p>".encode()
-        self.send_response(200)
-        if self.path == "/login":
-            self.send_header("Set-Cookie", "signed_in=yes; Max-Age=3600; Path=/")
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def cookie_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookiePage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 async def _page_text(cdp_url: str, url: str) -> str:
