@@ -141,12 +141,10 @@ def _settings_error(exc: ValidationError) -> str:
 
 
 def _configure_logging(level: str, kind: str = "text") -> None:
-    from .logformat import formatter
+    from .logformat import log_handler
 
     # Before MCPServer configures its own: stdout belongs to the protocol.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(kind))
-    logging.basicConfig(level=level, handlers=[handler])
+    logging.basicConfig(level=level, handlers=[log_handler(kind)])
     if level != "DEBUG":
         # One line per upstream request is noise at INFO (URLs only; keys are headers).
         logging.getLogger("httpx").setLevel(logging.WARNING)
