@@ -18,7 +18,15 @@ from typing import Any
 
 from .tracing import RequestIdFilter
 
-__all__ = ["EXTRA_FIELDS", "TEXT_FORMAT", "JsonFormatter", "TextFormatter", "formatter", "log_handler"]
+__all__ = [
+    "EXTRA_FIELDS",
+    "TEXT_FORMAT",
+    "JsonFormatter",
+    "TextFormatter",
+    "configure_logging",
+    "formatter",
+    "log_handler",
+]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Attributes of a record copied into its JSON line when present: the access log's fields
@@ -72,3 +80,13 @@ def log_handler(kind: str) -> logging.Handler:
     handler.setFormatter(formatter(kind))
     handler.addFilter(RequestIdFilter())
     return handler
+
+
+def configure_logging(level: str, kind: str) -> None:
+    """The process's logging: one :func:`log_handler` at ``level``, chatty libraries quieted."""
+    logging.basicConfig(level=level, handlers=[log_handler(kind)])
+    if level != "DEBUG":
+        # One line per upstream request is noise at INFO (URLs only; keys are headers).
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Two lines per SQL statement, parameters included, even at DEBUG: noise, and stored values.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -90,10 +90,9 @@ def app_factory() -> DeferredApp:
     settings = Settings()
     if not logging.getLogger().handlers:
         # A spawned worker starts with no logging set up: lines like its parent's.
-        from ..logformat import log_handler
+        from ..logformat import configure_logging
 
-        handler = log_handler(settings.mcp_log_format)
-        logging.basicConfig(level=settings.mcp_log_level, handlers=[handler])
+        configure_logging(settings.mcp_log_level, settings.mcp_log_format)
     return DeferredApp(settings)
 
 
