@@ -6,6 +6,9 @@ stream, which the server only logs at debug level: the client waits for an answe
 that never comes. Here the read stream is wrapped: such a line is answered with a
 JSON-RPC error (parse error, or invalid request with the request's id when it has
 one), and serving goes on.
+
+When stdin and stdout are pipes, the event loop reads and writes them itself instead of
+through a worker thread per line (``stdio_pipes.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 from pydantic import ValidationError
+
+from .stdio_pipes import PipeLines, PipeWriter, pipe_stdio
 
 __all__ = ["answer_for", "run_stdio", "serve_stdio"]
 
@@ -106,10 +111,15 @@ class _Answering:
         await self.aclose()
 
 
+def _as_files(pipes: tuple[PipeLines, PipeWriter] | None) -> tuple[Any, Any]:
+    """What ``stdio_server`` takes for stdin and stdout: our pipes (duck-typed files) or None."""
+    return pipes if pipes is not None else (None, None)
+
+
 async def serve_stdio(mcp: MCPServer[Any]) -> None:
     """What ``MCPServer.run_stdio_async`` does, with every unreadable line answered."""
     server = mcp._lowlevel_server
-    async with stdio_server() as (read_stream, write_stream):
+    async with pipe_stdio() as pipes, stdio_server(*_as_files(pipes)) as (read_stream, write_stream):
         await server.run(
             _Answering(read_stream, write_stream), write_stream, server.create_initialization_options()
         )
