@@ -63,7 +63,7 @@ NAME = "streams"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # What a run looks like per transport: (calls, steps, step delay s, heartbeat s, max wait s, RSS target MB).
 DEFAULTS: dict[str, tuple[int, int, float, float, float, float]] = {
-    "stdio": (10_000, 12, 10.0, 15.0, 900.0, 1024.0),
+    "stdio": (10_000, 24, 10.0, 15.0, 900.0, 1024.0),
     "http": (1_000, 10, 0.5, 0.5, 240.0, 500.0),
 }
 QUICK: dict[str, tuple[int, int, float, float, float, float]] = {
@@ -352,7 +352,7 @@ def main() -> None:
     parser.add_argument(
         "--streams", "--calls", dest="calls", type=int, help="simultaneous calls (stdio 10000, http 1000)"
     )
-    parser.add_argument("--steps", type=int, help="PROGRESS steps per run (stdio 12, http 10)")
+    parser.add_argument("--steps", type=int, help="PROGRESS steps per run (stdio 24, http 10)")
     parser.add_argument("--step-delay", type=float, help="seconds between steps (stdio 10, http 0.5)")
     parser.add_argument("--heartbeat", type=float, help="emulator HEARTBEAT after this many quiet seconds")
     args = parser.parse_args()

@@ -7,13 +7,15 @@ that never comes. Here the read stream is wrapped: such a line is answered with 
 JSON-RPC error (parse error, or invalid request with the request's id when it has
 one), and serving goes on.
 
-When stdin and stdout are pipes, the event loop reads and writes them itself instead of
-through a worker thread per line (``stdio_pipes.py``).
+When stdin and stdout are pipes, the event loop reads and writes them itself, without the
+SDK's worker-thread hops and writer task (``stdio_pipes.py``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -25,7 +27,7 @@ from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 from pydantic import ValidationError
 
-from .stdio_pipes import PipeLines, PipeWriter, pipe_stdio
+from .stdio_pipes import Streams, pipe_stdio
 
 __all__ = ["answer_for", "run_stdio", "serve_stdio"]
 
@@ -111,15 +113,21 @@ class _Answering:
         await self.aclose()
 
 
-def _as_files(pipes: tuple[PipeLines, PipeWriter] | None) -> tuple[Any, Any]:
-    """What ``stdio_server`` takes for stdin and stdout: our pipes (duck-typed files) or None."""
-    return pipes if pipes is not None else (None, None)
+@asynccontextmanager
+async def _stdio_streams() -> AsyncIterator[Streams]:
+    """The server's streams on stdin and stdout: on pipes ours, otherwise the SDK's."""
+    async with pipe_stdio() as pipes:
+        if pipes is not None:
+            yield pipes
+            return
+    async with stdio_server() as streams:
+        yield streams
 
 
 async def serve_stdio(mcp: MCPServer[Any]) -> None:
     """What ``MCPServer.run_stdio_async`` does, with every unreadable line answered."""
     server = mcp._lowlevel_server
-    async with pipe_stdio() as pipes, stdio_server(*_as_files(pipes)) as (read_stream, write_stream):
+    async with _stdio_streams() as (read_stream, write_stream):
         await server.run(
             _Answering(read_stream, write_stream), write_stream, server.create_initialization_options()
         )

@@ -1,18 +1,21 @@
 """stdin and stdout read and written by the event loop itself when they are pipes.
 
-The SDK's stdio transport goes through anyio's file wrapper: every line read, and every
-message written (a write, then a flush), is a hop to a worker thread and back, and each
-hop waits for the event loop to come round. Under ten thousand concurrent calls one turn
-of the loop is long, so the server took in about 110 requests a second and progress
-notifications queued behind each other for tens of seconds (``bench/streams.py``).
+The SDK's stdio transport goes through anyio's file wrapper and a writer task: every
+line read is a hop to a worker thread and back, and every message written waits for the
+writer task's turn, then for two more hops (write, flush). Each hop and each turn waits
+for the event loop to come round, and under ten thousand concurrent calls one round is
+long: the server took in about 110 requests a second, and notifications and answers
+queued behind each other for tens of seconds (``bench/streams.py``).
 
-When stdin and stdout are pipes or sockets (how MCP clients start servers), they are
-handed to the SDK as asyncio pipe transports instead: lines are cut from what arrives,
-and a message is one non-blocking write (``flush`` waits only while the pipe is full).
-The descriptors are claimed the way the SDK claims them: served from private duplicates
-while fd 0 reads the null device and fd 1 writes to stderr, so stray output misses the
-wire; both are restored at the end. Anything else (a terminal, a file) and non-POSIX
-systems keep the SDK's own path.
+When stdin and stdout are pipes or sockets (how MCP clients start servers) they are
+served here instead, on asyncio pipe transports: a reader task cuts lines from what
+arrives and hands each message to the server as the SDK's reader does, and sending a
+message writes it to the pipe at once, in the sender's own turn (waiting only while the
+pipe is full). The descriptors are claimed the way the SDK claims them: served from
+private duplicates while fd 0 reads the null device and fd 1 writes to stderr, so stray
+output misses the wire; both are restored at the end, after what is still buffered has
+been written. Anything else (a terminal, a file) and non-POSIX systems keep the SDK's
+own path.
 """
 
 from __future__ import annotations
@@ -24,9 +27,16 @@ import os
 import stat
 import sys
 from collections.abc import AsyncIterator
+from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["PipeLines", "PipeWriter", "pipe_stdio"]
+import anyio
+import mcp_types as types
+from mcp.shared._context_streams import ContextSendStream, create_context_streams
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.message import SessionMessage
+
+__all__ = ["PipeLines", "PipeWriteStream", "pipe_stdio"]
 
 # How long the last answers may take to drain into stdout at the end.
 DRAIN_SECONDS = 10.0
@@ -65,18 +75,45 @@ class PipeLines:
             self._buffer += chunk
 
 
-class PipeWriter:
-    """A pipe written as the SDK writes a text file: ``write`` then ``flush`` per message."""
+class PipeWriteStream:
+    """The server's write stream: each message goes to the pipe as its sender sends it."""
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
+        self._closed = False
 
-    async def write(self, text: str) -> int:
-        self._writer.write(text.encode("utf-8"))
-        return len(text)
+    async def send(self, item: SessionMessage, /) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        data = item.message.model_dump_json(by_alias=True, exclude_unset=True)
+        try:
+            self._writer.write(data.encode("utf-8") + b"\n")
+            await self._writer.drain()  # returns at once unless the pipe is full
+        except (ConnectionError, OSError) as exc:  # the client has gone
+            raise anyio.BrokenResourceError from exc
 
-    async def flush(self) -> None:
-        await self._writer.drain()  # returns at once unless the pipe is full
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> PipeWriteStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+async def _read(lines: PipeLines, out: ContextSendStream[SessionMessage | Exception]) -> None:
+    """What the SDK's stdin reader does: each line parsed, or its parse error, handed on."""
+    async with out:
+        async for line in lines:
+            try:
+                message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+            except Exception as exc:  # the server answers it (``stdio._Answering``)
+                await out.send(exc)
+                continue
+            await out.send(SessionMessage(message))
 
 
 def _servable(fd: int) -> bool:
@@ -108,9 +145,13 @@ def _release(fd: int, private: int) -> None:
         os.close(private)
 
 
+Streams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]
+
+
 @contextlib.asynccontextmanager
-async def pipe_stdio() -> AsyncIterator[tuple[PipeLines, PipeWriter] | None]:
-    """stdin and stdout as asyncio pipes, or None when they are not both pipes or sockets."""
+async def pipe_stdio() -> AsyncIterator[Streams | None]:
+    """The server's read and write streams on stdin and stdout, or None when they are not
+    both pipes or sockets (then the SDK's ``stdio_server`` serves them)."""
     if sys.platform == "win32" or not (_servable(0) and _servable(1)):
         yield None
         return
@@ -135,7 +176,13 @@ async def pipe_stdio() -> AsyncIterator[tuple[PipeLines, PipeWriter] | None]:
         write_transport, write_protocol = await loop.connect_write_pipe(_WriteProtocol, files[1])
         transports.append(write_transport)
         writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
-        yield PipeLines(reader), PipeWriter(writer)
+        read_in, read_out = create_context_streams[SessionMessage | Exception](0)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_read, PipeLines(reader), read_in)
+            try:
+                yield read_out, PipeWriteStream(writer)
+            finally:
+                tg.cancel_scope.cancel()
         # What is still buffered (the last answers) goes out before the pipe is let go.
         writer.close()
         with contextlib.suppress(OSError, TimeoutError):
