@@ -22,6 +22,8 @@ from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 from pydantic import ValidationError
 
+from .gctune import settle_heap
+
 __all__ = ["answer_for", "run_stdio", "serve_stdio"]
 
 
@@ -109,6 +111,7 @@ class _Answering:
 async def serve_stdio(mcp: MCPServer[Any]) -> None:
     """What ``MCPServer.run_stdio_async`` does, with every unreadable line answered."""
     server = mcp._lowlevel_server
+    settle_heap()
     async with stdio_server() as (read_stream, write_stream):
         await server.run(
             _Answering(read_stream, write_stream), write_stream, server.create_initialization_options()
