@@ -20,7 +20,7 @@ from typing import IO, Any
 import pytest
 from _mcp import result_json, stdio_server
 
-from tinyfish_mcp.stdio import ANSWER_SECONDS
+from tinyfish_mcp.stdio_shutdown import ANSWER_SECONDS
 
 # The run lasts about 8 s: longer than the grace, well within the call window.
 SLOW_URL = "https://shop.example.com/?tf_scenario=slow&tf_steps=40&tf_step_delay=0.2"
@@ -97,26 +97,28 @@ def _server(emulator: Any, grace: float = GRACE) -> Iterator[_Pipes]:
         "TINYFISH_MCP_STDIO_SHUTDOWN_GRACE_SECONDS": str(grace),
         "TINYFISH_MCP_LOG_LEVEL": "INFO",
     }
-    with tempfile.TemporaryFile("w+") as errlog:
-        with subprocess.Popen(
+    with (
+        tempfile.TemporaryFile("w+") as errlog,
+        subprocess.Popen(
             [sys.executable, "-m", "tinyfish_mcp"],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errlog,
             text=True,
-        ) as process:
-            pipes = _Pipes(process, errlog)
-            try:
-                pipes.send(_INIT)
-                pipes.read_until(lambda m: m.get("id") == 1)
-                pipes.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-                yield pipes
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                process.wait()
-                pipes.stderr()
+        ) as process,
+    ):
+        pipes = _Pipes(process, errlog)
+        try:
+            pipes.send(_INIT)
+            pipes.read_until(lambda m: m.get("id") == 1)
+            pipes.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            yield pipes
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            pipes.stderr()
 
 
 def _start_slow_run(pipes: _Pipes) -> str:
@@ -134,8 +136,10 @@ def _start_slow_run(pipes: _Pipes) -> str:
         }
     )
     started = pipes.read_until(
-        lambda m: m.get("method") == "notifications/progress"
-        and str(m["params"].get("message", "")).startswith("Run ")
+        lambda m: (
+            m.get("method") == "notifications/progress"
+            and str(m["params"].get("message", "")).startswith("Run ")
+        )
     )
     run_id: str = started["params"]["message"].split()[1]
     return run_id
@@ -209,8 +213,14 @@ async def test_sigterm_waits_out_the_grace_then_answers(emulator: Any) -> None:
 def test_nothing_in_flight_exits_at_once_whatever_the_grace(emulator: Any) -> None:
     # A grace of ten minutes, and an exit well within the guard: nothing waited for it.
     with _server(emulator, grace=600) as pipes:
-        pipes.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                    "params": {"name": "list_runs", "arguments": {}}})
+        pipes.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "list_runs", "arguments": {}},
+            }
+        )
         listed = pipes.read_until(lambda m: m.get("id") == 2)
         assert pipes.process.stdin is not None
         pipes.process.stdin.close()
