@@ -156,11 +156,14 @@ class _Answered:
 
     async def send(self, item: SessionMessage, /) -> None:
         message = item.message
+        if not isinstance(message, JSONRPCResponse | JSONRPCError) or message.id is None:
+            await self._inner.send(item)
+            return
+        self._shutdown.in_flight.answering(message.id)
         try:
             await self._inner.send(item)
         finally:
-            if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
-                self._shutdown.in_flight.discard(message.id)
+            self._shutdown.in_flight.discard(message.id)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

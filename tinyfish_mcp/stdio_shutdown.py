@@ -51,6 +51,7 @@ class _Calls:
 
     def __init__(self) -> None:
         self._ids: set[str | int] = set()
+        self._answering: set[str | int] = set()  # answers being written
         self._none = anyio.Event()
         self._none.set()
 
@@ -62,13 +63,18 @@ class _Calls:
         if self._none.is_set():
             self._none = anyio.Event()
 
+    def answering(self, ident: str | int) -> None:
+        self._answering.add(ident)
+
     def discard(self, ident: str | int) -> None:
         self._ids.discard(ident)
+        self._answering.discard(ident)
         if not self._ids:
             self._none.set()
 
-    def pending(self) -> list[str | int]:
-        return list(self._ids)
+    def unanswered(self) -> list[str | int]:
+        """The requests no answer has been started for."""
+        return list(self._ids - self._answering)
 
     async def answered(self) -> None:
         """Until every request read so far has been answered."""
@@ -142,7 +148,7 @@ class Shutdown:
             await self._drain()
             self.done.set()
             if self._exits_itself():
-                for ident in self.in_flight.pending():
+                for ident in self.in_flight.unanswered():
                     with anyio.move_on_after(_FLUSH_SECONDS):
                         await writer.send(_cut(ident))
                 await _flushed(writer)
