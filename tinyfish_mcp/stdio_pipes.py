@@ -92,6 +92,13 @@ class PipeWriteStream:
         except (ConnectionError, OSError) as exc:  # the client has gone
             raise anyio.BrokenResourceError from exc
 
+    async def drained(self) -> None:
+        """Return once everything sent has been written to the pipe (used at shutdown)."""
+        # With no room above zero, ``drain`` waits until the buffer is empty.
+        self._writer.transport.set_write_buffer_limits(high=0)
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._writer.drain()
+
     async def aclose(self) -> None:
         self._closed = True
 
