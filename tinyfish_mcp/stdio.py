@@ -37,6 +37,7 @@ from mcp_types import (
 )
 from pydantic import ValidationError
 
+from .gctune import settle_heap
 from .stdio_shutdown import Shutdown, signals_to
 
 __all__ = ["answer_for", "run_stdio", "serve_stdio"]
@@ -191,6 +192,7 @@ async def serve_stdio(
     thread) and exits the process with status 0 instead of returning.
     """
     server = mcp._lowlevel_server
+    settle_heap()
     async with stdio_server() as (read_stream, write_stream):
         shutdown = Shutdown(grace, cleanup)
         async with anyio.create_task_group() as tg:
