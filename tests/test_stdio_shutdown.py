@@ -88,7 +88,7 @@ class _Pipes:
 
 
 @contextmanager
-def _server(emulator: Any, grace: float = GRACE) -> Iterator[_Pipes]:
+def _server(emulator: Any, grace: float = GRACE, *, handshake: bool = True) -> Iterator[_Pipes]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
     env = {
         **clean,
@@ -110,9 +110,10 @@ def _server(emulator: Any, grace: float = GRACE) -> Iterator[_Pipes]:
     ):
         pipes = _Pipes(process, errlog)
         try:
-            pipes.send(_INIT)
-            pipes.read_until(lambda m: m.get("id") == 1)
-            pipes.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            if handshake:
+                pipes.send(_INIT)
+                pipes.read_until(lambda m: m.get("id") == 1)
+                pipes.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
             yield pipes
         finally:
             if process.poll() is None:
@@ -121,7 +122,7 @@ def _server(emulator: Any, grace: float = GRACE) -> Iterator[_Pipes]:
             pipes.stderr()
 
 
-def _start_slow_run(pipes: _Pipes) -> str:
+def _start_slow_run(pipes: _Pipes, meta: dict[str, Any] | None = None) -> str:
     """Call run_web_automation on a slow run; the run's id, once progress names it."""
     pipes.send(
         {
@@ -131,7 +132,7 @@ def _start_slow_run(pipes: _Pipes) -> str:
             "params": {
                 "name": "run_web_automation",
                 "arguments": {"url": SLOW_URL, "goal": "List products", "max_wait_seconds": 120},
-                "_meta": {"progressToken": "run"},
+                "_meta": {"progressToken": "run", **(meta or {})},
             },
         }
     )
@@ -155,9 +156,17 @@ async def _finished_elsewhere(emulator: Any, run_id: str) -> None:
     assert done["status"] == "COMPLETED"
 
 
-async def test_stdin_closed_answers_the_run_with_its_id_and_exits_0(emulator: Any) -> None:
-    with _server(emulator) as pipes:
-        run_id = _start_slow_run(pipes)
+# The 2026-07-28 era has no handshake: each request carries the protocol version.
+_MODERN = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+@pytest.mark.parametrize("modern", [False, True], ids=["handshake-era", "2026-era"])
+async def test_stdin_closed_answers_the_run_with_its_id_and_exits_0(emulator: Any, modern: bool) -> None:
+    with _server(emulator, handshake=not modern) as pipes:
+        run_id = _start_slow_run(pipes, _MODERN if modern else None)
         assert pipes.process.stdin is not None
         pipes.process.stdin.close()
         answer = pipes.read_until(lambda m: m.get("id") == 2)
@@ -228,3 +237,30 @@ def test_nothing_in_flight_exits_at_once_whatever_the_grace(emulator: Any) -> No
     assert "result" in listed
     assert "stdin closed: shutting down" in pipes.stderr()
     assert "in flight" not in pipes.stderr()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_a_call_still_going_after_the_last_answers_is_cut_with_an_error_saying_so(emulator: Any) -> None:
+    emulator.fault("/v1/runs", method="GET", hang=True)  # list_runs never gets its answer
+    with _server(emulator, grace=600) as pipes:
+        pipes.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "list_runs", "arguments": {}},
+            }
+        )
+        waited = threading.Event()
+        for _ in range(600):  # the call is in flight: its request reached the emulator
+            if any(r["path"] == "/v1/runs" for r in emulator.requests()):
+                break
+            waited.wait(0.05)
+        pipes.process.send_signal(signal.SIGTERM)
+        pipes.wait_log("SIGTERM received: shutting down; 1 call(s) in flight")
+        pipes.process.send_signal(signal.SIGTERM)  # no more grace
+        cut = pipes.read_until(lambda m: m.get("id") == 2)
+        assert pipes.process.wait(timeout=EXIT_GUARD) == 0
+    assert cut["error"]["code"] == -32000
+    assert "shut down before this call finished" in cut["error"]["message"]
+    assert "list_runs" in cut["error"]["message"]
