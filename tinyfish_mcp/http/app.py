@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from .. import __version__
+from ..gctune import settle_heap
 from ..server import build_server, streaming_tools
 from ..settings import Settings
 from ..tools.context import KeyResolver, settings_key_resolver
@@ -216,6 +217,7 @@ async def create_app(
             async with contextlib.AsyncExitStack() as stack:
                 for each in managers:
                     await stack.enter_async_context(each.run())
+                settle_heap()
                 yield
         finally:
             drain.finish()

@@ -21,11 +21,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..observe import upstream_request
 from ..settings import Product, Settings
+from ._pool import ShardedTransport
 from .constants import (
     API_KEY_HEADER,
     POOL_KEEPALIVE_EXPIRY,
-    POOL_MAX_CONNECTIONS,
     POOL_MAX_KEEPALIVE,
+    POOL_MAX_SHARDS,
+    POOL_SHARD_SIZE,
     USER_AGENT,
 )
 from .deadline import Deadline, current_deadline
@@ -136,9 +138,11 @@ class HttpCore:
         self.policy = RetryPolicy.from_settings(settings)
         self._owns_http = http is None
         self.http = http or httpx2.AsyncClient(
-            limits=httpx2.Limits(
-                max_connections=POOL_MAX_CONNECTIONS,  # None: see constants.py
-                max_keepalive_connections=POOL_MAX_KEEPALIVE,
+            # Uncapped, in shards: see constants.py and _pool.py.
+            transport=ShardedTransport(
+                shard_size=POOL_SHARD_SIZE,
+                max_shards=POOL_MAX_SHARDS,
+                max_keepalive=POOL_MAX_KEEPALIVE,
                 keepalive_expiry=POOL_KEEPALIVE_EXPIRY,
             ),
             timeout=httpx2.Timeout(settings.default_timeout, connect=settings.connect_timeout),
