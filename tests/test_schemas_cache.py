@@ -64,7 +64,8 @@ def test_a_server_from_the_cache_has_the_tools_the_sdk_builds(name: str) -> None
         assert isinstance(tool.fn_metadata, LazyArguments), tool_name
         assert not isinstance(sdk.fn_metadata, LazyArguments), tool_name
         assert "arg_model" not in tool.fn_metadata.__dict__, f"{tool_name}: argument model built at start-up"
-        for field in ("title", "description", "parameters", "is_async", "context_kwarg", "annotations", "meta"):
+        fields = ("title", "description", "parameters", "is_async", "context_kwarg", "annotations", "meta")
+        for field in fields:
             assert getattr(tool, field) == getattr(sdk, field), (tool_name, field)
         assert tool.output_schema == sdk.output_schema, tool_name
         assert tool.fn_metadata.output_model is sdk.fn_metadata.output_model, tool_name
