@@ -225,7 +225,9 @@ def _service(
 
 
 @contextlib.contextmanager
-def emulator(*, stamped: bool = False, time_scale: float = 1.0) -> Iterator[Service]:
+def emulator(
+    *, stamped: bool = False, time_scale: float = 1.0, heartbeat_interval: float | None = None
+) -> Iterator[Service]:
     """The TinyFish emulator in its own process on a free loopback port.
 
     ``stamped`` runs it through ``bench._stamped_emulator`` (the same app, with send-time
@@ -234,6 +236,8 @@ def emulator(*, stamped: bool = False, time_scale: float = 1.0) -> Iterator[Serv
     port = free_port()
     module = "bench._stamped_emulator" if stamped else "tinyfish_mcp.emulator"
     argv = [PYTHON, "-m", module, "--host", "127.0.0.1", "--port", str(port), "--time-scale", str(time_scale)]
+    if heartbeat_interval is not None:
+        argv += ["--heartbeat-interval", str(heartbeat_interval)]
     # Servers write and read their bytecode caches, as an installed package has them (pip compiles
     # on install): with PYTHONDONTWRITEBYTECODE set, our modules would be compiled on every start.
     env = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -141,17 +140,10 @@ def _settings_error(exc: ValidationError) -> str:
 
 
 def _configure_logging(level: str, kind: str = "text") -> None:
-    from .logformat import formatter
+    from .logformat import configure_logging
 
     # Before MCPServer configures its own: stdout belongs to the protocol.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(kind))
-    logging.basicConfig(level=level, handlers=[handler])
-    if level != "DEBUG":
-        # One line per upstream request is noise at INFO (URLs only; keys are headers).
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    # Two lines per SQL statement, parameters included, even at DEBUG: noise, and stored values.
-    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    configure_logging(level, kind)
 
 
 def _sandbox() -> AbstractContextManager[Any]:
@@ -230,47 +222,27 @@ def _serve_stdio(settings: Settings) -> int:
     if sys.stdin.isatty():
         print(_TTY_HINT, file=sys.stderr, flush=True)
     sessions = MemorySessionStore()
-    previous = _exit_on_signals(settings, sessions)
+
+    def cleanup() -> None:
+        # The client went away: its browser sessions stop billing now rather than at their
+        # inactivity timeout.
+        _close_browser_sessions(settings, sessions)
+
     try:
-        run_stdio(build_server(settings, browser_sessions=sessions))
+        # On SIGTERM/SIGINT the calls in flight answer (with their run ids), then ``cleanup``
+        # runs and the process exits 0 from inside; the end of stdin returns here.
+        run_stdio(
+            build_server(settings, browser_sessions=sessions),
+            grace=settings.mcp_stdio_shutdown_grace_seconds,
+            cleanup=cleanup,
+        )
     except* (BrokenPipeError, ConnectionResetError):
         # The client closed our stdout (it quit or restarted us): an ordinary way to end.
         log.info("the client closed the connection")
         _silence_stdout()
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        # The client went away (stdin closed): its browser sessions stop billing now rather
-        # than at their inactivity timeout.
-        _close_browser_sessions(settings, sessions)
+        cleanup()
     return 0
-
-
-def _exit_on_signals(settings: Settings, sessions: Any) -> dict[int, Any]:
-    """SIGTERM and SIGINT close this process's browser sessions (bounded), then end it at once.
-
-    Unwinding the SDK's stdio loop can wait forever on the thread that reads stdin while the
-    client keeps stdin open, so a signal does not unwind: it cleans up and exits. A second
-    signal during the cleanup exits immediately.
-    """
-    import os
-    import threading
-
-    stopping = threading.Event()
-
-    def stop(signum: int, frame: Any) -> None:
-        if stopping.is_set():
-            os._exit(128 + signum)
-        stopping.set()
-        log.info("%s received: closing browser sessions, then exiting", signal.Signals(signum).name)
-        # The signal interrupts the running event loop, so the cleanup gets a thread (and loop) of its own.
-        worker = threading.Thread(target=_close_browser_sessions, args=(settings, sessions), daemon=True)
-        worker.start()
-        worker.join()
-        logging.shutdown()
-        os._exit(128 + signum)
-
-    return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
 
 
 def _close_browser_sessions(settings: Settings, sessions: Any) -> None:

@@ -177,6 +177,13 @@ class Settings(BaseModel):
         le=600,
         description="On SIGTERM, seconds in-flight run calls may go on before they answer with their run_id.",
     )
+    mcp_stdio_shutdown_grace_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=600,
+        description="stdio: when stdin closes or on SIGTERM/SIGINT, seconds in-flight calls may go on "
+        "before run calls answer with their run_id.",
+    )
     mcp_metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token of /metrics (HTTP); unset: no /metrics."
     )

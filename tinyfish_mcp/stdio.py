@@ -1,4 +1,4 @@
-"""Serving MCP on stdin/stdout, answering every line, even one the SDK cannot parse.
+"""Serving MCP on stdin/stdout: every line answered, and a shutdown that loses no run id.
 
 The SDK's stdio transport turns a line it cannot read (not JSON, not a JSON-RPC
 message, or nested deeper than its parser allows) into an exception on the read
@@ -6,11 +6,22 @@ stream, which the server only logs at debug level: the client waits for an answe
 that never comes. Here the read stream is wrapped: such a line is answered with a
 JSON-RPC error (parse error, or invalid request with the request's id when it has
 one), and serving goes on.
+
+Shutdown (stdin closed, SIGTERM or SIGINT; ``stdio_shutdown.py``) lets the calls in
+flight answer, run calls with their run ids. The SDK's serving loop cancels every
+handler once its read stream ends, so at the end of stdin the wrapped read stream holds
+the end back until those answers are written; the wrapped write stream notes which
+requests have been answered.
+
+When stdin and stdout are pipes, the event loop reads and writes them itself, without the
+SDK's worker-thread hops and writer task (``stdio_pipes.py``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -19,8 +30,20 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
-from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from mcp_types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+)
 from pydantic import ValidationError
+
+from .gctune import settle_heap
+from .stdio_pipes import Streams, pipe_stdio
+from .stdio_shutdown import Shutdown, signals_to
 
 __all__ = ["answer_for", "run_stdio", "serve_stdio"]
 
@@ -66,13 +89,17 @@ def answer_for(exc: Exception) -> JSONRPCError:
 
 
 class _Answering:
-    """A read stream that answers unreadable messages itself and passes the rest on."""
+    """A read stream that answers unreadable messages (and, once shutting down, new requests)."""
 
     def __init__(
-        self, inner: ReadStream[SessionMessage | Exception], out: WriteStream[SessionMessage]
+        self,
+        inner: ReadStream[SessionMessage | Exception],
+        out: WriteStream[SessionMessage],
+        shutdown: Shutdown,
     ) -> None:
         self._inner = inner
         self._out = out
+        self._shutdown = shutdown
 
     def __getattr__(self, name: str) -> Any:
         # ``last_context`` and anything else the server reads from the SDK's stream.
@@ -80,10 +107,27 @@ class _Answering:
 
     async def receive(self) -> SessionMessage | Exception:
         while True:
-            item = await self._inner.receive()
-            if not isinstance(item, Exception):
-                return item
-            await self._out.send(SessionMessage(answer_for(item)))
+            try:
+                item = await self._inner.receive()
+            except anyio.EndOfStream:
+                # Ending the read stream would cancel every handler: hold it until they answered.
+                await self._shutdown.at_end_of_stdin()
+                raise
+            if isinstance(item, Exception):
+                await self._out.send(SessionMessage(answer_for(item)))
+                continue
+            message = item.message
+            if isinstance(message, JSONRPCRequest):
+                if self._shutdown.begun.is_set() and message.method != "ping":
+                    await self._out.send(self._shutdown.refusal(message))
+                    continue
+                self._shutdown.in_flight.add(message.id)
+            elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
+                # A request the client cancelled is never answered.
+                ident = (message.params or {}).get("requestId")
+                if isinstance(ident, str | int):
+                    self._shutdown.in_flight.discard(ident)
+            return item
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -106,15 +150,78 @@ class _Answering:
         await self.aclose()
 
 
-async def serve_stdio(mcp: MCPServer[Any]) -> None:
-    """What ``MCPServer.run_stdio_async`` does, with every unreadable line answered."""
+class _Answered:
+    """A write stream that notes which requests have been answered."""
+
+    def __init__(self, inner: WriteStream[SessionMessage], shutdown: Shutdown) -> None:
+        self._inner = inner
+        self._shutdown = shutdown
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def send(self, item: SessionMessage, /) -> None:
+        message = item.message
+        if not isinstance(message, JSONRPCResponse | JSONRPCError) or message.id is None:
+            await self._inner.send(item)
+            return
+        self._shutdown.in_flight.answering(message.id)
+        try:
+            await self._inner.send(item)
+        finally:
+            self._shutdown.in_flight.discard(message.id)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _Answered:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+@asynccontextmanager
+async def _stdio_streams() -> AsyncIterator[Streams]:
+    """The server's streams on stdin and stdout: on pipes ours, otherwise the SDK's."""
+    async with pipe_stdio() as pipes:
+        if pipes is not None:
+            yield pipes
+            return
+    async with stdio_server() as streams:
+        yield streams
+
+
+def _nothing() -> None:
+    return None
+
+
+async def serve_stdio(
+    mcp: MCPServer[Any], *, grace: float = 0.0, cleanup: Callable[[], None] = _nothing
+) -> None:
+    """What ``MCPServer.run_stdio_async`` does, with every line answered and a graceful shutdown.
+
+    Returns when stdin has ended and the calls in flight have answered (within ``grace``
+    plus :data:`ANSWER_SECONDS`); after SIGTERM or SIGINT it runs ``cleanup`` (in a
+    thread) and exits the process with status 0 instead of returning.
+    """
     server = mcp._lowlevel_server
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(
-            _Answering(read_stream, write_stream), write_stream, server.create_initialization_options()
-        )
+    settle_heap()
+    async with _stdio_streams() as (read_stream, write_stream):
+        shutdown = Shutdown(grace, cleanup)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(shutdown.run, write_stream)
+            with signals_to(shutdown):
+                await server.run(
+                    _Answering(read_stream, write_stream, shutdown),
+                    _Answered(write_stream, shutdown),
+                    server.create_initialization_options(),
+                )
+            tg.cancel_scope.cancel()
 
 
-def run_stdio(mcp: MCPServer[Any]) -> None:
-    """Serve ``mcp`` on stdio until the client closes stdin."""
-    anyio.run(serve_stdio, mcp)
+def run_stdio(mcp: MCPServer[Any], *, grace: float = 0.0, cleanup: Callable[[], None] = _nothing) -> None:
+    """Serve ``mcp`` on stdio until the client closes stdin (or a signal ends the process)."""
+    anyio.run(lambda: serve_stdio(mcp, grace=grace, cleanup=cleanup))

@@ -172,3 +172,33 @@ async def test_a_token_check_is_trusted_for_the_stated_bound_only(tmp_path: Path
         assert (await call_mcp(http, tokens.access_token)).status_code == 200
         await asyncio.sleep(TOKEN_CACHE_SECONDS + 0.05)
         assert (await call_mcp(http, tokens.access_token)).status_code == 401
+
+
+async def test_a_burst_with_one_token_reads_the_store_once(tmp_path: Path, database: Database) -> None:
+    """Requests that arrive together share one token check: no read per connection when the
+    cached check expires under load."""
+    from sqlalchemy import event
+
+    async with replicas(tmp_path, database) as (first, second):
+        async with first.http() as http:
+            _, tokens = await tokens_for(http)
+        reads: list[str] = []
+
+        def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+            if "tfmcp_tokens" in statement and statement.lstrip().upper().startswith("SELECT"):
+                reads.append(statement)
+
+        engine = second.setup.provider.store.engine.sync_engine  # type: ignore[attr-defined]
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            async with second.http() as on_second:
+                burst = await asyncio.gather(*(call_mcp(on_second, tokens.access_token) for _ in range(20)))
+                assert [r.status_code for r in burst] == [200] * 20
+                assert len(reads) == 1
+                # Once the cached check is older than the bound, the next burst reads once more.
+                await asyncio.sleep(TOKEN_CACHE_SECONDS + 0.05)
+                burst = await asyncio.gather(*(call_mcp(on_second, tokens.access_token) for _ in range(20)))
+                assert [r.status_code for r in burst] == [200] * 20
+                assert len(reads) == 2
+        finally:
+            event.remove(engine, "before_cursor_execute", count)

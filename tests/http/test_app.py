@@ -124,3 +124,21 @@ async def test_closing_the_call_over_http_cancels_the_upstream_run(
     run_id = first.split()[1]
     run = await settled_run(emulator, run_id)
     assert run["status"] == "CANCELLED" and run["cancel_requested"] is True
+
+
+async def test_a_started_server_freezes_its_start_up_heap(emulator: Any) -> None:
+    """Once serving, no collection walks what start-up built (``gctune.py``)."""
+    import gc
+
+    from tinyfish_mcp.gctune import YOUNG_THRESHOLD
+
+    default = gc.get_threshold()
+    app = await create_app(Settings(mcp_auth="none", api_key=emulator.api_key, base_url=emulator.base_url))
+    try:
+        frozen_before = gc.get_freeze_count()
+        async with app.router.lifespan_context(app):
+            assert gc.get_freeze_count() > frozen_before
+            assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*default)

@@ -14,6 +14,7 @@ token, revokes the whole family — the RFC 9700 answer to a leaked credential.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -108,15 +109,19 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         self._access_ttl = access_token_ttl
         self._refresh_ttl = refresh_token_ttl
         self._code_ttl = auth_code_ttl
-        # grant id -> (decrypted key, monotonic expiry). Safe to cache: every request's token
-        # is still checked against the store first, so a grant revoked on another replica
-        # stops working at once; only a database read and a decryption per call are saved.
+        # grant id -> (decrypted key, monotonic expiry): a database read and a decryption saved
+        # per call. The token is checked before the key is used, so a revoked grant's key is
+        # no longer reached once its token check (below) says so.
         self._keys: dict[str, tuple[str, float]] = {}
         # sha256(access token) -> (its check, monotonic expiry): one database read saved per
         # request. A revocation made here drops the grant's entries at once; one made on another
         # replica reaches this one within ``token_cache_seconds`` (0 turns the cache off).
         self._token_cache_seconds = token_cache_seconds
         self._tokens: dict[str, tuple[AccessToken, float]] = {}
+        # sha256(access token) -> the store read under way: requests that arrive together
+        # (a client's burst, or every connection when an entry expires) share one read.
+        self._checking: dict[str, asyncio.Task[AccessToken | None]] = {}
+        self._revocations = 0  # a read that began before a revocation here is not cached
 
     # --- clients -------------------------------------------------------------
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
@@ -303,17 +308,27 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
     async def load_access_token(self, token: str) -> AccessToken | None:
         digest = hashlib.sha256(token.encode()).hexdigest()
         cached = self._tokens.get(digest)
-        now = time.monotonic()
         if cached is not None:
             hit, until = cached
-            if until > now and (hit.expires_at is None or hit.expires_at > time.time()):
+            if until > time.monotonic() and (hit.expires_at is None or hit.expires_at > time.time()):
                 return hit
             del self._tokens[digest]
+        checking = self._checking.get(digest)
+        if checking is None:
+            checking = asyncio.ensure_future(self._check_and_remember(token, digest))
+            self._checking[digest] = checking
+            checking.add_done_callback(lambda _: self._checking.pop(digest, None))
+        # Shielded: a caller that goes away does not cancel the read the others wait for.
+        return await asyncio.shield(checking)
+
+    async def _check_and_remember(self, token: str, digest: str) -> AccessToken | None:
+        began, revocations = time.monotonic(), self._revocations
         checked = await self._check_access_token(token)
-        if checked is not None and self._token_cache_seconds > 0:
+        if checked is not None and self._token_cache_seconds > 0 and revocations == self._revocations:
             if len(self._tokens) >= _TOKEN_CACHE_SIZE:
                 self._tokens.clear()  # rare; simpler than LRU bookkeeping on every call
-            self._tokens[digest] = (checked, now + self._token_cache_seconds)
+            # From when the read began: a revocation committed after it is seen within the bound.
+            self._tokens[digest] = (checked, began + self._token_cache_seconds)
         return checked
 
     async def _check_access_token(self, token: str) -> AccessToken | None:
@@ -357,11 +372,13 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         return key
 
     async def _revoke_grant(self, grant_id: str) -> None:
+        await self.store.revoke_grant(grant_id)
+        # After the commit: a check read before it is neither kept nor cached, one read after sees it.
         self._keys.pop(grant_id, None)
+        self._revocations += 1
         for digest, (access, _) in list(self._tokens.items()):
             if access.subject == grant_id:
                 del self._tokens[digest]
-        await self.store.revoke_grant(grant_id)
 
     def _mint(
         self, client: OAuthClientInformationFull, grant_id: str, scopes: list[str], resource: str

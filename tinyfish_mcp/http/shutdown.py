@@ -18,7 +18,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from ..tools._drain import close_windows, live_windows, reopen
+from ..tools._drain import close_all_windows, live_windows, reopen
 
 __all__ = ["ANSWER_SECONDS", "Drain", "graceful_timeout"]
 
@@ -61,11 +61,7 @@ class Drain:
         open_windows = live_windows()
         if open_windows:
             logger.info("grace period over: %d call(s) answer now with their run ids", open_windows)
-        while True:
-            close_windows()
-            if not live_windows():
-                return
-            await asyncio.sleep(_POLL)
+        await close_all_windows(_POLL)
 
     def watch_signals(self) -> None:
         """Begin draining on SIGTERM/SIGINT, after the handler already installed (uvicorn's) ran.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import anyio
 
-__all__ = ["call_window", "close_windows", "closing", "live_windows", "reopen"]
+__all__ = ["call_window", "close_all_windows", "close_windows", "closing", "live_windows", "reopen"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,18 @@ def close_windows() -> int:
         else:
             left += 1
     return left
+
+
+async def close_all_windows(poll: float = 0.2) -> None:
+    """Close windows until none is left (a window without an id closes once it has one).
+
+    Each follower answers as its window closes; the caller bounds the wait.
+    """
+    while True:
+        close_windows()
+        if not live_windows():
+            return
+        await anyio.sleep(poll)
 
 
 def live_windows() -> int:
