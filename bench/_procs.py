@@ -122,7 +122,13 @@ def free_port() -> int:
 
 def server_env(base_url: str, **extra: str) -> dict[str, str]:
     """The environment of a server under test: our key and the emulator as the upstream."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    # Servers write and read their bytecode caches, as an installed package has them (pip compiles
+    # on install): with PYTHONDONTWRITEBYTECODE set, our modules would be compiled on every start.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TINYFISH_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(
         {
             "TINYFISH_API_KEY": API_KEY,
@@ -219,7 +225,9 @@ def _service(
 
 
 @contextlib.contextmanager
-def emulator(*, stamped: bool = False, time_scale: float = 1.0) -> Iterator[Service]:
+def emulator(
+    *, stamped: bool = False, time_scale: float = 1.0, heartbeat_interval: float | None = None
+) -> Iterator[Service]:
     """The TinyFish emulator in its own process on a free loopback port.
 
     ``stamped`` runs it through ``bench._stamped_emulator`` (the same app, with send-time
@@ -228,7 +236,15 @@ def emulator(*, stamped: bool = False, time_scale: float = 1.0) -> Iterator[Serv
     port = free_port()
     module = "bench._stamped_emulator" if stamped else "tinyfish_mcp.emulator"
     argv = [PYTHON, "-m", module, "--host", "127.0.0.1", "--port", str(port), "--time-scale", str(time_scale)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    if heartbeat_interval is not None:
+        argv += ["--heartbeat-interval", str(heartbeat_interval)]
+    # Servers write and read their bytecode caches, as an installed package has them (pip compiles
+    # on install): with PYTHONDONTWRITEBYTECODE set, our modules would be compiled on every start.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TINYFISH_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     with _service(
         "emulator", argv, env, f"http://127.0.0.1:{port}", "/_emulator/runs/ready-probe"
     ) as service:

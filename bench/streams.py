@@ -1,24 +1,35 @@
 """Concurrent streams: N simultaneous ``run_web_automation`` calls through one server process.
 
-Transport: streamable HTTP (stateless), because a thousand independent requests map onto it
-directly — each call is its own POST whose response streams that call's progress — whereas
-over stdio all calls would share one pipe and one reader, which tests the client's
-multiplexing as much as the server. Each call carries a progress token, so every upstream
-event of every run flows emulator → server → client while the others stream.
+Two transports:
 
-The emulator scripts each run as ``tf_scenario=slow`` with a few steps (a few seconds each);
-its ``--time-scale`` only shortens the 10-minute run limit, which these runs never reach.
+* ``stdio`` (the default; 10,000 calls): the benchmark spawns ``python -m tinyfish_mcp``
+  and speaks JSON-RPC lines on its pipes itself (``_stdio_storm.py``). One server process
+  then holds one pipe to its client plus one upstream SSE connection per run, which is how
+  10,000 fit under this container's 20,000 file-descriptor limit.
+* ``http`` (1,000 calls): stateless streamable HTTP, one POST per call whose response
+  streams that call's progress (``_http_storm.py``). The server holds two sockets per
+  stream (the caller's and the upstream one), so 10,000 would need about 20,000
+  descriptors in the server process alone: over this container's limit, which root
+  without CAP_SYS_RESOURCE cannot raise.
+
+Every call carries a distinct progress token, so every upstream event of every run flows
+emulator → server → client while the others stream. The emulator scripts each run as
+``tf_scenario=slow`` with ``--steps`` steps ``--step-delay`` seconds apart; it sends a
+HEARTBEAT after ``--heartbeat`` quiet seconds (our server relays each as a progress
+notification). Runs last long enough that all of them stream at once: the emulator counts
+its open ``/run-sse`` streams and reports the most open at once.
 
 Reported: how each call ended (COMPLETED with its run_id; returned RUNNING with its run_id
 at the call window; a tool error, naming its run or not; no answer), the runs the emulator
 saw created (a run is *lost* when it was created upstream but its run_id never reached the
-caller; a call with no answer, or that failed before any run started, is counted apart),
-server RSS (``VmRSS`` sampled, and ``VmHWM``), and event-loop lag as seen from outside: the
-latency of a tiny ``tools/list`` probe sent every 100 ms on its own connection, idle first
-and then under the load (we do not instrument the server). When not one run has started
+caller), progress notifications per call, server RSS (``VmRSS`` sampled, ``VmHWM``) and
+RSS per stream, and event-loop lag as seen from outside: the round trip of a tiny probe
+every 100 ms (a ``ping`` on the same pipe over stdio; a ``tools/list`` on its own
+connection over HTTP), idle first and then under the load. When not one run has started
 60 s after the launch, the benchmark stops waiting (the server is stuck).
 
-Targets: RSS < 500 MB, zero lost runs.
+Targets: RSS < 1 GB (stdio, 10,000) or < 500 MB (HTTP, 1,000), zero lost runs, and every
+call COMPLETED with its run_id.
 """
 
 from __future__ import annotations
@@ -32,27 +43,33 @@ from typing import Any
 import httpx
 
 from ._common import (
-    BenchError,
     check,
-    cpu_seconds,
     emulator,
     finish,
     http_server,
     machine_info,
     make_parser,
-    mcp_headers,
+    ours_stdio_argv,
     print_table,
-    rpc_message,
-    rpc_post,
     rss_mb,
+    server_env,
     summarize,
     targets_table,
 )
+from ._http_storm import http_storm
+from ._stdio_storm import stdio_storm
 
 NAME = "streams"
-# Stop waiting when no progress at all has arrived this long after the launch.
-STALL_SECONDS = 60.0
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# What a run looks like per transport: (calls, steps, step delay s, heartbeat s, max wait s, RSS target MB).
+DEFAULTS: dict[str, tuple[int, int, float, float, float, float]] = {
+    "stdio": (10_000, 24, 10.0, 15.0, 900.0, 1024.0),
+    "http": (1_000, 10, 0.5, 0.5, 240.0, 500.0),
+}
+QUICK: dict[str, tuple[int, int, float, float, float, float]] = {
+    "stdio": (200, 4, 1.0, 2.0, 90.0, 1024.0),
+    "http": (20, 4, 0.5, 0.5, 60.0, 500.0),
+}
 
 
 def _outcome(reply: dict[str, Any] | None) -> tuple[str, str | None, str]:
@@ -82,136 +99,108 @@ def _outcome(reply: dict[str, Any] | None) -> tuple[str, str | None, str]:
     return f"ended {status}", run_id, text
 
 
-async def _probe(url: str, stop: asyncio.Event, samples: list[float]) -> None:
-    """A ``tools/list`` every 100 ms on its own connection; its latency stands in for loop lag."""
-    async with httpx.AsyncClient(timeout=60.0) as client:
-        sequence = 0
+async def _watch_emulator(base_url: str, stop: asyncio.Event, seen: list[tuple[float, int]]) -> None:
+    """The emulator's open ``/run-sse`` streams, once a second, while the storm runs."""
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
         while not stop.is_set():
-            sequence += 1
-            started = time.perf_counter()
-            try:
-                await rpc_post(client, url, rpc_message(f"probe-{sequence}", "tools/list", {}), mcp_headers())
-                samples.append(time.perf_counter() - started)
-            except (httpx.HTTPError, BenchError):
-                pass
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                reply = await client.get("/_emulator/streams")
+                seen.append((round(time.perf_counter() - started, 1), int(reply.json()["open"])))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, 0.1 - (time.perf_counter() - started)))
+                await asyncio.wait_for(stop.wait(), 1.0)
 
 
-async def _storm(
-    url: str, server_pid: int, *, calls: int, run_url: str, max_seconds: float, idle_probe: float
-) -> dict[str, Any]:
-    idle: list[float] = []
-    loaded: list[float] = []
-    rss: list[float] = []
-    progress = [0] * calls
-    first_progress: list[float | None] = [None] * calls
-    launched = time.perf_counter()
-    replies: list[dict[str, Any] | None] = [None] * calls
-    failures: list[str] = []
-
-    stop_idle = asyncio.Event()
-    idle_task = asyncio.create_task(_probe(url, stop_idle, idle))
-    await asyncio.sleep(idle_probe)
-    stop_idle.set()
-    await idle_task
-
-    limits = httpx.Limits(max_connections=calls + 10, max_keepalive_connections=calls + 10)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(max_seconds), limits=limits) as client:
-
-        async def one(index: int) -> None:
-            token = f"stream-{index}"
-
-            def on_notification(message: dict[str, Any]) -> None:
-                if message.get("method") == "notifications/progress":
-                    progress[index] += 1
-                    if first_progress[index] is None:
-                        first_progress[index] = time.perf_counter() - launched
-
-            arguments = {"url": run_url, "goal": f"Benchmark stream {index}", "max_wait_seconds": 600}
-            params = {"name": "run_web_automation", "arguments": arguments, "_meta": {"progressToken": token}}
-            try:
-                replies[index] = await rpc_post(
-                    client,
-                    url,
-                    rpc_message(index, "tools/call", params),
-                    mcp_headers(),
-                    on_notification=on_notification,
-                )
-            except (httpx.HTTPError, BenchError) as exc:
-                failures.append(repr(exc)[:200])
-
-        stop = asyncio.Event()
-
-        async def sample_rss() -> None:
-            while not stop.is_set():
-                rss.append(rss_mb(server_pid))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.25)
-
-        started = launched = time.perf_counter()
-        cpu_before = cpu_seconds(server_pid)
-        helpers = [asyncio.create_task(_probe(url, stop, loaded)), asyncio.create_task(sample_rss())]
-        tasks = [asyncio.create_task(one(i)) for i in range(calls)]
-        pending: set[asyncio.Task[None]] = set(tasks)
-        stalled = False
-        while pending and time.perf_counter() - started < max_seconds:
-            _done, pending = await asyncio.wait(pending, timeout=1.0)
-            # Give up early when not one run has even started: the server is stuck, and
-            # waiting out the whole bound would only burn the shared machine's time.
-            if not any(progress) and time.perf_counter() - started > STALL_SECONDS:
-                stalled = True
-                break
-        wall = time.perf_counter() - started
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+async def _with_watch(base_url: str, storm: Any) -> tuple[dict[str, Any], list[tuple[float, int]]]:
+    stop = asyncio.Event()
+    seen: list[tuple[float, int]] = []
+    watcher = asyncio.create_task(_watch_emulator(base_url, stop, seen))
+    try:
+        got: dict[str, Any] = await storm
+    finally:
         stop.set()
-        await asyncio.gather(*helpers)
-        cpu_used = cpu_seconds(server_pid) - cpu_before
-    return {
-        "replies": replies,
-        "progress": progress,
-        "first_progress": [t for t in first_progress if t is not None],
-        "failures": failures,
-        "unfinished": len(pending),
-        "stalled": stalled,
-        "wall_seconds": round(wall, 2),
-        "idle_probe": idle,
-        "loaded_probe": loaded,
-        "rss": rss,
-        "server_cpu_seconds": round(cpu_used, 2),
-    }
+        await watcher
+    return got, seen
 
 
-def run(
-    *, quick: bool = False, calls: int | None = None, steps: int | None = None, step_delay: float = 0.5
-) -> dict[str, Any]:
-    machine = machine_info()
-    calls = calls or (20 if quick else 1000)
-    steps = steps or (4 if quick else 10)
-    max_seconds = 60.0 if quick else 240.0
-    run_url = f"https://bench.example.com/?tf_scenario=slow&tf_steps={steps}&tf_step_delay={step_delay}"
-    with emulator(time_scale=0.1) as emu:
-        with http_server(emu.url, auth="none") as server:
-            rss_idle = rss_mb(server.pid)
-            httpx.post(f"{emu.url}/_emulator/reset", timeout=10.0)
-            got = asyncio.run(
-                _storm(
+def _storm(
+    transport: str, emu_url: str, *, calls: int, arguments: Any, max_seconds: float, quick: bool
+) -> tuple[dict[str, Any], list[tuple[float, int]]]:
+    idle_probe = 1.0 if quick else 2.0
+    if transport == "stdio":
+        storm = stdio_storm(
+            ours_stdio_argv(),
+            server_env(emu_url),
+            calls=calls,
+            arguments=arguments,
+            max_seconds=max_seconds,
+            idle_probe=idle_probe,
+            warm_up={"url": "https://bench.example.com/?tf_scenario=success", "goal": "Warm-up"},
+        )
+        return asyncio.run(_with_watch(emu_url, storm))
+    with http_server(emu_url, auth="none") as server:
+        rss_idle = rss_mb(server.pid)
+        got, seen = asyncio.run(
+            _with_watch(
+                emu_url,
+                http_storm(
                     f"{server.url}/mcp",
                     server.pid,
                     calls=calls,
-                    run_url=run_url,
+                    arguments=arguments,
                     max_seconds=max_seconds,
-                    idle_probe=1.0 if quick else 2.0,
-                )
+                    idle_probe=idle_probe,
+                ),
             )
-            rss_peak = rss_mb(server.pid, peak=True)
-            rss_after = rss_mb(server.pid)
-        emulator_log = httpx.get(f"{emu.url}/_emulator/requests", timeout=30.0).json()
+        )
+        got["rss_idle"] = rss_idle
+        got["rss_peak"] = rss_mb(server.pid, peak=True)
+        got["rss_after"] = rss_mb(server.pid)
+    return got, seen
+
+
+def run(
+    *,
+    quick: bool = False,
+    transport: str = "stdio",
+    calls: int | None = None,
+    steps: int | None = None,
+    step_delay: float | None = None,
+    heartbeat: float | None = None,
+) -> dict[str, Any]:
+    machine = machine_info()
+    d_calls, d_steps, d_delay, d_heartbeat, max_seconds, rss_target = (QUICK if quick else DEFAULTS)[
+        transport
+    ]
+    calls = calls or d_calls
+    steps = steps or d_steps
+    step_delay = step_delay if step_delay is not None else d_delay
+    heartbeat = heartbeat if heartbeat is not None else d_heartbeat
+    run_url = f"https://bench.example.com/?tf_scenario=slow&tf_steps={steps}&tf_step_delay={step_delay:g}"
+    # The call window outlasts the run, so a call that does not COMPLETE says something.
+    window = int(min(600, max(60, steps * step_delay * 4)))
+
+    def arguments(index: int) -> dict[str, Any]:
+        return {"url": run_url, "goal": f"Benchmark stream {index}", "max_wait_seconds": window}
+
+    with emulator(time_scale=0.1, heartbeat_interval=heartbeat) as emu:
+        emu_rss_idle = rss_mb(emu.pid)
+        httpx.post(f"{emu.url}/_emulator/reset", timeout=10.0)
+        got, seen = _storm(
+            transport, emu.url, calls=calls, arguments=arguments, max_seconds=max_seconds, quick=quick
+        )
+        streams_seen = httpx.get(f"{emu.url}/_emulator/streams", timeout=30.0).json()
+        emu_rss_peak = rss_mb(emu.pid, peak=True)
+        emulator_log = httpx.get(f"{emu.url}/_emulator/requests", timeout=120.0).json()
     created_upstream = sum(
-        1 for r in emulator_log if r.get("method") == "POST" and str(r.get("path", "")).endswith("/run-sse")
+        1
+        for r in emulator_log
+        if r.get("method") == "POST"
+        and str(r.get("path", "")).endswith("/run-sse")
+        and isinstance(r.get("body"), dict)
+        and str(r["body"].get("goal", "")).startswith("Benchmark stream")
     )
+    del emulator_log
 
     outcomes: dict[str, int] = {}
     run_ids: set[str] = set()
@@ -226,25 +215,33 @@ def run(
     completed = outcomes.get("completed", 0)
     # A lost run: created upstream, but its run_id never reached the caller.
     lost = max(created_upstream - len(run_ids), 0)
+    rss_idle = got["rss_idle"]
+    rss_peak = got["rss_peak"]
     rss_max = max(got["rss"], default=float("nan"))
+    per_stream_kb = round((rss_peak - rss_idle) * 1024.0 / calls, 1)
     idle_stats = summarize(got["idle_probe"])
     loaded_stats = summarize(got["loaded_probe"])
     notifications = sum(got["progress"])
+    per_call = got["progress"]
     start_stats = summarize(got["first_progress"], scale=1.0)
+    max_open = int(streams_seen.get("max_open", 0))
     targets = [
-        check("server RSS peak (VmHWM)", rss_peak, "<", 500.0, " MB"),
+        check("server RSS peak (VmHWM)", rss_peak, "<", rss_target, " MB"),
         check("lost runs (created upstream, run_id never returned)", lost, "==", 0),
         check("calls COMPLETED with their run_id", completed, "==", calls),
     ]
+    label = "stdio, one pipe" if transport == "stdio" else "streamable HTTP, one POST each"
     tables = print_table(
-        f"Concurrent streams: {calls} run_web_automation calls ({steps} steps x {step_delay:g} s each)",
+        f"Concurrent streams ({label}): {calls} run_web_automation calls "
+        f"({steps} steps x {step_delay:g} s, heartbeat after {heartbeat:g} s quiet)",
         [
             "calls",
             "completed",
             "other outcomes",
             "runs created upstream",
             "distinct run_ids",
-            "progress notes",
+            "lost",
+            "most streams open at once (emulator)",
             "wall s",
             "server CPU s",
         ],
@@ -255,7 +252,8 @@ def run(
                 ", ".join(f"{k}: {v}" for k, v in outcomes.items() if k != "completed") or "-",
                 created_upstream,
                 len(run_ids),
-                notifications,
+                lost,
+                max_open,
                 got["wall_seconds"],
                 got["server_cpu_seconds"],
             )
@@ -268,17 +266,38 @@ def run(
             [(kind, text.replace("|", "/").replace("\n", " ")) for text, kind in error_samples.items()],
         )
     tables += print_table(
+        "Concurrent streams: progress notifications per call",
+        ["total", "min", "p50", "max", "calls with none"],
+        [
+            (
+                notifications,
+                min(per_call, default=0),
+                sorted(per_call)[len(per_call) // 2] if per_call else 0,
+                max(per_call, default=0),
+                sum(1 for n in per_call if n == 0),
+            )
+        ],
+    )
+    tables += print_table(
         "Concurrent streams: launch → first progress notification (run started upstream), seconds",
         ["n", "p50", "p90", "p99", "max", "run length (steps x delay)"],
         [(*(start_stats.get(k) for k in ("n", "p50", "p90", "p99", "max")), round(steps * step_delay, 2))],
     )
     tables += print_table(
-        "Concurrent streams: server memory (MB)",
-        ["RSS idle", "RSS max (sampled)", "VmHWM", "RSS after"],
-        [(rss_idle, rss_max, rss_peak, rss_after)],
+        "Concurrent streams: server memory (MB) and per stream (KB)",
+        [
+            "RSS idle",
+            "RSS max (sampled)",
+            "VmHWM",
+            "RSS after",
+            "(VmHWM - idle) / calls, KB",
+            "emulator VmHWM",
+        ],
+        [(rss_idle, rss_max, rss_peak, got["rss_after"], per_stream_kb, emu_rss_peak)],
     )
+    probe = "ping on the same pipe" if transport == "stdio" else "tools/list on its own connection"
     tables += print_table(
-        "Event-loop lag, client-observed: tools/list probe every 100 ms (ms)",
+        f"Event-loop lag, client-observed: {probe} every 100 ms (ms)",
         ["phase", "n", "p50", "p90", "p99", "max"],
         [
             ("idle", *(idle_stats.get(k) for k in ("n", "p50", "p90", "p99", "max"))),
@@ -289,10 +308,12 @@ def run(
     result = {
         "machine": machine,
         "params": {
+            "transport": "stdio" if transport == "stdio" else "streamable-http",
             "calls": calls,
             "run_url": run_url,
+            "heartbeat_interval_s": heartbeat,
+            "max_wait_seconds": window,
             "max_seconds": max_seconds,
-            "transport": "streamable-http",
         },
         "results": {
             "outcomes": outcomes,
@@ -305,25 +326,44 @@ def run(
             "lost_runs": lost,
             "runs_created_upstream": created_upstream,
             "distinct_run_ids": len(run_ids),
+            "emulator_streams_open_max": max_open,
+            "emulator_streams_open_timeline": seen,
+            "emulator_rss_mb": {"idle": emu_rss_idle, "hwm": emu_rss_peak},
             "progress_notifications": notifications,
+            "progress_per_call": {"min": min(per_call, default=0), "max": max(per_call, default=0)},
+            "calls_without_progress": sum(1 for n in per_call if n == 0),
             "first_progress_s": start_stats,
             "wall_seconds": got["wall_seconds"],
             "server_cpu_seconds": got["server_cpu_seconds"],
-            "rss_mb": {"idle": rss_idle, "max_sampled": rss_max, "hwm": rss_peak, "after": rss_after},
+            "rss_mb": {"idle": rss_idle, "max_sampled": rss_max, "hwm": rss_peak, "after": got["rss_after"]},
+            "rss_per_stream_kb": per_stream_kb,
             "probe_ms": {"idle": idle_stats, "under_load": loaded_stats},
+            **{k: got[k] for k in ("write_seconds", "unmatched_messages", "malformed_lines") if k in got},
         },
         "targets": targets,
     }
-    return finish(NAME, result, tables, quick=quick)
+    name = NAME if transport == "stdio" else f"{NAME}_http"
+    return finish(name, result, tables, quick=quick)
 
 
 def main() -> None:
     parser = make_parser(__doc__)
-    parser.add_argument("--calls", type=int, help="simultaneous calls (default 1000, quick 20)")
-    parser.add_argument("--steps", type=int, help="PROGRESS steps per run (default 10, quick 4)")
-    parser.add_argument("--step-delay", type=float, default=0.5, help="seconds between steps (default 0.5)")
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    parser.add_argument(
+        "--streams", "--calls", dest="calls", type=int, help="simultaneous calls (stdio 10000, http 1000)"
+    )
+    parser.add_argument("--steps", type=int, help="PROGRESS steps per run (stdio 24, http 10)")
+    parser.add_argument("--step-delay", type=float, help="seconds between steps (stdio 10, http 0.5)")
+    parser.add_argument("--heartbeat", type=float, help="emulator HEARTBEAT after this many quiet seconds")
     args = parser.parse_args()
-    run(quick=args.quick, calls=args.calls, steps=args.steps, step_delay=args.step_delay)
+    run(
+        quick=args.quick,
+        transport=args.transport,
+        calls=args.calls,
+        steps=args.steps,
+        step_delay=args.step_delay,
+        heartbeat=args.heartbeat,
+    )
 
 
 if __name__ == "__main__":

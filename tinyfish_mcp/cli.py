@@ -140,17 +140,10 @@ def _settings_error(exc: ValidationError) -> str:
 
 
 def _configure_logging(level: str, kind: str = "text") -> None:
-    from .logformat import formatter
+    from .logformat import configure_logging
 
     # Before MCPServer configures its own: stdout belongs to the protocol.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(kind))
-    logging.basicConfig(level=level, handlers=[handler])
-    if level != "DEBUG":
-        # One line per upstream request is noise at INFO (URLs only; keys are headers).
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    # Two lines per SQL statement, parameters included, even at DEBUG: noise, and stored values.
-    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    configure_logging(level, kind)
 
 
 def _sandbox() -> AbstractContextManager[Any]:

@@ -12,12 +12,16 @@ flight answer, run calls with their run ids. The SDK's serving loop cancels ever
 handler once its read stream ends, so at the end of stdin the wrapped read stream holds
 the end back until those answers are written; the wrapped write stream notes which
 requests have been answered.
+
+When stdin and stdout are pipes, the event loop reads and writes them itself, without the
+SDK's worker-thread hops and writer task (``stdio_pipes.py``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -38,6 +42,7 @@ from mcp_types import (
 from pydantic import ValidationError
 
 from .gctune import settle_heap
+from .stdio_pipes import Streams, pipe_stdio
 from .stdio_shutdown import Shutdown, signals_to
 
 __all__ = ["answer_for", "run_stdio", "serve_stdio"]
@@ -178,6 +183,17 @@ class _Answered:
         await self.aclose()
 
 
+@asynccontextmanager
+async def _stdio_streams() -> AsyncIterator[Streams]:
+    """The server's streams on stdin and stdout: on pipes ours, otherwise the SDK's."""
+    async with pipe_stdio() as pipes:
+        if pipes is not None:
+            yield pipes
+            return
+    async with stdio_server() as streams:
+        yield streams
+
+
 def _nothing() -> None:
     return None
 
@@ -193,7 +209,7 @@ async def serve_stdio(
     """
     server = mcp._lowlevel_server
     settle_heap()
-    async with stdio_server() as (read_stream, write_stream):
+    async with _stdio_streams() as (read_stream, write_stream):
         shutdown = Shutdown(grace, cleanup)
         async with anyio.create_task_group() as tg:
             tg.start_soon(shutdown.run, write_stream)

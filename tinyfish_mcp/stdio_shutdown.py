@@ -200,9 +200,14 @@ async def _flushed(writer: WriteStream[SessionMessage]) -> None:
     """Wait (bounded) until the SDK's stdout writer has flushed what it was given."""
     # The writer takes the next message only after flushing the last one: once it waits
     # for more, everything sent is out. Its stream's statistics tell; without them, a pause.
+    # Our pipe stream (``stdio_pipes``) says itself when its buffer is out.
     inner = getattr(writer, "_inner", writer)
     statistics = getattr(inner, "statistics", None)
+    drained = getattr(inner, "drained", None)
     with anyio.move_on_after(_FLUSH_SECONDS):
+        if callable(drained):
+            await drained()
+            return
         if not callable(statistics):
             await anyio.sleep(_FLUSH_SECONDS / 4)
             return

@@ -99,3 +99,38 @@ async def test_workers_share_their_counts(emulator: Any, tmp_path: Path) -> None
             text, samples = _scrape(url)
             assert _total(samples, "tinyfish_mcp_tool_calls_total", tool="list_runs", outcome="ok") == 4
         assert emulator.api_key not in text and METRICS_TOKEN not in text
+
+
+async def test_the_browser_session_gauge_follows_create_and_close(
+    chromium_emulator: Any, tmp_path: Path
+) -> None:
+    from _mcp import result_json
+
+    emulator = chromium_emulator  # real browsers: closing one is a CDP Browser.close
+
+    gauge = "tinyfish_mcp_browser_sessions"
+    with serve_app(
+        mcp_auth="oauth",
+        mcp_secret=SECRET,
+        mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
+        mcp_metrics_token=METRICS_TOKEN,
+        base_url=emulator.base_url,
+    ) as served:
+        _, before = _scrape(served.url)
+        async with (
+            httpx2.AsyncClient(headers={"X-API-Key": emulator.api_key}, timeout=30) as http,
+            Client(streamable_http_client(served.mcp_url, http_client=http)) as client,
+        ):
+            opened = [result_json(await client.call_tool("create_browser_session", {})) for _ in range(2)]
+            _, during = _scrape(served.url)
+            closed = await client.call_tool("close_browser_session", {"session_id": opened[0]["session_id"]})
+            assert not closed.is_error
+            _, after_one = _scrape(served.url)
+            await client.call_tool("close_browser_session", {"session_id": opened[1]["session_id"]})
+            # Closing one again changes nothing: it was uncounted when it closed.
+            await client.call_tool("close_browser_session", {"session_id": opened[0]["session_id"]})
+            _, after = _scrape(served.url)
+
+    assert _total(during, gauge) - _total(before, gauge) == 2
+    assert _total(after_one, gauge) - _total(before, gauge) == 1
+    assert _total(after, gauge) == _total(before, gauge)

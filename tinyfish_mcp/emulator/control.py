@@ -52,6 +52,12 @@ async def requests_log(request: Request) -> Response:
     return JSONResponse(_store(request).requests)
 
 
+async def streams(request: Request) -> Response:
+    """``/run-sse`` streams open now and the most open at once since the last reset."""
+    store = _store(request)
+    return JSONResponse({"open": store.streams_open, "max_open": store.streams_open_max})
+
+
 async def run_detail(request: Request) -> Response:
     run = _store(request).runs.get(request.path_params["run_id"])
     if run is None:
@@ -120,6 +126,7 @@ def control_routes() -> list[Route]:
         Route("/_emulator/faults", list_faults, methods=["GET"]),
         Route("/_emulator/faults", clear_faults, methods=["DELETE"]),
         Route("/_emulator/requests", requests_log, methods=["GET"]),
+        Route("/_emulator/streams", streams, methods=["GET"]),
         Route("/_emulator/runs/{run_id}", run_detail, methods=["GET"]),
         Route("/_emulator/browser/{session_id}", browser_detail, methods=["GET"]),
         Route("/_emulator/pages/{name}", put_page, methods=["PUT"]),

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from .agent import cancel_run, create_run
 from .context import Call
 from .scenarios import Scenario, parse_scenario
-from .sse import event_stream
+from .sse import counted_stream, event_stream
 from .state import RunRecord
 from .validation import check_int, check_integration, validate_run_body
 from .wire import ApiError, Issue, invalid_input, issue, parse_iso, read_json
@@ -86,7 +86,7 @@ async def run_async(call: Call) -> Response:
 async def run_sse(call: Call) -> Response:
     run = await _create(call, "sse")
     return StreamingResponse(
-        event_stream(run, call.config.heartbeat_interval, call.fault),
+        counted_stream(call.store, event_stream(run, call.config.heartbeat_interval, call.fault)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

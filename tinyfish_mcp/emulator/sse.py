@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .faults import Fault
-from .state import RunRecord
+from .state import RunRecord, Store
 from .wire import iso, now
 
-__all__ = ["event_stream", "sse_line"]
+__all__ = ["counted_stream", "event_stream", "sse_line"]
 
 
 def sse_line(event: dict[str, Any]) -> str:
@@ -60,3 +60,14 @@ async def event_stream(run: RunRecord, heartbeat_interval: float, fault: Fault |
         except TimeoutError:
             for line in counted(sse_line({"type": "HEARTBEAT", "timestamp": iso(now())})):
                 yield line
+
+
+async def counted_stream(store: Store, stream: AsyncIterator[str]) -> AsyncIterator[str]:
+    """``stream``, counted in ``store.streams_open`` while a client reads it."""
+    store.streams_open += 1
+    store.streams_open_max = max(store.streams_open_max, store.streams_open)
+    try:
+        async for line in stream:
+            yield line
+    finally:
+        store.streams_open -= 1

@@ -222,6 +222,9 @@ class Store:
     search_extra: list[dict[str, Any]] = field(default_factory=list)
     products: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
+    # ``/run-sse`` streams open now, and the most open at once since the last reset.
+    streams_open: int = 0
+    streams_open_max: int = 0
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -255,3 +258,4 @@ class Store:
                 if close is not None:
                     close()  # stops a product's background work and ends its streams
         self.products.clear()
+        self.streams_open_max = self.streams_open

@@ -8,6 +8,8 @@ on a replica that the internet reaches. What is counted:
 * ``tinyfish_mcp_upstream_requests_total{product, status, attempt}`` (``status`` is the
   HTTP status, or the transport error's class name);
 * ``tinyfish_mcp_live_streamed_calls``: calls following a run (or other long work) now;
+* ``tinyfish_mcp_browser_sessions``: browser sessions this process opened that it has not
+  yet seen end (closed through it, closed at exit, or found ended when listed);
 * ``tinyfish_mcp_oauth_events_total{event, reason}``: sign-ins, token refreshes, reuse
   detections, and refusals (``/token`` errors by their RFC 6749 code, 401s on ``/mcp``,
   other 4xx of the OAuth endpoints by status);
@@ -74,6 +76,11 @@ LIVE_CALLS = Gauge(
     "Tool calls following a run or other long work right now.",
     multiprocess_mode="livesum",
 )
+BROWSER_SESSIONS = Gauge(
+    "tinyfish_mcp_browser_sessions",
+    "Browser sessions opened by this server and not yet seen to end.",
+    multiprocess_mode="livesum",
+)
 OAUTH = Counter("tinyfish_mcp_oauth_events", "OAuth events and refusals.", ["event", "reason"])
 BUILD = Gauge(
     "tinyfish_mcp_build_info", "Version of the server.", ["version", "python"], multiprocess_mode="max"
@@ -94,6 +101,8 @@ _TOKEN_ERRORS = frozenset(
 _OAUTH_PATHS = frozenset({"/token", "/authorize", "/register", "/revoke", "/consent"})
 _MAX_ERROR_BODY = 4096
 _MAX_ATTEMPT_LABEL = 9
+# Sessions remembered per process for the gauge; past it the oldest is dropped (and uncounted).
+_MAX_TRACKED_SESSIONS = 10_000
 
 
 def _outcome(result: Any) -> str:
@@ -139,6 +148,22 @@ def _counted(fn: Callable[..., Awaitable[Any]], name: str, *, live: bool) -> Cal
 
 
 class _PrometheusObserver:
+    def __init__(self) -> None:
+        # The sessions counted by this process's gauge, oldest first: one that ends is
+        # uncounted only here, where it was counted (another replica may close it).
+        self._sessions: dict[str, None] = {}
+
+    def browser_session(self, session_id: str, opened: bool) -> None:
+        if opened and session_id not in self._sessions:
+            self._sessions[session_id] = None
+            BROWSER_SESSIONS.inc()
+            if len(self._sessions) > _MAX_TRACKED_SESSIONS:
+                del self._sessions[next(iter(self._sessions))]
+                BROWSER_SESSIONS.dec()
+        elif not opened and session_id in self._sessions:
+            del self._sessions[session_id]
+            BROWSER_SESSIONS.dec()
+
     def upstream_request(self, product: str, status: str, attempt: int) -> None:
         UPSTREAM.labels(product, status, str(min(attempt, _MAX_ATTEMPT_LABEL))).inc()
 

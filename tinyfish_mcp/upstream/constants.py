@@ -13,8 +13,9 @@ from .. import __version__
 __all__ = [
     "API_KEY_HEADER",
     "POOL_KEEPALIVE_EXPIRY",
-    "POOL_MAX_CONNECTIONS",
     "POOL_MAX_KEEPALIVE",
+    "POOL_MAX_SHARDS",
+    "POOL_SHARD_SIZE",
     "REQUEST_ID_HEADERS",
     "SSE_READ_TIMEOUT",
     "USER_AGENT",
@@ -29,9 +30,15 @@ USER_AGENT = f"tinyfish-mcp/{__version__}"
 # cap, httpcore's pool slows down with the queue length (measured: 1,000 concurrent runs
 # through a 200-connection pool never started; uncapped they all completed). The idle
 # set kept for reuse stays bounded.
-# (Plain numbers, not an ``httpx.Limits``: the stdio cold start does not import httpx
+# Uncapped is not enough either: httpcore's pool scans all its connections on every
+# request and every closed response, so one pool holding thousands of streams makes each
+# new run cost O(streams). Event streams therefore go to pools of their own, shards of
+# ``POOL_SHARD_SIZE`` open streams (``_pool.py``); past ``POOL_MAX_SHARDS`` shards, a new
+# stream goes to the least busy one.
+# (Plain numbers, not an ``httpx2.Limits``: the stdio cold start does not import httpx2
 # until the first upstream call.)
-POOL_MAX_CONNECTIONS: int | None = None
+POOL_SHARD_SIZE = 64
+POOL_MAX_SHARDS = 1024
 POOL_MAX_KEEPALIVE = 50
 POOL_KEEPALIVE_EXPIRY = 5.0
 

@@ -1,0 +1,219 @@
+"""stdin and stdout read and written by the event loop itself when they are pipes.
+
+The SDK's stdio transport goes through anyio's file wrapper and a writer task: every
+line read is a hop to a worker thread and back, and every message written waits for the
+writer task's turn, then for two more hops (write, flush). Each hop and each turn waits
+for the event loop to come round, and under ten thousand concurrent calls one round is
+long: the server took in about 110 requests a second, and notifications and answers
+queued behind each other for tens of seconds (``bench/streams.py``).
+
+When stdin and stdout are pipes or sockets (how MCP clients start servers) they are
+served here instead, on asyncio pipe transports: a reader task cuts lines from what
+arrives and hands each message to the server as the SDK's reader does, and sending a
+message writes it to the pipe at once, in the sender's own turn (waiting only while the
+pipe is full). The descriptors are claimed the way the SDK claims them: served from
+private duplicates while fd 0 reads the null device and fd 1 writes to stderr, so stray
+output misses the wire; both are restored at the end, after what is still buffered has
+been written. Anything else (a terminal, a file) and non-POSIX systems keep the SDK's
+own path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import stat
+import sys
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import IO, Any
+
+import anyio
+import mcp_types as types
+from mcp.shared._context_streams import ContextSendStream, create_context_streams
+from mcp.shared._stream_protocols import ReadStream, WriteStream
+from mcp.shared.message import SessionMessage
+
+__all__ = ["PipeLines", "PipeWriteStream", "pipe_stdio"]
+
+# How long the last answers may take to drain into stdout at the end.
+DRAIN_SECONDS = 10.0
+# Read size; lines are cut from the buffer whatever their length.
+_CHUNK = 1 << 16
+
+
+class PipeLines:
+    """Lines of a pipe, as the SDK iterates a text file (``async for line in stdin``)."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._buffer = bytearray()
+        self._scanned = 0  # the buffer holds no newline before this offset
+
+    def __aiter__(self) -> PipeLines:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            end = self._buffer.find(b"\n", self._scanned)
+            if end >= 0:
+                line = bytes(self._buffer[: end + 1])
+                del self._buffer[: end + 1]
+                self._scanned = 0
+                return line.decode("utf-8", "replace")
+            self._scanned = len(self._buffer)
+            chunk = await self._reader.read(_CHUNK)
+            if not chunk:
+                if not self._buffer:
+                    raise StopAsyncIteration
+                line = bytes(self._buffer)  # a last line without its newline
+                self._buffer.clear()
+                self._scanned = 0
+                return line.decode("utf-8", "replace")
+            self._buffer += chunk
+
+
+class PipeWriteStream:
+    """The server's write stream: each message goes to the pipe as its sender sends it."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._closed = False
+
+    async def send(self, item: SessionMessage, /) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        data = item.message.model_dump_json(by_alias=True, exclude_unset=True)
+        try:
+            self._writer.write(data.encode("utf-8") + b"\n")
+            await self._writer.drain()  # returns at once unless the pipe is full
+        except (ConnectionError, OSError) as exc:  # the client has gone
+            raise anyio.BrokenResourceError from exc
+
+    async def drained(self) -> None:
+        """Return once everything sent has been written to the pipe (used at shutdown)."""
+        # With no room above zero, ``drain`` waits until the buffer is empty.
+        self._writer.transport.set_write_buffer_limits(high=0)
+        with contextlib.suppress(ConnectionError, OSError):
+            await self._writer.drain()
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> PipeWriteStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+async def _read(lines: PipeLines, out: ContextSendStream[SessionMessage | Exception]) -> None:
+    """What the SDK's stdin reader does: each line parsed, or its parse error, handed on."""
+    async with out:
+        async for line in lines:
+            try:
+                message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+            except Exception as exc:  # the server answers it (``stdio._Answering``)
+                await out.send(exc)
+                continue
+            await out.send(SessionMessage(message))
+
+
+def _servable(fd: int) -> bool:
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _claim(fd: int, diversion: int) -> int:
+    """Point ``fd`` at ``diversion`` and return a private duplicate of what it was."""
+    private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    try:
+        os.dup2(diversion, fd)
+    except OSError:
+        os.close(private)
+        raise
+    finally:
+        os.close(diversion)
+    return private
+
+
+def _release(fd: int, private: int) -> None:
+    with contextlib.suppress(OSError):
+        os.set_blocking(private, True)  # the pipe is shared with whoever started us
+        os.dup2(private, fd)
+    with contextlib.suppress(OSError):
+        os.close(private)
+
+
+Streams = tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]
+
+
+@contextlib.asynccontextmanager
+async def pipe_stdio() -> AsyncIterator[Streams | None]:
+    """The server's read and write streams on stdin and stdout, or None when they are not
+    both pipes or sockets (then the SDK's ``stdio_server`` serves them)."""
+    if sys.platform == "win32" or not (_servable(0) and _servable(1)):
+        yield None
+        return
+    loop = asyncio.get_running_loop()
+    stdin_fd = _claim(0, os.open(os.devnull, os.O_RDONLY))
+    try:
+        stdout_fd = _claim(1, os.dup(2))
+    except OSError:
+        _release(0, stdin_fd)
+        raise
+    files: list[IO[bytes]] = [
+        os.fdopen(stdin_fd, "rb", buffering=0, closefd=False),
+        os.fdopen(stdout_fd, "wb", buffering=0, closefd=False),
+    ]
+    transports: list[asyncio.BaseTransport] = []
+    try:
+        reader = asyncio.StreamReader(limit=_CHUNK, loop=loop)
+        read_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), files[0]
+        )
+        transports.append(read_transport)
+        write_transport, write_protocol = await loop.connect_write_pipe(_WriteProtocol, files[1])
+        transports.append(write_transport)
+        writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
+        read_in, read_out = create_context_streams[SessionMessage | Exception](0)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_read, PipeLines(reader), read_in)
+            try:
+                yield read_out, PipeWriteStream(writer)
+            finally:
+                tg.cancel_scope.cancel()
+        # What is still buffered (the last answers) goes out before the pipe is let go.
+        writer.close()
+        with contextlib.suppress(OSError, TimeoutError):
+            await asyncio.wait_for(writer.wait_closed(), DRAIN_SECONDS)
+    finally:
+        for transport in transports:
+            transport.close()
+        for file in files:
+            file.close()
+        _release(1, stdout_fd)
+        _release(0, stdin_fd)
+
+
+class _WriteProtocol(asyncio.streams.FlowControlMixin, asyncio.Protocol):
+    """Flow control for the stdout transport (what ``StreamWriter.drain`` waits on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def _get_close_waiter(self, stream: Any) -> asyncio.Future[None]:
+        return self._closed
