@@ -18,6 +18,7 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .settings import Settings, Toolset
+from .tools._precomputed import use_precomputed_schemas
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
@@ -136,6 +137,8 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.mcp_log_level,
     )
+    # Tools come from the schemas precomputed at build time when they match (tools/_precomputed.py).
+    use_precomputed_schemas(mcp)
     deps = ToolDeps(
         settings=settings,
         client=upstream,
