@@ -126,3 +126,21 @@ def test_a_stdio_start_imports_nothing_heavy() -> None:
         if module == root or module.startswith(root + ".")
     )
     assert heavy == []
+
+
+def test_the_collector_is_back_on_once_the_start_up_heap_is_settled() -> None:
+    """The stdio command starts with the cyclic collector off (cli._serve_stdio); serving turns it on."""
+    import gc
+
+    from tinyfish_mcp.gctune import YOUNG_THRESHOLD, settle_heap
+
+    default = gc.get_threshold()
+    gc.disable()
+    try:
+        settle_heap()
+        assert gc.isenabled()
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        gc.set_threshold(*default)
