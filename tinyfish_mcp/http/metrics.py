@@ -11,7 +11,7 @@ on a replica that the internet reaches. What is counted:
 * ``tinyfish_mcp_browser_sessions``: browser sessions opened and not yet seen to end
   (closed, or found ended when listed). Each process adds the sessions it opens and takes
   off those it sees end, whoever opened them (another worker or replica may have), unless
-  they were opened before it started: so the sum over workers and replicas is the
+  they were opened before its replica started: so the sum over workers and replicas is the
   deployment's open sessions, while one process's value alone may be below zero;
 * ``tinyfish_mcp_oauth_events_total{event, reason}``: sign-ins, token refreshes, reuse
   detections, and refusals (``/token`` errors by their RFC 6749 code, 401s on ``/mcp``,
@@ -56,11 +56,13 @@ __all__ = [
     "MULTIPROC_ENV",
     "OAuthRefusals",
     "forget_process",
-    "instrument_tools", "metrics_endpoint",
+    "instrument_tools", "mark_replica_start", "metrics_endpoint",
     "start_observing",
 ]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# When the replica (the supervisor of its workers) started: see ``_PrometheusObserver``.
+STARTED_ENV = "TINYFISH_MCP_REPLICA_STARTED"
 
 TOOL_CALLS = Counter("tinyfish_mcp_tool_calls", "Tool calls by tool and outcome.", ["tool", "outcome"])
 TOOL_SECONDS = Histogram(
@@ -156,9 +158,22 @@ def _remember(ids: dict[str, None], session_id: str) -> None:
         del ids[next(iter(ids))]
 
 
+def mark_replica_start() -> None:
+    """In the supervisor, before its workers start: when this replica started (for them all)."""
+    os.environ.setdefault(STARTED_ENV, repr(time.time()))
+
+
+def _replica_started() -> float:
+    try:
+        return float(os.environ[STARTED_ENV])
+    except (KeyError, ValueError):
+        return time.time()
+
+
 class _PrometheusObserver:
     def __init__(self) -> None:
-        self._started = time.time()
+        # A worker that starts late still takes off the sessions its siblings opened.
+        self._started = _replica_started()
         # Sessions opened here, and sessions seen ending here (so a repeat changes nothing).
         self._opened: dict[str, None] = {}
         self._ended: dict[str, None] = {}

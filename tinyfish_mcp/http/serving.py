@@ -139,6 +139,10 @@ def serve(settings: Settings) -> None:
     workers = worker_count(settings)
     _check_workers(settings, workers)
     made = _share_metrics() if workers > 1 and settings.mcp_metrics_token is not None else None
+    if settings.mcp_metrics_token is not None:
+        from .metrics import mark_replica_start  # after _share_metrics: it loads prometheus-client
+
+        mark_replica_start()
     anyio.run(_preflight, settings)
     _export(settings)
     logger.info(
