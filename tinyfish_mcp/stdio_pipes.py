@@ -43,7 +43,7 @@ DRAIN_SECONDS = 10.0
 # Read size; lines are cut from the buffer whatever their length.
 _CHUNK = 1 << 16
 # Messages taken in between two turns given to the rest of the event loop.
-FAIR_EVERY = 64
+FAIR_EVERY = 256
 
 
 class PipeReadStream:
