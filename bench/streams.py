@@ -49,8 +49,10 @@ from ._common import (
     http_server,
     machine_info,
     make_parser,
+    mcp_headers,
     ours_stdio_argv,
     print_table,
+    rpc_message,
     rss_mb,
     server_env,
     summarize,
@@ -60,6 +62,8 @@ from ._http_storm import http_storm
 from ._stdio_storm import stdio_storm
 
 NAME = "streams"
+# The arguments of one call made before the storm (its run is not counted).
+WARM_UP = {"url": "https://bench.example.com/?tf_scenario=success", "goal": "Warm-up"}
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # What a run looks like per transport: (calls, steps, step delay s, heartbeat s, max wait s, RSS target MB).
 DEFAULTS: dict[str, tuple[int, int, float, float, float, float]] = {
@@ -135,10 +139,13 @@ def _storm(
             arguments=arguments,
             max_seconds=max_seconds,
             idle_probe=idle_probe,
-            warm_up={"url": "https://bench.example.com/?tf_scenario=success", "goal": "Warm-up"},
+            warm_up=WARM_UP,
         )
         return asyncio.run(_with_watch(emu_url, storm))
     with http_server(emu_url, auth="none") as server:
+        # One call first, alone, so the idle RSS includes what a call imports and builds.
+        warm = rpc_message("warm-up", "tools/call", {"name": "run_web_automation", "arguments": WARM_UP})
+        httpx.post(f"{server.url}/mcp", json=warm, headers=mcp_headers(), timeout=60.0).raise_for_status()
         rss_idle = rss_mb(server.pid)
         got, seen = asyncio.run(
             _with_watch(
