@@ -54,3 +54,15 @@ def test_only_sane_tokens_are_taken_as_request_ids() -> None:
     assert sane_request_id(" 0f2c-4a:b.c_d ") == "0f2c-4a:b.c_d"
     for bad in ("", "a b", "x" * 129, "id\r\nX-Injected: 1", "ü-umlaut", "-leading-dash", None):
         assert sane_request_id(bad) is None, bad
+
+
+async def test_a_server_error_names_the_services_own_request_id(emulator: Any) -> None:
+    from _mcp import memory_server, result_text
+
+    emulator.fault("/v1/runs", method="GET", status=500, count=10)
+    async with memory_server(emulator) as client:
+        failed = await client.call_tool("list_runs", {"limit": 1})
+    assert failed.is_error
+    theirs = {r["own_request_id"] for r in emulator.requests() if r["path"] == "/v1/runs"}
+    text = result_text(failed)
+    assert any(f"request id {each} " in text for each in theirs), text

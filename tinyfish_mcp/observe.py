@@ -32,8 +32,9 @@ class Observer(Protocol):
     def oauth_event(self, event: str, reason: str) -> None:
         """An OAuth event (``sign_in``, ``refresh``, ``reuse_detected``) and its reason, if any."""
 
-    def browser_session(self, session_id: str, opened: bool) -> None:
-        """A browser session was opened (``opened``), or was closed or seen to have ended."""
+    def browser_session(self, session_id: str, opened: bool, created_at: float) -> None:
+        """A browser session (created at ``created_at``, epoch seconds) was opened (``opened``),
+        or was closed or seen to have ended."""
 
 
 _observers: list[Observer] = []
@@ -65,9 +66,9 @@ def oauth_event(event: str, reason: str = "") -> None:
             log.debug("observer failed", exc_info=True)
 
 
-def browser_session(session_id: str, *, opened: bool) -> None:
+def browser_session(session_id: str, *, opened: bool, created_at: float) -> None:
     for observer in _observers:
         try:
-            observer.browser_session(session_id, opened)
+            observer.browser_session(session_id, opened, created_at)
         except Exception:  # a metric must never fail a session
             log.debug("observer failed", exc_info=True)

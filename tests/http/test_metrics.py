@@ -134,3 +134,38 @@ async def test_the_browser_session_gauge_follows_create_and_close(
     assert _total(during, gauge) - _total(before, gauge) == 2
     assert _total(after_one, gauge) - _total(before, gauge) == 1
     assert _total(after, gauge) == _total(before, gauge)
+
+
+async def test_workers_sum_the_browser_session_gauge_whichever_worker_closes(
+    chromium_emulator: Any, tmp_path: Path
+) -> None:
+    """Two workers on one socket: a session opened by one may be closed by the other."""
+    from _mcp import result_json
+    from test_workers import _server
+
+    emulator, gauge = chromium_emulator, "tinyfish_mcp_browser_sessions"
+    env = {
+        "TINYFISH_BASE_URL": emulator.base_url,
+        "TINYFISH_MCP_SECRET": SECRET,
+        "TINYFISH_MCP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
+        "TINYFISH_MCP_METRICS_TOKEN": METRICS_TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),  # its own: it reads every *.db there
+    }
+    (tmp_path / "metrics").mkdir()
+
+    async def call(url: str, tool: str, arguments: dict[str, Any]) -> Any:
+        # A new connection each time, so the calls spread over both workers.
+        async with (
+            httpx2.AsyncClient(headers={"X-API-Key": emulator.api_key}, timeout=30) as http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+        ):
+            return await client.call_tool(tool, arguments)
+
+    with _server("--auth", "oauth", "--workers", "2", env=env) as (_, url):
+        opened = [result_json(await call(url, "create_browser_session", {})) for _ in range(4)]
+        assert _total(_scrape(url)[1], gauge) == 4
+        for session in opened:
+            closed = await call(url, "close_browser_session", {"session_id": session["session_id"]})
+            assert not closed.is_error
+        for _ in range(3):  # whichever worker answers the scrape
+            assert _total(_scrape(url)[1], gauge) == 0

@@ -79,7 +79,8 @@ class AccessLog:
 
 def _log_access(scope: Scope, status: int, seconds: float, trace: Trace) -> None:
     method = str(scope.get("method", "?"))
-    path = str(scope.get("path", "")) or "/"
+    # Masked here too: the JSON line's fields are not the message the redaction rewrites.
+    path = redact(str(scope.get("path", "")) or "/")
     duration_ms = round(seconds * 1000, 1)
     user = trace.user or "-"
     log.info(

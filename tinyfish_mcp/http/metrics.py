@@ -8,8 +8,11 @@ on a replica that the internet reaches. What is counted:
 * ``tinyfish_mcp_upstream_requests_total{product, status, attempt}`` (``status`` is the
   HTTP status, or the transport error's class name);
 * ``tinyfish_mcp_live_streamed_calls``: calls following a run (or other long work) now;
-* ``tinyfish_mcp_browser_sessions``: browser sessions this process opened that it has not
-  yet seen end (closed through it, closed at exit, or found ended when listed);
+* ``tinyfish_mcp_browser_sessions``: browser sessions opened and not yet seen to end
+  (closed, or found ended when listed). Each process adds the sessions it opens and takes
+  off those it sees end, whoever opened them (another worker or replica may have), unless
+  they were opened before it started: so the sum over workers and replicas is the
+  deployment's open sessions, while one process's value alone may be below zero;
 * ``tinyfish_mcp_oauth_events_total{event, reason}``: sign-ins, token refreshes, reuse
   detections, and refusals (``/token`` errors by their RFC 6749 code, 401s on ``/mcp``,
   other 4xx of the OAuth endpoints by status);
@@ -78,7 +81,7 @@ LIVE_CALLS = Gauge(
 )
 BROWSER_SESSIONS = Gauge(
     "tinyfish_mcp_browser_sessions",
-    "Browser sessions opened by this server and not yet seen to end.",
+    "Browser sessions opened and not yet seen to end (sum over workers and replicas).",
     multiprocess_mode="livesum",
 )
 OAUTH = Counter("tinyfish_mcp_oauth_events", "OAuth events and refusals.", ["event", "reason"])
@@ -147,21 +150,33 @@ def _counted(fn: Callable[..., Awaitable[Any]], name: str, *, live: bool) -> Cal
     return call
 
 
+def _remember(ids: dict[str, None], session_id: str) -> None:
+    ids[session_id] = None
+    if len(ids) > _MAX_TRACKED_SESSIONS:
+        del ids[next(iter(ids))]
+
+
 class _PrometheusObserver:
     def __init__(self) -> None:
-        # The sessions counted by this process's gauge, oldest first: one that ends is
-        # uncounted only here, where it was counted (another replica may close it).
-        self._sessions: dict[str, None] = {}
+        self._started = time.time()
+        # Sessions opened here, and sessions seen ending here (so a repeat changes nothing).
+        self._opened: dict[str, None] = {}
+        self._ended: dict[str, None] = {}
 
-    def browser_session(self, session_id: str, opened: bool) -> None:
-        if opened and session_id not in self._sessions:
-            self._sessions[session_id] = None
-            BROWSER_SESSIONS.inc()
-            if len(self._sessions) > _MAX_TRACKED_SESSIONS:
-                del self._sessions[next(iter(self._sessions))]
-                BROWSER_SESSIONS.dec()
-        elif not opened and session_id in self._sessions:
-            del self._sessions[session_id]
+    def browser_session(self, session_id: str, opened: bool, created_at: float) -> None:
+        if opened:
+            if session_id not in self._opened and session_id not in self._ended:
+                _remember(self._opened, session_id)
+                BROWSER_SESSIONS.inc()
+            return
+        if session_id in self._ended:
+            return
+        _remember(self._ended, session_id)
+        counted_here = session_id in self._opened
+        self._opened.pop(session_id, None)
+        # Opened here, or by a process that counts it still (another worker or replica):
+        # not one opened before this process started, whose count went with its process.
+        if counted_here or created_at >= self._started:
             BROWSER_SESSIONS.dec()
 
     def upstream_request(self, product: str, status: str, attempt: int) -> None:

@@ -125,7 +125,7 @@ class ObservedSessionStore:
 
     async def add(self, record: SessionRecord) -> None:
         await self.inner.add(record)
-        observe.browser_session(record.session_id, opened=True)
+        observe.browser_session(record.session_id, opened=True, created_at=record.created_at.timestamp())
 
     async def get(self, owner: str, session_id: str) -> SessionRecord | None:
         return await self.inner.get(owner, session_id)
@@ -136,7 +136,7 @@ class ObservedSessionStore:
     async def update(self, record: SessionRecord) -> None:
         await self.inner.update(record)
         if record.ended_at is not None:
-            observe.browser_session(record.session_id, opened=False)
+            observe.browser_session(record.session_id, opened=False, created_at=record.created_at.timestamp())
 
 
 def observed_sessions(store: BrowserSessionStore) -> BrowserSessionStore:
