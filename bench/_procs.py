@@ -122,7 +122,13 @@ def free_port() -> int:
 
 def server_env(base_url: str, **extra: str) -> dict[str, str]:
     """The environment of a server under test: our key and the emulator as the upstream."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    # Servers write and read their bytecode caches, as an installed package has them (pip compiles
+    # on install): with PYTHONDONTWRITEBYTECODE set, our modules would be compiled on every start.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TINYFISH_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(
         {
             "TINYFISH_API_KEY": API_KEY,
@@ -232,7 +238,13 @@ def emulator(
     argv = [PYTHON, "-m", module, "--host", "127.0.0.1", "--port", str(port), "--time-scale", str(time_scale)]
     if heartbeat_interval is not None:
         argv += ["--heartbeat-interval", str(heartbeat_interval)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    # Servers write and read their bytecode caches, as an installed package has them (pip compiles
+    # on install): with PYTHONDONTWRITEBYTECODE set, our modules would be compiled on every start.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TINYFISH_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     with _service(
         "emulator", argv, env, f"http://127.0.0.1:{port}", "/_emulator/runs/ready-probe"
     ) as service:

@@ -178,3 +178,21 @@ async def test_tool_schemas_match_the_snapshot(monkeypatch: pytest.MonkeyPatch) 
         f"and accept it with {UPDATE_ENV}=1 .venv/bin/python -m pytest tests/test_schemas.py "
         "(it rewrites tests/snapshots/tools.json; commit that file with the change)."
     )
+
+
+def test_the_precomputed_schemas_are_what_the_sdk_generates_now() -> None:
+    """The start-up loads the schemas from tinyfish_mcp/tools/schemas.json: it must never go stale.
+
+    A signature change is also caught at run time (the entry's fingerprint no longer matches),
+    but an edit inside an input or result model is caught only here.
+    """
+    from tinyfish_mcp.schemas_cache import generate, render
+    from tinyfish_mcp.tools._precomputed import CACHE_FILE
+
+    fresh = render(generate())
+    if os.environ.get(UPDATE_ENV) == "1":
+        CACHE_FILE.write_text(fresh, encoding="utf-8")
+    assert CACHE_FILE.read_text(encoding="utf-8") == fresh, (
+        f"{CACHE_FILE.name} is stale: regenerate it with python -m tinyfish_mcp.schemas_cache --write "
+        f"(or {UPDATE_ENV}=1 .venv/bin/python -m pytest tests/test_schemas.py) and commit it."
+    )

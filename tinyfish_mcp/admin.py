@@ -20,20 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from .settings import Settings
+from .tracing import user_hash  # how operators name a user; the access log uses it too
 
 __all__ = ["add_admin_parser", "run_admin", "user_hash"]
-
-
-def user_hash(api_key: str) -> str:
-    """How operators name a user: the first 12 hex digits of the SHA-256 of their key."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
 
 def add_admin_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -> None:

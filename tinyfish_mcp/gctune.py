@@ -30,3 +30,4 @@ def settle_heap() -> None:
     gc.freeze()  # O(1): no collection first, which would cost the stdio start-up ~20 ms
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    gc.enable()  # the stdio command starts with the collector off (cli._serve_stdio)

@@ -18,11 +18,13 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .settings import Settings, Toolset
+from .tools._precomputed import use_precomputed_schemas
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
 from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
-from .tools.sessions import BrowserSessionStore
+from .tools.sessions import BrowserSessionStore, observed_sessions
+from .tracing import note_user
 from .upstream.client import TinyFishClient
 from .upstream.providers import build_providers
 
@@ -110,6 +112,7 @@ def build_server(
         # The caller's key, remembered for this call so a credit error can name the balance.
         key = await resolve()
         remember_caller(upstream, key)
+        note_user(key)  # the access log names the user by the key's short hash
         return key
 
     providers = build_providers(settings, upstream, resolve_and_remember)
@@ -134,13 +137,15 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.mcp_log_level,
     )
+    # Tools come from the schemas precomputed at build time when they match (tools/_precomputed.py).
+    use_precomputed_schemas(mcp)
     deps = ToolDeps(
         settings=settings,
         client=upstream,
         resolve_key=resolve_and_remember,
         providers=providers,
         run_keys=run_keys or MemoryRunKeyStore(settings.mcp_session_id_ttl),
-        browser_sessions=browser_sessions,
+        browser_sessions=observed_sessions(browser_sessions) if browser_sessions is not None else None,
         resolve_owner=resolve_owner,
     )
     for name in settings.mcp_toolsets:
@@ -153,6 +158,9 @@ def build_server(
     from .tools._arguments import install_argument_checks
 
     install_argument_checks(mcp, _provider_gaps(deps))
+    from .tools._tracing import apply_request_ids
+
+    apply_request_ids(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
 

@@ -96,12 +96,15 @@ def test_request_log_keeps_only_the_key_suffix(api: httpx.Client, emulator: Any)
 
     log = emulator.requests()
 
+    own = log[0].pop("own_request_id")
+    assert own.startswith("emu-")  # the emulator's own id, as it answered it
     assert log[0] == {
         "method": "POST",
         "path": "/v1/automation/run-async",
         "query": {},
         "key_suffix": emulator.api_key[-4:],
         "body": run_body(),
+        "request_id": None,  # the caller sent no X-Request-Id
     }
     assert log[1]["query"] == {"limit": "5"}
     assert log[2]["key_suffix"] is None

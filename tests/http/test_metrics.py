@@ -99,3 +99,73 @@ async def test_workers_share_their_counts(emulator: Any, tmp_path: Path) -> None
             text, samples = _scrape(url)
             assert _total(samples, "tinyfish_mcp_tool_calls_total", tool="list_runs", outcome="ok") == 4
         assert emulator.api_key not in text and METRICS_TOKEN not in text
+
+
+async def test_the_browser_session_gauge_follows_create_and_close(
+    chromium_emulator: Any, tmp_path: Path
+) -> None:
+    from _mcp import result_json
+
+    emulator = chromium_emulator  # real browsers: closing one is a CDP Browser.close
+
+    gauge = "tinyfish_mcp_browser_sessions"
+    with serve_app(
+        mcp_auth="oauth",
+        mcp_secret=SECRET,
+        mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
+        mcp_metrics_token=METRICS_TOKEN,
+        base_url=emulator.base_url,
+    ) as served:
+        _, before = _scrape(served.url)
+        async with (
+            httpx2.AsyncClient(headers={"X-API-Key": emulator.api_key}, timeout=30) as http,
+            Client(streamable_http_client(served.mcp_url, http_client=http)) as client,
+        ):
+            opened = [result_json(await client.call_tool("create_browser_session", {})) for _ in range(2)]
+            _, during = _scrape(served.url)
+            closed = await client.call_tool("close_browser_session", {"session_id": opened[0]["session_id"]})
+            assert not closed.is_error
+            _, after_one = _scrape(served.url)
+            await client.call_tool("close_browser_session", {"session_id": opened[1]["session_id"]})
+            # Closing one again changes nothing: it was uncounted when it closed.
+            await client.call_tool("close_browser_session", {"session_id": opened[0]["session_id"]})
+            _, after = _scrape(served.url)
+
+    assert _total(during, gauge) - _total(before, gauge) == 2
+    assert _total(after_one, gauge) - _total(before, gauge) == 1
+    assert _total(after, gauge) == _total(before, gauge)
+
+
+async def test_workers_sum_the_browser_session_gauge_whichever_worker_closes(
+    chromium_emulator: Any, tmp_path: Path
+) -> None:
+    """Two workers on one socket: a session opened by one may be closed by the other."""
+    from _mcp import result_json
+    from test_workers import _server
+
+    emulator, gauge = chromium_emulator, "tinyfish_mcp_browser_sessions"
+    env = {
+        "TINYFISH_BASE_URL": emulator.base_url,
+        "TINYFISH_MCP_SECRET": SECRET,
+        "TINYFISH_MCP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
+        "TINYFISH_MCP_METRICS_TOKEN": METRICS_TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),  # its own: it reads every *.db there
+    }
+    (tmp_path / "metrics").mkdir()
+
+    async def call(url: str, tool: str, arguments: dict[str, Any]) -> Any:
+        # A new connection each time, so the calls spread over both workers.
+        async with (
+            httpx2.AsyncClient(headers={"X-API-Key": emulator.api_key}, timeout=30) as http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+        ):
+            return await client.call_tool(tool, arguments)
+
+    with _server("--auth", "oauth", "--workers", "2", env=env) as (_, url):
+        opened = [result_json(await call(url, "create_browser_session", {})) for _ in range(4)]
+        assert _total(_scrape(url)[1], gauge) == 4
+        for session in opened:
+            closed = await call(url, "close_browser_session", {"session_id": session["session_id"]})
+            assert not closed.is_error
+        for _ in range(3):  # whichever worker answers the scrape
+            assert _total(_scrape(url)[1], gauge) == 0

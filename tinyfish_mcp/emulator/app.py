@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -27,6 +28,7 @@ from .context import Call
 from .control import control_routes
 from .faults import Fault
 from .fixtures import fixture_routes
+from .request_ids import RequestIds, logged_ids
 from .state import Store, key_suffix
 from .wire import ApiError, error_response
 
@@ -52,6 +54,7 @@ def _log(store: Store, request: Request, raw: bytes, key: str | None) -> None:
             "query": dict(request.query_params),
             "key_suffix": key_suffix(key),
             "body": body,
+            **logged_ids(request),
         }
     )
 
@@ -245,6 +248,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     app = Starlette(
         routes=[*_api_routes(), *browserbase_routes(), *control_routes(), *fixture_routes()],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        middleware=[Middleware(RequestIds)],
     )
     app.state.config = config
     app.state.store = Store()

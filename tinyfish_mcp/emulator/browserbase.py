@@ -27,6 +27,7 @@ from .config import EmulatorConfig
 from .context import Call
 from .fetch import _is_private, _own_fixture, _synthetic
 from .fixtures import Fixture, fixture
+from .request_ids import logged_ids
 from .search import _published, rank
 from .state import Store, key_suffix
 from .wire import iso, now
@@ -79,6 +80,7 @@ def bb_api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 "query": dict(request.query_params),
                 "key_suffix": key_suffix(key),
                 "body": body,
+                **logged_ids(request),
             }
         )
         fault = store.faults.take(request.method, request.url.path)

@@ -1,7 +1,8 @@
 """The hosted server: MCP streamable HTTP at ``/mcp``, ``/healthz``, ``/readyz`` and the OAuth endpoints.
 
 ``/healthz`` is liveness (the process answers); ``/readyz`` is readiness: 503 once the
-replica is shutting down (``shutdown.py``) or when its database does not answer.
+replica is shutting down (``shutdown.py``), when its database does not answer, or when
+the database's schema is behind this version's (``readiness.py``).
 
 One Starlette app per process. In stateless mode (the default) no MCP session lives
 in the process, so any replica can answer any request; OAuth state lives in the
@@ -33,6 +34,8 @@ from ..tools.context import KeyResolver, settings_key_resolver
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import AuthenticationError, PermissionDeniedError
 from ..upstream.models import ListRunsParams
+from .access import AccessLog
+from .readiness import SchemaCheck
 from .redaction import install_log_redaction
 from .routing import ResponseModeRouter
 from .security import (
@@ -83,6 +86,8 @@ READY_CHECK_SECONDS = 3.0
 
 
 def _readyz(drain: Drain, engine: Any) -> Any:
+    schema = SchemaCheck(engine) if engine is not None else None
+
     async def readyz(_: Request) -> Response:
         if drain.draining:
             return JSONResponse({"status": "draining", "version": __version__}, status_code=503)
@@ -97,6 +102,10 @@ def _readyz(drain: Drain, engine: Any) -> Any:
                 logger.warning("readiness: the database does not answer (%s)", type(exc).__name__)
                 body = {"status": "database unreachable", "version": __version__}
                 return JSONResponse(body, status_code=503)
+        behind = await schema.behind() if schema is not None else None
+        if behind is not None:
+            body = {"status": "schema behind", "detail": behind, "version": __version__}
+            return JSONResponse(body, status_code=503)
         return JSONResponse({"status": "ready", "version": __version__})
 
     return readyz
@@ -232,8 +241,10 @@ async def create_app(
         *extra_routes,
         Mount("/", app=served_app),
     ]
-    # CORS outermost, so that even a 413 carries the headers a browser client needs to read it.
+    # The access log outermost (every request, every status, one line); then CORS, so that
+    # even a 413 carries the headers a browser client needs to read it.
     middleware = [
+        Middleware(AccessLog),
         Middleware(
             CORSMiddleware,
             allow_origin_regex=cors_origin_regex(settings),
@@ -246,8 +257,9 @@ async def create_app(
                 "Mcp-Protocol-Version",
                 "Last-Event-ID",
                 "X-API-Key",
+                "X-Request-Id",
             ],
-            expose_headers=["Mcp-Session-Id", "WWW-Authenticate"],
+            expose_headers=["Mcp-Session-Id", "WWW-Authenticate", "X-Request-Id"],
             max_age=600,
         ),
         Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),

@@ -8,6 +8,11 @@ on a replica that the internet reaches. What is counted:
 * ``tinyfish_mcp_upstream_requests_total{product, status, attempt}`` (``status`` is the
   HTTP status, or the transport error's class name);
 * ``tinyfish_mcp_live_streamed_calls``: calls following a run (or other long work) now;
+* ``tinyfish_mcp_browser_sessions``: browser sessions opened and not yet seen to end
+  (closed, or found ended when listed). Each process adds the sessions it opens and takes
+  off those it sees end, whoever opened them (another worker or replica may have), unless
+  they were opened before it started: so the sum over workers and replicas is the
+  deployment's open sessions, while one process's value alone may be below zero;
 * ``tinyfish_mcp_oauth_events_total{event, reason}``: sign-ins, token refreshes, reuse
   detections, and refusals (``/token`` errors by their RFC 6749 code, 401s on ``/mcp``,
   other 4xx of the OAuth endpoints by status);
@@ -74,6 +79,11 @@ LIVE_CALLS = Gauge(
     "Tool calls following a run or other long work right now.",
     multiprocess_mode="livesum",
 )
+BROWSER_SESSIONS = Gauge(
+    "tinyfish_mcp_browser_sessions",
+    "Browser sessions opened and not yet seen to end (sum over workers and replicas).",
+    multiprocess_mode="livesum",
+)
 OAUTH = Counter("tinyfish_mcp_oauth_events", "OAuth events and refusals.", ["event", "reason"])
 BUILD = Gauge(
     "tinyfish_mcp_build_info", "Version of the server.", ["version", "python"], multiprocess_mode="max"
@@ -94,6 +104,8 @@ _TOKEN_ERRORS = frozenset(
 _OAUTH_PATHS = frozenset({"/token", "/authorize", "/register", "/revoke", "/consent"})
 _MAX_ERROR_BODY = 4096
 _MAX_ATTEMPT_LABEL = 9
+# Sessions remembered per process for the gauge; past it the oldest is dropped (and uncounted).
+_MAX_TRACKED_SESSIONS = 10_000
 
 
 def _outcome(result: Any) -> str:
@@ -138,7 +150,35 @@ def _counted(fn: Callable[..., Awaitable[Any]], name: str, *, live: bool) -> Cal
     return call
 
 
+def _remember(ids: dict[str, None], session_id: str) -> None:
+    ids[session_id] = None
+    if len(ids) > _MAX_TRACKED_SESSIONS:
+        del ids[next(iter(ids))]
+
+
 class _PrometheusObserver:
+    def __init__(self) -> None:
+        self._started = time.time()
+        # Sessions opened here, and sessions seen ending here (so a repeat changes nothing).
+        self._opened: dict[str, None] = {}
+        self._ended: dict[str, None] = {}
+
+    def browser_session(self, session_id: str, opened: bool, created_at: float) -> None:
+        if opened:
+            if session_id not in self._opened and session_id not in self._ended:
+                _remember(self._opened, session_id)
+                BROWSER_SESSIONS.inc()
+            return
+        if session_id in self._ended:
+            return
+        _remember(self._ended, session_id)
+        counted_here = session_id in self._opened
+        self._opened.pop(session_id, None)
+        # Opened here, or by a process that counts it still (another worker or replica):
+        # not one opened before this process started, whose count went with its process.
+        if counted_here or created_at >= self._started:
+            BROWSER_SESSIONS.dec()
+
     def upstream_request(self, product: str, status: str, attempt: int) -> None:
         UPSTREAM.labels(product, status, str(min(attempt, _MAX_ATTEMPT_LABEL))).inc()
 

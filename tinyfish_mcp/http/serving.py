@@ -88,13 +88,11 @@ class DeferredApp:
 def app_factory() -> DeferredApp:
     """What each uvicorn worker loads: the app for the settings in the environment."""
     settings = Settings()
-    if settings.mcp_log_format == "json" and not logging.getLogger().handlers:
-        # A spawned worker starts with no logging set up: JSON lines like its parent's.
-        from ..logformat import formatter
+    if not logging.getLogger().handlers:
+        # A spawned worker starts with no logging set up: lines like its parent's.
+        from ..logformat import configure_logging
 
-        handler = logging.StreamHandler()
-        handler.setFormatter(formatter("json"))
-        logging.basicConfig(level=settings.mcp_log_level, handlers=[handler])
+        configure_logging(settings.mcp_log_level, settings.mcp_log_format)
     return DeferredApp(settings)
 
 
@@ -172,6 +170,8 @@ def _run(settings: Settings, workers: int) -> None:
         log_level=settings.mcp_log_level.lower(),
         proxy_headers=True,
         server_header=False,
+        # http/access.py writes one line per request (with its id, never the query string).
+        access_log=False,
         # JSON: uvicorn's own lines go through the root logger's JSON handler too.
         log_config=None if settings.mcp_log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         # In-flight calls get the grace period, then the time to answer with their run ids.

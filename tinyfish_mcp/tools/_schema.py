@@ -23,7 +23,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ContentBlock, TextContent
-from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 __all__ = [
     "OutputModel",
@@ -41,6 +41,8 @@ class OutputModel(BaseModel):
 
     Smaller results for the model to read, and a smaller, still exact output schema.
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     @model_serializer(mode="wrap")
     def _omit_none(self, handler: SerializerFunctionWrapHandler) -> Any:

@@ -34,7 +34,7 @@ from ._schema import OutputModel, as_tool_result
 from .browser_extras import register_extras
 from .context import ToolDeps
 from .errors import invalid_input
-from .sessions import MemorySessionStore, SessionRecord
+from .sessions import MemorySessionStore, SessionRecord, observed_sessions
 
 __all__ = [
     "BrowserSessionInfo",
@@ -147,7 +147,7 @@ async def refresh(provider: BrowserProvider, key: str, record: SessionRecord) ->
 
 def register(mcp: MCPServer, deps: ToolDeps) -> None:
     """Register ``create_browser_session``, ``list_browser_sessions`` and ``close_browser_session``."""
-    store = deps.browser_sessions if deps.browser_sessions is not None else MemorySessionStore()
+    store = observed_sessions(deps.browser_sessions or MemorySessionStore())
     default_timeout = deps.settings.mcp_browser_default_timeout
 
     provider = deps.providers.browser

@@ -123,6 +123,10 @@ def tool_error(
         parts.append("Correct the named fields and call again.")
     else:
         parts.append(exc.hint)
+    request_id = getattr(exc, "request_id", None)
+    if request_id and (exc.status or 0) >= 500:
+        # The service's own id for the failed request (a bounded token, never a secret).
+        parts.append(f"If it persists, report {exc.vendor}'s request id {request_id} to its support.")
     return ToolError(" ".join(parts))
 
 

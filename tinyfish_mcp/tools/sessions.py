@@ -19,6 +19,7 @@ from typing import Protocol
 
 import anyio
 
+from .. import observe
 from ..upstream.errors import UpstreamError
 from ..upstream.providers import BrowserProvider
 
@@ -28,8 +29,10 @@ __all__ = [
     "MAX_SESSIONS_PER_OWNER",
     "BrowserSessionStore",
     "MemorySessionStore",
+    "ObservedSessionStore",
     "SessionRecord",
     "close_open_sessions",
+    "observed_sessions",
     "owner_of_key",
 ]
 
@@ -112,6 +115,33 @@ class MemorySessionStore:
     def open_sessions(self) -> list[SessionRecord]:
         """Every session not known to have ended, of every owner (for the cleanup at exit)."""
         return [r for sessions in self._by_owner.values() for r in sessions.values() if r.ended_at is None]
+
+
+class ObservedSessionStore:
+    """A store that also reports sessions opened and ended to ``observe`` (the live-session gauge)."""
+
+    def __init__(self, inner: BrowserSessionStore) -> None:
+        self.inner = inner
+
+    async def add(self, record: SessionRecord) -> None:
+        await self.inner.add(record)
+        observe.browser_session(record.session_id, opened=True, created_at=record.created_at.timestamp())
+
+    async def get(self, owner: str, session_id: str) -> SessionRecord | None:
+        return await self.inner.get(owner, session_id)
+
+    async def owned(self, owner: str) -> list[SessionRecord]:
+        return await self.inner.owned(owner)
+
+    async def update(self, record: SessionRecord) -> None:
+        await self.inner.update(record)
+        if record.ended_at is not None:
+            observe.browser_session(record.session_id, opened=False, created_at=record.created_at.timestamp())
+
+
+def observed_sessions(store: BrowserSessionStore) -> BrowserSessionStore:
+    """``store``, reporting to ``observe`` (once, however often it is wrapped)."""
+    return store if isinstance(store, ObservedSessionStore) else ObservedSessionStore(store)
 
 
 async def close_open_sessions(store: MemorySessionStore, provider: BrowserProvider, key: str) -> int:

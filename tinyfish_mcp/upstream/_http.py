@@ -28,7 +28,6 @@ from .constants import (
     POOL_MAX_KEEPALIVE,
     POOL_MAX_SHARDS,
     POOL_SHARD_SIZE,
-    REQUEST_ID_HEADERS,
     USER_AGENT,
 )
 from .deadline import Deadline, current_deadline
@@ -42,6 +41,7 @@ from .errors import (
     error_from_response,
 )
 from .retry import RequestKind, RetryPolicy, next_delay, parse_retry_after, was_not_sent
+from .tracing import ids_note, outgoing_request_id, upstream_request_id
 
 __all__ = ["HttpCore", "map_transport_error", "scrub"]
 
@@ -114,14 +114,6 @@ def _host(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _request_id(response: httpx2.Response) -> str | None:
-    for name in REQUEST_ID_HEADERS:
-        value = response.headers.get(name)
-        if value:
-            return str(value)
-    return None
-
-
 def _decode_body(response: httpx2.Response) -> Any:
     """The decoded JSON of an (already read) error response, else its text."""
     try:
@@ -164,7 +156,7 @@ class HttpCore:
     # ------------------------------------------------------------------ pieces
     def headers(self, key: str, *, accept: str = "application/json") -> dict[str, str]:
         """Per-call headers. An empty key sends no key header (the service says MISSING_API_KEY)."""
-        headers = {"User-Agent": USER_AGENT, "Accept": accept}
+        headers = outgoing_request_id({"User-Agent": USER_AGENT, "Accept": accept})
         key = key.strip()
         if key:
             # A header value must be printable ASCII; httpx would fail with an error that
@@ -270,7 +262,9 @@ class HttpCore:
                 upstream_request(product, type(exc).__name__, attempt + 1)
                 outcome = exc
             else:
-                log.debug("tinyfish %s -> %d (attempt %d)", what, response.status_code, attempt + 1)
+                note, extra = ids_note(response.headers)
+                status = response.status_code
+                log.debug("tinyfish %s -> %d (attempt %d)%s", what, status, attempt + 1, note, extra=extra)
                 upstream_request(product, str(response.status_code), attempt + 1)
                 if response.is_success:
                     return response
@@ -297,6 +291,9 @@ class HttpCore:
             )
             if delay is None:
                 error = self._failure(what, host, outcome, failed, deadline=deadline, attempts=attempt + 1)
+                note, extra = ids_note(failed.headers if failed is not None else None)
+                tries = attempt + 1
+                log.info("tinyfish %s failed (%d attempts): %s%s", what, tries, error.code, note, extra=extra)
                 if retry_after is not None:
                     _ask_later(error, retry_after, deadline)
                 raise scrub(error, key) from None
@@ -340,7 +337,7 @@ class HttpCore:
         assert response is not None
         if response.is_error:
             return error_from_response(
-                response.status_code, _decode_body(response), request_id=_request_id(response)
+                response.status_code, _decode_body(response), request_id=upstream_request_id(response.headers)
             )
         status = response.status_code
         return UpstreamProtocolError(f"{what}: unexpected HTTP {status}", status=status)

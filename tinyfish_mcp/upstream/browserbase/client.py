@@ -8,6 +8,7 @@ session creation is never re-sent (it may have started a billed browser).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -25,6 +26,7 @@ from ..errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
+from ..tracing import ids_note, outgoing_request_id, upstream_request_id
 
 if TYPE_CHECKING:
     import httpx
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["BBContext", "BBFetched", "BBLiveUrls", "BBSearch", "BBSession", "BrowserbaseClient"]
 
 VENDOR = "Browserbase"
+log = logging.getLogger("tinyfish_mcp.upstream.browserbase")
 M = TypeVar("M", bound=BaseModel)
 _BY_STATUS: dict[int, type[APIError]] = {
     400: InvalidInputError,
@@ -105,7 +108,7 @@ _EVENTS = TypeAdapter(list[dict[str, Any]])
 _SESSIONS = TypeAdapter(list[BBSession])
 
 
-def _error(status: int, body: Any) -> UpstreamError:
+def _error(status: int, body: Any, request_id: str | None = None) -> UpstreamError:
     message = body.get("message") if isinstance(body, dict) else None
     kind = _BY_STATUS.get(status, ServerError if status >= 500 else APIError)
     error = kind(
@@ -113,6 +116,7 @@ def _error(status: int, body: Any) -> UpstreamError:
         status=status,
         hint=_HINTS.get(kind),
         body=body,
+        request_id=request_id,
     )
     error.vendor = VENDOR
     return error
@@ -159,7 +163,7 @@ class BrowserbaseClient:
                     f"{self.base_url}{path}",
                     json=json,
                     params=params,
-                    headers={"X-BB-API-Key": self.key},
+                    headers=outgoing_request_id({"X-BB-API-Key": self.key}),
                     timeout=read_timeout if read_timeout is not None else httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TimeoutException:
@@ -175,12 +179,16 @@ class BrowserbaseClient:
                     hint="Check the network (or TINYFISH_BROWSERBASE_BASE_URL) and retry.",
                 )
             else:
+                note, extra = ids_note(response.headers)
+                level = logging.INFO if response.status_code >= 400 else logging.DEBUG
+                status = response.status_code
+                log.log(level, "browserbase %s %s -> %d%s", method, path, status, note, extra=extra)
                 if response.status_code >= 400:
                     try:
                         body = response.json()
                     except ValueError:
                         body = None
-                    raise _error(response.status_code, body)
+                    raise _error(response.status_code, body, upstream_request_id(response.headers))
                 return response
             error.vendor = VENDOR
             if attempt + 1 == attempts:
