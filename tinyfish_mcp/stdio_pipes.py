@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import stat
 import sys
@@ -161,6 +160,8 @@ def _servable(fd: int) -> bool:
 
 def _claim(fd: int, diversion: int) -> int:
     """Point ``fd`` at ``diversion`` and return a private duplicate of what it was."""
+    import fcntl  # POSIX only: never imported on Windows, which keeps the SDK's path
+
     private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     try:
         os.dup2(diversion, fd)
