@@ -43,7 +43,7 @@ class _Peer:
         self.answered = 0
         self.all_answered = asyncio.Event()
         self.calls = calls
-        self._launched = launched  # [time the first call was written]
+        self.launched = launched  # [time the first call was written]
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.unmatched = 0
         self.malformed = 0
@@ -68,7 +68,7 @@ class _Peer:
                 index = int(token[1:])
                 self.progress[index] += 1
                 if self.first_progress[index] is None:
-                    self.first_progress[index] = time.perf_counter() - self._launched[0]
+                    self.first_progress[index] = time.perf_counter() - self.launched[0]
             else:
                 self.unmatched += 1
             return
@@ -103,15 +103,22 @@ class _Peer:
         return await waiter
 
 
-async def _probe(peer: _Peer, stop: asyncio.Event, samples: list[float], name: str) -> None:
-    """A ``ping`` every 100 ms on the shared pipe; its round trip stands in for loop lag."""
+async def _probe(
+    peer: _Peer, stop: asyncio.Event, samples: list[float], name: str, sent: list[float] | None = None
+) -> None:
+    """A ``ping`` every 100 ms on the shared pipe; its round trip stands in for loop lag.
+
+    ``sent`` gets each answered ping's send time, in seconds since the launch.
+    """
     sequence = 0
     while not stop.is_set():
         sequence += 1
         started = time.perf_counter()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(peer.request(f"{name}-{sequence}", "ping"), 120.0)
+            await asyncio.wait_for(peer.request(f"{name}-{sequence}", "ping"), 300.0)
             samples.append(time.perf_counter() - started)
+            if sent is not None:
+                sent.append(started - peer.launched[0])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max(0.0, 0.1 - (time.perf_counter() - started)))
 
@@ -212,6 +219,7 @@ async def _drive(
     pid = peer.proc.pid
     idle: list[float] = []
     loaded: list[float] = []
+    loaded_sent: list[float] = []
     rss: list[float] = []
     stop_idle = asyncio.Event()
     idle_task = asyncio.create_task(_probe(peer, stop_idle, idle, "idle"))
@@ -245,7 +253,10 @@ async def _drive(
     ]
     cpu_before = cpu_seconds(pid)
     started = launched[0] = time.perf_counter()
-    helpers = [asyncio.create_task(_probe(peer, stop, loaded, "ping")), asyncio.create_task(sample())]
+    helpers = [
+        asyncio.create_task(_probe(peer, stop, loaded, "ping", loaded_sent)),
+        asyncio.create_task(sample()),
+    ]
     for first in range(0, calls, WRITE_BATCH):
         await peer.write(b"".join(lines[first : first + WRITE_BATCH]))
     written = time.perf_counter() - started
@@ -275,6 +286,7 @@ async def _drive(
         "write_seconds": round(written, 2),
         "idle_probe": idle,
         "loaded_probe": loaded,
+        "loaded_probe_sent": loaded_sent,
         "rss": rss,
         "rss_idle": rss_idle,
         "server_cpu_seconds": round(cpu_used, 2),

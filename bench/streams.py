@@ -49,8 +49,10 @@ from ._common import (
     http_server,
     machine_info,
     make_parser,
+    mcp_headers,
     ours_stdio_argv,
     print_table,
+    rpc_message,
     rss_mb,
     server_env,
     summarize,
@@ -60,10 +62,12 @@ from ._http_storm import http_storm
 from ._stdio_storm import stdio_storm
 
 NAME = "streams"
+# The arguments of one call made before the storm (its run is not counted).
+WARM_UP = {"url": "https://bench.example.com/?tf_scenario=success", "goal": "Warm-up"}
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # What a run looks like per transport: (calls, steps, step delay s, heartbeat s, max wait s, RSS target MB).
 DEFAULTS: dict[str, tuple[int, int, float, float, float, float]] = {
-    "stdio": (10_000, 24, 10.0, 15.0, 900.0, 1024.0),
+    "stdio": (10_000, 36, 10.0, 15.0, 1200.0, 1024.0),
     "http": (1_000, 10, 0.5, 0.5, 240.0, 500.0),
 }
 QUICK: dict[str, tuple[int, int, float, float, float, float]] = {
@@ -135,10 +139,13 @@ def _storm(
             arguments=arguments,
             max_seconds=max_seconds,
             idle_probe=idle_probe,
-            warm_up={"url": "https://bench.example.com/?tf_scenario=success", "goal": "Warm-up"},
+            warm_up=WARM_UP,
         )
         return asyncio.run(_with_watch(emu_url, storm))
     with http_server(emu_url, auth="none") as server:
+        # One call first, alone, so the idle RSS includes what a call imports and builds.
+        warm = rpc_message("warm-up", "tools/call", {"name": "run_web_automation", "arguments": WARM_UP})
+        httpx.post(f"{server.url}/mcp", json=warm, headers=mcp_headers(), timeout=60.0).raise_for_status()
         rss_idle = rss_mb(server.pid)
         got, seen = asyncio.run(
             _with_watch(
@@ -221,6 +228,14 @@ def run(
     per_stream_kb = round((rss_peak - rss_idle) * 1024.0 / calls, 1)
     idle_stats = summarize(got["idle_probe"])
     loaded_stats = summarize(got["loaded_probe"])
+    # Over stdio a ping waits behind every request written before it, and runs start as
+    # the server gets to them: the pings sent once every run had started measure the
+    # streaming phase alone.
+    all_started = max(got["first_progress"], default=float("inf"))
+    sent = got.get("loaded_probe_sent") or []
+    streaming_stats = summarize(
+        [lag for lag, at in zip(got["loaded_probe"], sent, strict=False) if at >= all_started]
+    )
     notifications = sum(got["progress"])
     per_call = got["progress"]
     start_stats = summarize(got["first_progress"], scale=1.0)
@@ -302,6 +317,16 @@ def run(
         [
             ("idle", *(idle_stats.get(k) for k in ("n", "p50", "p90", "p99", "max"))),
             ("under load", *(loaded_stats.get(k) for k in ("n", "p50", "p90", "p99", "max"))),
+            *(
+                [
+                    (
+                        "under load, sent once every run had started",
+                        *(streaming_stats.get(k) for k in ("n", "p50", "p90", "p99", "max")),
+                    )
+                ]
+                if sent
+                else []
+            ),
         ],
     )
     tables += targets_table(NAME, targets)
@@ -337,7 +362,8 @@ def run(
             "server_cpu_seconds": got["server_cpu_seconds"],
             "rss_mb": {"idle": rss_idle, "max_sampled": rss_max, "hwm": rss_peak, "after": got["rss_after"]},
             "rss_per_stream_kb": per_stream_kb,
-            "probe_ms": {"idle": idle_stats, "under_load": loaded_stats},
+            "probe_ms": {"idle": idle_stats, "under_load": loaded_stats, "all_runs_started": streaming_stats},
+            "all_runs_started_after_s": round(all_started, 1),
             **{k: got[k] for k in ("write_seconds", "unmatched_messages", "malformed_lines") if k in got},
         },
         "targets": targets,
@@ -352,7 +378,7 @@ def main() -> None:
     parser.add_argument(
         "--streams", "--calls", dest="calls", type=int, help="simultaneous calls (stdio 10000, http 1000)"
     )
-    parser.add_argument("--steps", type=int, help="PROGRESS steps per run (stdio 24, http 10)")
+    parser.add_argument("--steps", type=int, help="PROGRESS steps per run (stdio 36, http 10)")
     parser.add_argument("--step-delay", type=float, help="seconds between steps (stdio 10, http 0.5)")
     parser.add_argument("--heartbeat", type=float, help="emulator HEARTBEAT after this many quiet seconds")
     args = parser.parse_args()

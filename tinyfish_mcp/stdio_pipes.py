@@ -8,21 +8,20 @@ long: the server took in about 110 requests a second, and notifications and answ
 queued behind each other for tens of seconds (``bench/streams.py``).
 
 When stdin and stdout are pipes or sockets (how MCP clients start servers) they are
-served here instead, on asyncio pipe transports: a reader task cuts lines from what
-arrives and hands each message to the server as the SDK's reader does, and sending a
-message writes it to the pipe at once, in the sender's own turn (waiting only while the
-pipe is full). The descriptors are claimed the way the SDK claims them: served from
-private duplicates while fd 0 reads the null device and fd 1 writes to stderr, so stray
-output misses the wire; both are restored at the end, after what is still buffered has
-been written. Anything else (a terminal, a file) and non-POSIX systems keep the SDK's
-own path.
+served here instead, on asyncio pipe transports: the server's read stream cuts lines
+from what arrives and parses each as the SDK's reader does, handing a burst over without
+a loop turn per message, and sending a message writes it to the pipe at once, in the
+sender's own turn (waiting only while the pipe is full). The descriptors are claimed the
+way the SDK claims them: served from private duplicates while fd 0 reads the null device
+and fd 1 writes to stderr, so stray output misses the wire; both are restored at the
+end, after what is still buffered has been written. Anything else (a terminal, a file)
+and non-POSIX systems keep the SDK's own path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import stat
 import sys
@@ -31,48 +30,88 @@ from types import TracebackType
 from typing import IO, Any
 
 import anyio
+import anyio.lowlevel
 import mcp_types as types
-from mcp.shared._context_streams import ContextSendStream, create_context_streams
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 
-__all__ = ["PipeLines", "PipeWriteStream", "pipe_stdio"]
+__all__ = ["PipeReadStream", "PipeWriteStream", "pipe_stdio"]
 
 # How long the last answers may take to drain into stdout at the end.
 DRAIN_SECONDS = 10.0
 # Read size; lines are cut from the buffer whatever their length.
 _CHUNK = 1 << 16
+# Messages taken in between two turns given to the rest of the event loop.
+FAIR_EVERY = 256
 
 
-class PipeLines:
-    """Lines of a pipe, as the SDK iterates a text file (``async for line in stdin``)."""
+class PipeReadStream:
+    """The server's read stream: each line of the pipe parsed into a message, as the SDK's
+    reader does, and handed over at once while whole lines are buffered.
+
+    The SDK's stream costs a turn of the event loop per message (its receive checks in
+    with the loop first); here a turn is given only every ``FAIR_EVERY`` messages, so a
+    burst of requests is taken in together without shutting everything else out.
+    """
 
     def __init__(self, reader: asyncio.StreamReader) -> None:
         self._reader = reader
         self._buffer = bytearray()
         self._scanned = 0  # the buffer holds no newline before this offset
+        self._taken = 0
+        self._closed = False
 
-    def __aiter__(self) -> PipeLines:
-        return self
-
-    async def __anext__(self) -> str:
+    async def _line(self) -> bytes | None:
         while True:
             end = self._buffer.find(b"\n", self._scanned)
             if end >= 0:
                 line = bytes(self._buffer[: end + 1])
                 del self._buffer[: end + 1]
                 self._scanned = 0
-                return line.decode("utf-8", "replace")
+                return line
             self._scanned = len(self._buffer)
-            chunk = await self._reader.read(_CHUNK)
+            chunk = await self._reader.read(_CHUNK)  # no wait while data is buffered
             if not chunk:
-                if not self._buffer:
-                    raise StopAsyncIteration
-                line = bytes(self._buffer)  # a last line without its newline
+                rest = bytes(self._buffer)  # a last line without its newline
                 self._buffer.clear()
                 self._scanned = 0
-                return line.decode("utf-8", "replace")
+                return rest or None
             self._buffer += chunk
+
+    async def receive(self) -> SessionMessage | Exception:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        self._taken += 1
+        if self._taken % FAIR_EVERY == 0:
+            await anyio.lowlevel.checkpoint()
+        line = await self._line()
+        if line is None:
+            raise anyio.EndOfStream
+        try:
+            text = line.decode("utf-8", "replace")
+            return SessionMessage(types.jsonrpc_message_adapter.validate_json(text, by_name=False))
+        except Exception as exc:  # the server answers it (``stdio._Answering``)
+            return exc
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    def __aiter__(self) -> PipeReadStream:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> PipeReadStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
 
 class PipeWriteStream:
@@ -111,18 +150,6 @@ class PipeWriteStream:
         await self.aclose()
 
 
-async def _read(lines: PipeLines, out: ContextSendStream[SessionMessage | Exception]) -> None:
-    """What the SDK's stdin reader does: each line parsed, or its parse error, handed on."""
-    async with out:
-        async for line in lines:
-            try:
-                message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-            except Exception as exc:  # the server answers it (``stdio._Answering``)
-                await out.send(exc)
-                continue
-            await out.send(SessionMessage(message))
-
-
 def _servable(fd: int) -> bool:
     try:
         mode = os.fstat(fd).st_mode
@@ -133,6 +160,8 @@ def _servable(fd: int) -> bool:
 
 def _claim(fd: int, diversion: int) -> int:
     """Point ``fd`` at ``diversion`` and return a private duplicate of what it was."""
+    import fcntl  # POSIX only: never imported on Windows, which keeps the SDK's path
+
     private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     try:
         os.dup2(diversion, fd)
@@ -183,13 +212,7 @@ async def pipe_stdio() -> AsyncIterator[Streams | None]:
         write_transport, write_protocol = await loop.connect_write_pipe(_WriteProtocol, files[1])
         transports.append(write_transport)
         writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
-        read_in, read_out = create_context_streams[SessionMessage | Exception](0)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_read, PipeLines(reader), read_in)
-            try:
-                yield read_out, PipeWriteStream(writer)
-            finally:
-                tg.cancel_scope.cancel()
+        yield PipeReadStream(reader), PipeWriteStream(writer)
         # What is still buffered (the last answers) goes out before the pipe is let go.
         writer.close()
         with contextlib.suppress(OSError, TimeoutError):
