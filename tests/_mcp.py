@@ -246,3 +246,26 @@ def result_json(result: CallToolResult) -> dict[str, Any]:
     first = result.content[0]
     assert first.type == "text" and json.loads(first.text) == data
     return data
+
+
+async def streamed_http_call(
+    mcp_url: str,
+    name: str,
+    arguments: dict[str, Any],
+    progress: Any,
+    *,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One tool call over streamable HTTP with its progress reported to ``progress``; its JSON."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with (
+        httpx2.AsyncClient(headers=headers or {}, timeout=60) as http,
+        Client(streamable_http_client(mcp_url, http_client=http)) as client,
+    ):
+        # Listed first: the client checks the result against the tool's output schema, which it
+        # would otherwise fetch afterwards (perhaps from a replica that has stopped).
+        await client.list_tools()
+        result = await client.call_tool(name, arguments, progress_callback=progress)
+    return result_json(result)

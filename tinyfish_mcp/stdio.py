@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from types import TracebackType
 from typing import Any
 
 import anyio
@@ -42,7 +41,7 @@ from mcp_types import (
 from pydantic import ValidationError
 
 from .gctune import settle_heap
-from .stdio_pipes import Streams, pipe_stdio
+from .stdio_pipes import ClosedOnExit, ReceivedInTurn, Streams, pipe_stdio
 from .stdio_shutdown import Shutdown, signals_to
 
 __all__ = ["answer_for", "run_stdio", "serve_stdio"]
@@ -88,7 +87,7 @@ def answer_for(exc: Exception) -> JSONRPCError:
     )
 
 
-class _Answering:
+class _Answering(ReceivedInTurn):
     """A read stream that answers unreadable messages (and, once shutting down, new requests)."""
 
     def __init__(
@@ -132,25 +131,9 @@ class _Answering:
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    def __aiter__(self) -> _Answering:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> _Answering:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
-class _Answered:
+class _Answered(ClosedOnExit):
     """A write stream that notes which requests have been answered."""
 
     def __init__(self, inner: WriteStream[SessionMessage], shutdown: Shutdown) -> None:
@@ -174,13 +157,6 @@ class _Answered:
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    async def __aenter__(self) -> _Answered:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 @asynccontextmanager

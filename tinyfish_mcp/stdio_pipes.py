@@ -27,7 +27,7 @@ import stat
 import sys
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import anyio
 import anyio.lowlevel
@@ -45,7 +45,38 @@ _CHUNK = 1 << 16
 FAIR_EVERY = 256
 
 
-class PipeReadStream:
+class ClosedOnExit:
+    """``async with stream`` closes it on the way out (``aclose``)."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class ReceivedInTurn(ClosedOnExit):
+    """``async for message in stream``: ``receive()`` until the stream ends or is closed."""
+
+    async def receive(self) -> SessionMessage | Exception:
+        raise NotImplementedError
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+
+class PipeReadStream(ReceivedInTurn):
     """The server's read stream: each line of the pipe parsed into a message, as the SDK's
     reader does, and handed over at once while whole lines are buffered.
 
@@ -96,25 +127,9 @@ class PipeReadStream:
     async def aclose(self) -> None:
         self._closed = True
 
-    def __aiter__(self) -> PipeReadStream:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> PipeReadStream:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
-class PipeWriteStream:
+class PipeWriteStream(ClosedOnExit):
     """The server's write stream: each message goes to the pipe as its sender sends it."""
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
@@ -141,13 +156,6 @@ class PipeWriteStream:
     async def aclose(self) -> None:
         self._closed = True
 
-    async def __aenter__(self) -> PipeWriteStream:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 def _servable(fd: int) -> bool:

@@ -25,7 +25,7 @@ import httpx
 import httpx2
 import pg
 import pytest
-from _mcp import ProgressLog, result_json
+from _mcp import ProgressLog, result_json, streamed_http_call
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from test_workers import _server
@@ -142,17 +142,12 @@ async def test_two_replicas_behind_haproxy_stream_drain_and_hand_over_a_run(
             answer: dict[str, Any] = {}
 
             async def call() -> None:
-                async with (
-                    httpx2.AsyncClient(headers=headers, timeout=60) as http,
-                    Client(streamable_http_client(f"{public}/mcp", http_client=http)) as client,
-                ):
-                    await client.list_tools()
-                    result = await client.call_tool(
-                        "run_web_automation",
-                        {"url": SLOW, "goal": "List products", "max_wait_seconds": 120},
-                        progress_callback=progress,
+                arguments = {"url": SLOW, "goal": "List products", "max_wait_seconds": 120}
+                answer.update(
+                    await streamed_http_call(
+                        f"{public}/mcp", "run_web_automation", arguments, progress, headers=headers
                     )
-                answer.update(result_json(result))
+                )
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(call)

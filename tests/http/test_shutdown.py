@@ -7,7 +7,7 @@ from typing import Any
 
 import anyio
 import httpx
-from _mcp import ProgressLog, result_json
+from _mcp import ProgressLog, result_json, streamed_http_call
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from test_workers import _server
@@ -36,16 +36,10 @@ async def test_sigterm_answers_a_streamed_run_with_its_id_and_another_replica_fi
         answer: dict[str, Any] = {}
 
         async def call() -> None:
-            async with Client(streamable_http_client(f"{stopping_url}/mcp")) as client:
-                # Listed first: the client checks the result against the tool's output schema,
-                # which it would otherwise fetch from the replica that is stopping.
-                await client.list_tools()
-                result = await client.call_tool(
-                    "run_web_automation",
-                    {"url": url, "goal": "List products", "max_wait_seconds": 120},
-                    progress_callback=progress,
-                )
-            answer.update(result_json(result))
+            arguments = {"url": url, "goal": "List products", "max_wait_seconds": 120}
+            answer.update(
+                await streamed_http_call(f"{stopping_url}/mcp", "run_web_automation", arguments, progress)
+            )
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(call)
