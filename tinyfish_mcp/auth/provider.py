@@ -317,9 +317,14 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         if checking is None:
             checking = asyncio.ensure_future(self._check_and_remember(token, digest))
             self._checking[digest] = checking
-            checking.add_done_callback(lambda _: self._checking.pop(digest, None))
+            checking.add_done_callback(lambda done: self._checked(digest, done))
         # Shielded: a caller that goes away does not cancel the read the others wait for.
         return await asyncio.shield(checking)
+
+    def _checked(self, digest: str, done: asyncio.Task[AccessToken | None]) -> None:
+        self._checking.pop(digest, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every waiter may have gone before it failed
 
     async def _check_and_remember(self, token: str, digest: str) -> AccessToken | None:
         began, revocations = time.monotonic(), self._revocations
