@@ -132,7 +132,6 @@ class _Answering(ReceivedInTurn):
         await self._inner.aclose()
 
 
-
 class _Answered(ClosedOnExit):
     """A write stream that notes which requests have been answered."""
 
@@ -156,7 +155,6 @@ class _Answered(ClosedOnExit):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
 
 
 @asynccontextmanager

@@ -128,7 +128,6 @@ class PipeReadStream(ReceivedInTurn):
         self._closed = True
 
 
-
 class PipeWriteStream(ClosedOnExit):
     """The server's write stream: each message goes to the pipe as its sender sends it."""
 
@@ -155,7 +154,6 @@ class PipeWriteStream(ClosedOnExit):
 
     async def aclose(self) -> None:
         self._closed = True
-
 
 
 def _servable(fd: int) -> bool:
