@@ -38,6 +38,7 @@ from .access import AccessLog
 from .readiness import SchemaCheck
 from .redaction import install_log_redaction
 from .routing import ResponseModeRouter
+from .screening import ScreenedRequests
 from .security import (
     BodyLimitMiddleware,
     ConfigError,
@@ -238,7 +239,7 @@ async def create_app(
         Route("/readyz", _readyz(drain, store_engine), methods=["GET"]),
         *metrics_routes,
         *extra_routes,
-        Mount("/", app=served_app),
+        Mount("/", app=ScreenedRequests(served_app, "/mcp", stateless=settings.mcp_stateless)),
     ]
     # The access log outermost (every request, every status, one line); then CORS, so that
     # even a 413 carries the headers a browser client needs to read it.
