@@ -167,6 +167,9 @@ def build_server(
     from .tools._tracing import apply_request_ids
 
     apply_request_ids(mcp)
+    from .tools._resources import bound_resource_errors
+
+    bound_resource_errors(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
 
