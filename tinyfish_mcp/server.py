@@ -23,7 +23,7 @@ from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
 from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
-from .tools.ownership import Ownership, OwnershipStore
+from .tools.ownership import Ownership, OwnershipStore, say_account_wide
 from .tools.sessions import BrowserSessionStore, observed_sessions
 from .tracing import note_user
 from .upstream.client import TinyFishClient
@@ -157,6 +157,8 @@ def build_server(
     for name in settings.mcp_toolsets:
         import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(mcp, deps)
     compact_tool_schemas(mcp)
+    if owners is not None:
+        say_account_wide({tool.name: tool for tool in mcp._tool_manager.list_tools()})
     # Imported here, not at the top: keeps this module's toolset imports one line others edit.
     from .tools._deadline import apply_deadlines
 

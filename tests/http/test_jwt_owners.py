@@ -194,6 +194,10 @@ async def test_users_sharing_a_key_reach_only_their_own_work(
     session_id = str(uuid.uuid4())
     async with _client(first, issuer.token("alice")) as alice, _client(second, issuer.token("bob")) as bob:
         ids = await _start_everything(alice, session_id)
+        # The account-wide tools say what they show here.
+        tools = {tool.name: tool for tool in (await alice.list_tools()).tools}
+        assert "whole account's balance" in (tools["get_wallet"].description or "")
+        assert "every user of this server" in (tools["list_vault_items"].description or "")
         requests_before = len(emulator.requests())
 
         # Every tool taking an id: Bob's answer for Alice's id is the answer for an id that never existed.

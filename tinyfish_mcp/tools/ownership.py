@@ -20,13 +20,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 
 from ..upstream.errors import NotFoundError
 
 __all__ = [
+    "ACCOUNT_WIDE",
     "KINDS",
     "Kind",
     "OwnedRecord",
@@ -34,6 +35,7 @@ __all__ = [
     "OwnershipStore",
     "decode_cursor",
     "encode_cursor",
+    "say_account_wide",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,31 @@ class OwnershipStore(Protocol):
     async def recorded(self, kind: Kind, resource_ids: Sequence[str]) -> set[str]:
         """Which of ``resource_ids`` have any owner (for ``admin unowned``)."""
         ...
+
+
+# What the account-wide tools show where users share one key (jwt mode), said in each
+# tool's description there: TinyFish keeps these per account, not per user.
+ACCOUNT_WIDE: dict[str, str] = {
+    "get_wallet": "Users of this server share one TinyFish account: this is the whole account's "
+    "balance, spent by everyone's runs.",
+    "get_usage": "Users of this server share one TinyFish account: this lists the whole account's "
+    "usage, everyone's, not only yours.",
+    "list_vault_items": "Users of this server share one TinyFish account: these are the account's "
+    "vault items, usable by every user of this server.",
+    "start_profile_setup_session": "Users of this server share one TinyFish account: a profile is "
+    "the account's, so every user's runs can use what is signed in to it.",
+}
+
+
+def say_account_wide(tools: dict[str, Any]) -> None:
+    """Append to each account-wide tool's description what it shows in a shared-key deployment.
+
+    ``tools`` maps tool names to the registered tool objects (their ``description`` is edited).
+    """
+    for name, sentence in ACCOUNT_WIDE.items():
+        tool = tools.get(name)
+        if tool is not None and sentence not in (tool.description or ""):
+            tool.description = f"{(tool.description or '').rstrip()} {sentence}"
 
 
 def encode_cursor(record: OwnedRecord) -> str:
