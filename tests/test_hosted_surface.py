@@ -2,8 +2,8 @@
 
 The hosted surface is a fixture we keep (``tests/fixtures/hosted_tools.json``: tool
 names, argument names, required flags, from TinyFish's plugins). Ours may add tools
-and optional arguments, never rename theirs or require more. The README's table of
-hosted tools names each of them and each argument.
+and optional arguments, never rename theirs or require more. The table of hosted tools in
+``docs/tools.md`` names each of them and each argument.
 """
 
 from __future__ import annotations
@@ -61,12 +61,12 @@ async def test_every_hosted_call_is_accepted(our_tools: dict[str, dict[str, Any]
     assert not missing and not problems, f"missing tools: {missing}; {problems}"
 
 
-def test_the_readme_table_names_every_hosted_tool_and_argument() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Hosted tool names", 1)[1].split("\n#", 1)[0]
+def test_the_tools_guide_table_names_every_hosted_tool_and_argument() -> None:
+    guide = (ROOT / "docs" / "tools.md").read_text()
+    section = guide.split("\n## Hosted tool names\n", 1)[1].split("\n#", 1)[0]
     rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)`.*$", section, re.MULTILINE)}
     for name, hosted in HOSTED.items():
-        assert name in rows, f"README hosted table has no row for {name}"
+        assert name in rows, f"docs/tools.md hosted table has no row for {name}"
         hosted_cell = rows[name].split("|")[1]
         for arg in hosted["arguments"]:
-            assert re.search(rf"\b{arg}\b", hosted_cell), f"README row of {name} does not name {arg}"
+            assert re.search(rf"\b{arg}\b", hosted_cell), f"docs/tools.md row of {name} does not name {arg}"
