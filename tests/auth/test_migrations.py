@@ -45,6 +45,7 @@ ALL_TABLES = FIRST_RELEASE_TABLES | {
     "tfmcp_browser_sessions",
     "tfmcp_rate_limits",
     "tfmcp_grant_usage",
+    "tfmcp_owned",
 }
 
 

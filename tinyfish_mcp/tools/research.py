@@ -38,7 +38,6 @@ from ..upstream.research import (
     ResearchRequest,
     ResearchRunDetail,
 )
-from ._owned_lists import fetch_each, owned_page
 from ._research_out import (
     CancelledResearch,
     ResearchPage,
@@ -48,6 +47,7 @@ from ._research_out import (
     research_result,
     research_row,
 )
+from ._research_owned import own_research
 from ._watch import Job, Progress, within_window
 from .context import ToolDeps
 from .errors import explain, invalid_input, shown_id, upstream_call
@@ -341,7 +341,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         key = await deps.resolve_key()
         if deps.ownership is not None:
             return _deliver(
-                await _own_research(deps, key, status=status, query=query, cursor=cursor, limit=limit)
+                await own_research(deps, key, status=status, query=query, cursor=cursor, limit=limit)
             )
         listed = await upstream_call(
             "listing research runs",
@@ -387,39 +387,6 @@ async def _require(deps: ToolDeps, key: str, research_run_id: str, verb: str) ->
         f"{verb} research run {shown_id(research_run_id)}",
         deps.require_owned(key, "research", research_run_id),
         find=FIND,
-    )
-
-
-async def _own_research(
-    deps: ToolDeps, key: str, *, status: str | None, query: str | None, cursor: str | None, limit: int
-) -> ResearchPage:
-    """list_research where users share a key: the caller's research runs, paged by our cursor."""
-    words = (query or "").casefold()
-
-    def keep(run: ResearchRunDetail) -> bool:
-        return (status is None or run.status == status) and (
-            not words or words in (run.query or "").casefold()
-        )
-
-    async def fetch(ids: list[str]) -> dict[str, ResearchRunDetail]:
-        return await fetch_each(ids, lambda ident: deps.client.research.get(key, ident))
-
-    page = await upstream_call(
-        "listing research runs",
-        owned_page(
-            deps,
-            key,
-            "research",
-            cursor=cursor,
-            limit=limit,
-            fetch=fetch,
-            keep=keep,
-            chunk=20,
-            filtered=status is not None or bool(words),
-        ),
-    )
-    return ResearchPage(
-        runs=[research_row(run) for run in page.items], total=page.total, next_cursor=page.next_cursor
     )
 
 
