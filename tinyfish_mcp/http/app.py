@@ -38,7 +38,7 @@ from .access import AccessLog
 from .readiness import SchemaCheck
 from .redaction import install_log_redaction
 from .routing import ResponseModeRouter
-from .screening import ScreenedRequests
+from .screening import screen_endpoint
 from .security import (
     BodyLimitMiddleware,
     ConfigError,
@@ -193,6 +193,7 @@ async def create_app(
             transport_security=transport_security(settings),
             host=settings.mcp_host,
         )
+        screen_endpoint(app, "/mcp", stateless=settings.mcp_stateless)
         return wrap(app), mcp.session_manager
 
     served_app, manager = mcp_http_app(json_response=False)
@@ -239,7 +240,7 @@ async def create_app(
         Route("/readyz", _readyz(drain, store_engine), methods=["GET"]),
         *metrics_routes,
         *extra_routes,
-        Mount("/", app=ScreenedRequests(served_app, "/mcp", stateless=settings.mcp_stateless)),
+        Mount("/", app=served_app),
     ]
     # The access log outermost (every request, every status, one line); then CORS, so that
     # even a 413 carries the headers a browser client needs to read it.

@@ -1,6 +1,7 @@
 """Every malformed message to ``/mcp`` gets one bounded JSON-RPC answer (``jsonrpc_screen.py``).
 
-:class:`ScreenedRequests` reads each POST's body (already bounded by ``BodyLimitMiddleware``)
+:class:`ScreenedRequests`, placed by :func:`screen_endpoint` just behind the SDK's bearer
+check, reads each POST's body (already bounded by ``BodyLimitMiddleware``)
 and answers a message the screen refuses with HTTP 400 and the JSON-RPC error, so the SDK
 never sees it: no silent 202 for an id it would take for a notification, no echo of a
 megabyte-long method, no pydantic dump for a batch. A stateless server offers no
@@ -13,11 +14,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..jsonrpc_screen import screen
 
-__all__ = ["ScreenedRequests"]
+__all__ = ["ScreenedRequests", "screen_endpoint"]
 
 _NO_STREAM = {
     "jsonrpc": "2.0",
@@ -72,6 +75,22 @@ class ScreenedRequests:
             return await receive()
 
         await self._app(scope, replay, send)
+
+
+def screen_endpoint(app: Starlette, path: str, *, stateless: bool) -> None:
+    """Put :class:`ScreenedRequests` in front of the SDK's endpoint at ``path`` in ``app``,
+    behind its bearer check when there is one: a caller who is not signed in still gets the
+    401 challenge (with which clients discover how to sign in), whatever the body."""
+    for route in app.routes:
+        if getattr(route, "path", None) != path or not hasattr(route, "app"):
+            continue
+        guarded = route.app
+        if isinstance(guarded, RequireAuthMiddleware):
+            guarded.app = ScreenedRequests(guarded.app, path, stateless=stateless)
+        else:
+            route.app = ScreenedRequests(guarded, path, stateless=stateless)
+        return
+    raise RuntimeError(f"the MCP app has no endpoint at {path}")
 
 
 async def _json(send: Send, status: int, payload: Mapping[str, object], *, allow: str | None = None) -> None:
