@@ -39,8 +39,9 @@ __all__ = [
     "too_deep",
 ]
 
-MAX_NESTING = 64
-"""Levels of arrays and objects one message may nest (a tool's arguments are bounded at 32)."""
+MAX_NESTING = 128
+"""Levels of arrays and objects one message may nest (under the SDK parser's 200; a tool's
+arguments are refused past 32 by the argument layer, with a tool error naming them)."""
 MAX_ID_CHARS = 256
 """Characters in a string request id."""
 MAX_METHOD_CHARS = 128
