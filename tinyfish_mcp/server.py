@@ -23,6 +23,7 @@ from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
 from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
+from .tools.ownership import Ownership, OwnershipStore, say_account_wide
 from .tools.sessions import BrowserSessionStore, observed_sessions
 from .tracing import note_user
 from .upstream.client import TinyFishClient
@@ -95,6 +96,7 @@ def build_server(
     run_keys: RunKeyStore | None = None,
     browser_sessions: BrowserSessionStore | None = None,
     resolve_owner: OwnerResolver | None = None,
+    owners: OwnershipStore | None = None,
 ) -> MCPServer[Any]:
     """The MCP server for ``settings``, with the toolsets of ``settings.mcp_toolsets``.
 
@@ -103,6 +105,8 @@ def build_server(
     key in the settings (stdio). The auth arguments pass straight to ``MCPServer``.
     ``browser_sessions`` and ``resolve_owner`` say where browser sessions are recorded and
     whose they are (default: this process's memory, owned by whoever holds the key).
+    ``owners``, given where users share one key (jwt mode), records and checks the owner of
+    every run, research run, dataset, monitor and profile setup (``tools/ownership.py``).
     """
     owned = client is None
     upstream = client if client is not None else TinyFishClient(settings)
@@ -139,18 +143,22 @@ def build_server(
     )
     # Tools come from the schemas precomputed at build time when they match (tools/_precomputed.py).
     use_precomputed_schemas(mcp)
+    run_key_store = run_keys or default_run_keys(settings)
     deps = ToolDeps(
         settings=settings,
         client=upstream,
         resolve_key=resolve_and_remember,
         providers=providers,
-        run_keys=run_keys or MemoryRunKeyStore(settings.mcp_session_id_ttl),
+        run_keys=run_key_store,
         browser_sessions=observed_sessions(browser_sessions) if browser_sessions is not None else None,
         resolve_owner=resolve_owner,
+        ownership=None if owners is None else Ownership(owners, _owner_of(resolve_owner)),
     )
     for name in settings.mcp_toolsets:
         import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(mcp, deps)
     compact_tool_schemas(mcp)
+    if owners is not None:
+        say_account_wide({tool.name: tool for tool in mcp._tool_manager.list_tools()})
     # Imported here, not at the top: keeps this module's toolset imports one line others edit.
     from .tools._deadline import apply_deadlines
 
@@ -161,8 +169,27 @@ def build_server(
     from .tools._tracing import apply_request_ids
 
     apply_request_ids(mcp)
+    from .tools._resources import bound_resource_errors
+
+    bound_resource_errors(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
+
+
+def _owner_of(resolve_owner: OwnerResolver | None) -> OwnerResolver:
+    if resolve_owner is None:
+        raise ValueError("recording owners needs resolve_owner (who the signed-in user is)")
+    return resolve_owner
+
+
+def default_run_keys(settings: Settings) -> RunKeyStore:
+    """Where session_ids are remembered when the transport gives no shared store: a SQLite
+    file under the user's state directory (stdio), so a retry after a restart is recognised."""
+    if settings.mcp_session_id_store == "memory":
+        return MemoryRunKeyStore(settings.mcp_session_id_ttl)
+    from .tools.runkeys_file import FileRunKeyStore
+
+    return FileRunKeyStore(settings.state_dir() / "session-ids.sqlite3", settings.mcp_session_id_ttl)
 
 
 def _provider_gaps(deps: ToolDeps) -> dict[str, dict[str, str]]:

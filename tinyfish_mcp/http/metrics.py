@@ -56,7 +56,9 @@ __all__ = [
     "MULTIPROC_ENV",
     "OAuthRefusals",
     "forget_process",
-    "instrument_tools", "mark_replica_start", "metrics_endpoint",
+    "instrument_tools",
+    "mark_replica_start",
+    "metrics_endpoint",
     "start_observing",
 ]
 

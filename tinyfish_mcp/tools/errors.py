@@ -25,7 +25,7 @@ from ..upstream.errors import (
     UpstreamError,
 )
 from ..upstream.wallet import TOP_UP_URL
-from ._wording import describe_errors, join_problems
+from ._wording import describe_errors, join_problems, safe_text
 
 if TYPE_CHECKING:
     from ..upstream.client import TinyFishClient
@@ -36,6 +36,7 @@ __all__ = [
     "invalid_input",
     "is_credit_error",
     "remember_caller",
+    "shown_id",
     "tool_error",
     "upstream_call",
 ]
@@ -48,6 +49,17 @@ BALANCE_TIMEOUT = 3.0
 _BALANCE: ContextVar[Callable[[], Awaitable[str | None]] | None] = ContextVar(
     "tinyfish_balance", default=None
 )
+
+
+MAX_SHOWN_ID = 80
+"""Characters of an id quoted in a message; a longer id is cut and its length said."""
+
+
+def shown_id(ident: str) -> str:
+    """An id as a message quotes it: escaped, and cut (saying its length) when long."""
+    if len(ident) <= MAX_SHOWN_ID:
+        return safe_text(ident, MAX_SHOWN_ID)
+    return f"{safe_text(ident, MAX_SHOWN_ID)} ({len(ident):,} characters)"
 
 
 def remember_caller(client: TinyFishClient, key: str) -> None:
