@@ -57,7 +57,8 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--toolsets",
         default=default,
         metavar="LIST",
-        help=f"comma-separated toolsets to enable: {','.join(TOOLSETS)} or all "
+        help=f"comma-separated toolsets to enable: {','.join(TOOLSETS)}, all, or hosted (only the "
+        "tools of TinyFish's hosted server) "
         "(default: TINYFISH_MCP_TOOLSETS, else the default set; see README)",
     )
     parser.add_argument(

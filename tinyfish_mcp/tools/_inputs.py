@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..upstream.models import RunBatchRequest, RunRequest
+from ..upstream.models import RunBatchRequest, RunRequest, api_integration_for
 from ._wording import safe_text, shown
 from .errors import invalid_input
 
@@ -23,6 +23,8 @@ __all__ = [
     "BrowserProfile",
     "CaptureInput",
     "CredentialIds",
+    "FeatureFlagsInput",
+    "Integration",
     "OutputSchema",
     "ProfileId",
     "ProxyInput",
@@ -80,6 +82,20 @@ class AgentConfigInput(BaseModel):
         default=None, ge=1, le=500, description="default 150; beta accounts only (403 otherwise)"
     )
     cursor_style: Literal["fish", "standard", "green-pointer"] | None = None
+
+
+class FeatureFlagsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enable_agent_memory: bool | None = None
+
+
+# A caller's integration name (the hosted tools' api_integration): sent after ours, see
+# ``upstream.models.api_integration_for``.
+Integration = Annotated[
+    str | None,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,59}$", description="Your integration's name, e.g. n8n"),
+]
 
 
 class CaptureInput(BaseModel):
@@ -187,10 +203,21 @@ def _body(spec: RunSpec, where: str = "url") -> dict[str, Any]:
     return body
 
 
-def run_request(spec: RunSpec) -> RunRequest:
-    """The upstream request for ``spec``, or a ``ToolError`` saying what to fix."""
+def run_request(
+    spec: RunSpec, *, feature_flags: FeatureFlagsInput | None = None, api_integration: str | None = None
+) -> RunRequest:
+    """The upstream request for ``spec``, or a ``ToolError`` saying what to fix.
+
+    ``feature_flags`` and the caller's ``api_integration`` are the run tools' own (batch
+    items do not take them).
+    """
+    body = _body(spec)
+    flags = feature_flags.model_dump(exclude_none=True) if feature_flags is not None else {}
+    if flags:
+        body["feature_flags"] = flags
+    body["api_integration"] = api_integration_for(api_integration)
     try:
-        return RunRequest.model_validate(_body(spec))
+        return RunRequest.model_validate(body)
     except ValidationError as exc:
         raise invalid_input(exc, what="run arguments") from None
 
