@@ -179,13 +179,24 @@ def register_listing(
                     raise ToolError(str(tool_error(exc, action="listing browser sessions"))) from None
             if listed is not None:
                 rows = [_listed(entry, mine.get(entry.session_id), now) for entry in listed.sessions]
+                rows = [row for row in rows if status is None or row.status == status]
+                if page == 1 and status is not None:
+                    # The listing can lag a session this server just closed: its record knows first.
+                    seen = {row.session_id for row in rows}
+                    late = [session_info(rec, now) for sid, rec in mine.items() if sid not in seen]
+                    rows = sorted(
+                        rows + [row for row in late if _within(row, query)],
+                        key=lambda row: row.created_at or "",
+                        reverse=True,
+                    )[:limit]
                 return as_tool_result(
                     BrowserSessionList(
                         sessions=rows,
                         page=page,
                         total=listed.total,
                         has_more=listed.has_more,
-                        note=(f"More: page={page + 1}. " if listed.has_more else "")
+                        note=(f"No session {wanted!r} in your account's listing. " if wanted and not rows else "")
+                        + (f"More: page={page + 1}. " if listed.has_more else "")
                         + "Every session of your key, wherever it was created. "
                         + f"End a running one with {close_hint}; "
                         "one without cdp_url was created elsewhere and ends after its inactivity timeout.",
