@@ -195,7 +195,11 @@ def register_listing(
                         page=page,
                         total=listed.total,
                         has_more=listed.has_more,
-                        note=(f"No session {wanted!r} in your account's listing. " if wanted and not rows else "")
+                        note=(
+                            f"No session {wanted!r} in your account's listing. "
+                            if wanted and not rows
+                            else ""
+                        )
                         + (f"More: page={page + 1}. " if listed.has_more else "")
                         + "Every session of your key, wherever it was created. "
                         + f"End a running one with {close_hint}; "
