@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
-from ..upstream.providers import BrowserProvider
+from ..upstream.providers import BrowserProvider, ListedSession, OpenSession, SessionQuery
 from ..upstream.tinyfish import inspector_url
 from ._inputs import normalize_url
 from ._provider_args import with_extra_arguments
@@ -35,7 +35,7 @@ from .browser_extras import register_extras
 from .browser_list import BrowserSessionInfo, BrowserSessionList, register_listing, session_info
 from .context import ToolDeps
 from .errors import invalid_input
-from .sessions import MemorySessionStore, SessionRecord, observed_sessions
+from .sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
 
 __all__ = [
     "BrowserSessionInfo",
@@ -158,8 +158,27 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         key, owner = await caller()
+
+        async def find(since: datetime) -> list[ListedSession]:
+            # Sessions created since the request left that this server has not recorded.
+            query = SessionQuery(limit=100, start_after=_iso(since))
+            known = {record.session_id for record in await store.owned(owner)}
+            listed = await provider.list_sessions(key, query)
+            return [s for s in listed.sessions if s.session_id not in known and s.status == "running"]
+
+        def rebuild(found: ListedSession) -> OpenSession:
+            return OpenSession(
+                session_id=found.session_id, cdp_url=found.cdp_url or "", timeout_seconds=timeout
+            )
+
         session = await create_session(
-            deps, key, lambda: provider.create_session(key, request, extras), timeout_seconds=timeout
+            deps,
+            key,
+            lambda: provider.create_session(key, request, extras),
+            timeout_seconds=timeout,
+            # Where users share the key, the listing shows other users' sessions: not used.
+            find=find if owner == owner_of_key(key) else None,
+            rebuild=rebuild,
         )
         created = datetime.now(UTC)
         record = SessionRecord(
