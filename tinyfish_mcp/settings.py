@@ -298,7 +298,9 @@ class Settings(BaseModel):
     def _browserbase_needs_a_key(cls, value: str, info: ValidationInfo) -> str:
         """A Browserbase provider without a Browserbase key fails here, at start-up, not at the first call."""
         key = info.data.get("browserbase_api_key")
-        if value == "browserbase" and (key is None or not key.get_secret_value().strip()):
+        # In the sandbox the emulator serves the Browserbase API (and its key): none is needed.
+        missing = key is None or not key.get_secret_value().strip()
+        if value == "browserbase" and missing and not info.data.get("sandbox"):
             raise ValueError(
                 "browserbase needs BROWSERBASE_API_KEY (and usually BROWSERBASE_PROJECT_ID); set it, or "
                 "choose tinyfish"
