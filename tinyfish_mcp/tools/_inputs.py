@@ -92,10 +92,7 @@ class FeatureFlagsInput(BaseModel):
 
 # A caller's integration name (the hosted tools' api_integration): sent after ours, see
 # ``upstream.models.api_integration_for``.
-Integration = Annotated[
-    str | None,
-    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,59}$", description="Your integration's name, e.g. n8n"),
-]
+Integration = Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,59}$")]
 
 
 class CaptureInput(BaseModel):

@@ -205,7 +205,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         ] = None,
         after_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
         before_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
-        include_thumbnail: Annotated[bool | Literal["true", "false"], Field(description="Or 'true'")] = False,
+        include_thumbnail: bool | Literal["true", "false"] = False,
         page: Annotated[
             int | None, Field(json_schema_extra={"minimum": 0, "maximum": SEARCH_MAX_PAGE})
         ] = None,
