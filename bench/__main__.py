@@ -1,8 +1,8 @@
 """``python -m bench [--quick] [--only NAME ...]``: every benchmark in turn, then all targets.
 
 Each benchmark writes ``bench/results/<name>.json``; this also writes
-``bench/results/SUMMARY.md`` (machine, command, every table) for the README's Performance
-section. A benchmark that cannot run is reported and the others still run.
+``bench/results/SUMMARY.md`` (machine, command, every table) for the performance guide
+(``docs/performance.md``). A benchmark that cannot run is reported and the others still run.
 """
 
 from __future__ import annotations

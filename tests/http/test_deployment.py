@@ -1,7 +1,7 @@
-"""The README's team deployment, whole: two replicas on PostgreSQL behind ``deploy/haproxy.cfg``.
+"""The team deployment of ``docs/hosting.md``, whole: two replicas on PostgreSQL behind HAProxy.
 
 Everything is real: the replicas are ``tinyfish-mcp http`` processes in oauth mode sharing a
-PostgreSQL database and a secret, Debian's HAProxy runs the shipped configuration (routing by
+PostgreSQL database and a secret, Debian's HAProxy runs ``deploy/haproxy.cfg`` (routing by
 ``/readyz``), and the client connects to the proxy only, with a TinyFish key in ``X-API-Key``
 (a headless client). A replica is then stopped mid-run the way an orchestrator stops it.
 """
