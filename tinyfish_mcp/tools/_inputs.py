@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ __all__ = [
     "SessionId",
     "Url",
     "batch_request",
+    "iso_filter",
     "normalize_url",
     "run_request",
 ]
@@ -123,6 +125,20 @@ class RunSpec(BaseModel):
     use_profile: bool | None = None
     profile_id: str | None = None
     webhook_url: str | None = None
+
+
+def iso_filter(value: str | None, name: str) -> str | None:
+    """An ISO datetime filter as given (a date alone is midnight UTC), or a one-line error."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ToolError(
+            f"{name} must be an ISO datetime such as 2026-01-31T00:00:00Z (got {text[:40]!r})."
+        ) from None
+    return text
 
 
 def normalize_url(raw: str, where: str = "url") -> str:

@@ -27,11 +27,11 @@ from pydantic import Field
 
 from ..upstream.errors import UpstreamError
 from ..upstream.providers import BrowserProvider, ListedSession, SessionQuery
+from ._inputs import iso_filter
 from ._schema import OutputModel, as_tool_result
 from .errors import tool_error
 from .sessions import BrowserSessionStore, SessionRecord, owner_of_key
 from .surface import served
-from .usage import iso_filter
 
 __all__ = ["BrowserSessionInfo", "BrowserSessionList", "register_listing", "session_info"]
 

@@ -10,20 +10,19 @@ not these.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from ..upstream.usage import UsagePage, UsageQuery
+from ._inputs import iso_filter
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
 
-__all__ = ["UsageRecords", "iso_filter", "register", "usage_page"]
+__all__ = ["UsageRecords", "register", "usage_page"]
 
 RECORD_CHARS = 1000  # one record is a small object; this only guards against a runaway one
 
@@ -47,20 +46,6 @@ class UsageRecords(OutputModel):
     total_pages: int | None = None
     has_more: bool = False
     note: str | None = None
-
-
-def iso_filter(value: str | None, name: str) -> str | None:
-    """An ISO datetime filter as given (a date alone is midnight UTC), or a one-line error."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ToolError(
-            f"{name} must be an ISO datetime such as 2026-01-31T00:00:00Z (got {text[:40]!r})."
-        ) from None
-    return text
 
 
 def _bounded(record: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,6 @@ from ..providers import (
     SessionPage,
     SessionQuery,
 )
-from ..usage import UsageQuery
 
 __all__ = ["TinyFishBrowser", "TinyFishFetch", "TinyFishSearch", "inspector_url", "pages_digest"]
 
@@ -129,6 +128,8 @@ class TinyFishBrowser(_TinyFish):
 
     async def list_sessions(self, key: str, query: SessionQuery) -> SessionPage:
         """TinyFish's listing of sessions is its browser usage (``GET /v1/browser/usage``); it has no URLs."""
+        from ..usage import UsageQuery  # the usage product loads on first use, not at start-up
+
         page = await self.client.usage.list(
             key,
             "browser",
