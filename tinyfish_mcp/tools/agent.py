@@ -34,8 +34,8 @@ from ._inputs import (
     run_request,
 )
 from ._recover import NotStartedError, create_runs
+from ._run_work import follow_existing_run, follow_new_run
 from ._schema import as_tool_result, compact_input_schema
-from ._watch import follow_existing_run, follow_new_run
 from .context import ToolDeps
 from .errors import invalid_input, tool_error, upstream_call
 from .idempotency import RunClaim, claim_run

@@ -11,15 +11,17 @@ falls back to polling the dataset.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..follow import Closed, Job, Progress, follow, within_window
 from ..upstream.datasets import IN_PROGRESS, Dataset, DatasetCreateRequest, DatasetEvent
 from ..upstream.errors import (
     RateLimitError,
@@ -30,7 +32,6 @@ from ..upstream.errors import (
     UpstreamTimeoutError,
 )
 from ._schema import OutputModel, as_tool_result
-from ._watch import Job, Progress, within_window
 from .context import ToolDeps
 from .errors import explain, invalid_input, upstream_call
 
@@ -71,14 +72,6 @@ class PlannedSpec(OutputModel):
     next_step: str
 
 
-@dataclass
-class Tracker:
-    dataset_id: str
-    run_id: str | None = None
-    status: str | None = None
-    rows_seen: set[str] = field(default_factory=set)
-
-
 def _summary(dataset: Dataset) -> DatasetResult:
     run = dataset.run
     out = DatasetResult(
@@ -102,67 +95,77 @@ def _summary(dataset: Dataset) -> DatasetResult:
     return out
 
 
-async def _report(event: DatasetEvent, tracker: Tracker, progress: Progress) -> bool:
-    """Report an event once; True when the run has ended."""
-    if event.event == "status":
-        ended = event.status not in IN_PROGRESS
-        if event.status != tracker.status:
-            tracker.status = event.status
-            detail = f" ({event.error})" if event.error else ""
-            await progress(f"Population run {tracker.run_id} is {event.status}{detail}")
-        else:
-            await progress(None)
-        return ended
-    if event.event == "row" and event.row_id:
-        if event.row_id in tracker.rows_seen:
-            return False
-        tracker.rows_seen.add(event.row_id)
-        verb = "Removed" if event.deleted else "Row"
-        first = next(iter((event.data or {}).values()), "")
-        await progress(f"{verb} {len(tracker.rows_seen)}: {str(first)[:80]}")
-    elif event.event == "log" and event.text:
-        await progress(event.text[:160])
-    return False
+@dataclass
+class PopulationWork:
+    """A dataset's population run as the follower's work: the stream reconnects, rows once."""
 
+    deps: ToolDeps
+    key: str
+    dataset_id: str
+    run_id: str
+    status: str | None = None
+    rows_seen: set[str] = field(default_factory=set)
+    noun: str = "dataset population"
+    reconnects: int = MAX_RECONNECTS
+    dropped_note: str = "The event stream dropped; reconnecting"
+    polling_note: str = "The event stream keeps dropping; following the dataset by polling"
+    transient: tuple[type[UpstreamError], ...] = ()  # a failed look ends the call at once
 
-async def _poll(deps: ToolDeps, key: str, tracker: Tracker, progress: Progress) -> Dataset:
-    delay = deps.settings.mcp_poll_initial
-    while True:
-        try:
-            dataset = await deps.client.datasets.get(key, tracker.dataset_id)
-        except UpstreamError as exc:
-            raise await explain(exc, action="checking on the dataset", find=FIND) from None
-        if dataset.run is None or dataset.run.status not in IN_PROGRESS:
-            return dataset
-        await progress(f"{dataset.row_count} rows so far")
-        await anyio.sleep(delay)
-        delay = min(delay * 2, deps.settings.mcp_poll_max)
+    def ident(self) -> str | None:
+        return self.run_id
 
+    def open(self) -> AbstractAsyncContextManager[AsyncIterator[DatasetEvent]]:
+        return self.deps.client.datasets.events(self.key, self.dataset_id, self.run_id)
 
-async def _follow(deps: ToolDeps, key: str, tracker: Tracker, progress: Progress) -> DatasetResult:
-    assert tracker.run_id is not None
-    drops = 0
-    while True:
-        try:
-            async with deps.client.datasets.events(key, tracker.dataset_id, tracker.run_id) as events:
-                async for event in events:
-                    if event.event == "done" or await _report(event, tracker, progress):
-                        break
-            break
-        except _DROPPED as exc:
-            drops += 1
-            log.info("dataset run stream of %s dropped (%s)", tracker.run_id, exc.code)
-            if drops > MAX_RECONNECTS:
-                await progress("The event stream keeps dropping; following the dataset by polling")
-                return _summary(await _poll(deps, key, tracker, progress))
-            await progress("The event stream dropped; reconnecting")
-            await anyio.sleep(min(0.2 * drops, 2.0))
-        except UpstreamError as exc:
+    async def on_event(self, event: DatasetEvent, progress: Progress) -> DatasetResult | None:
+        if event.event == "done" or await self._report(event, progress):
+            return await self._finished()
+        return None
+
+    async def _report(self, event: DatasetEvent, progress: Progress) -> bool:
+        """Report an event once; True when the run has ended."""
+        if event.event == "status":
+            ended = event.status not in IN_PROGRESS
+            if event.status != self.status:
+                self.status = event.status
+                detail = f" ({event.error})" if event.error else ""
+                await progress(f"Population run {self.run_id} is {event.status}{detail}")
+            else:
+                await progress(None)
+            return ended
+        if event.event == "row" and event.row_id:
+            if event.row_id in self.rows_seen:
+                return False
+            self.rows_seen.add(event.row_id)
+            verb = "Removed" if event.deleted else "Row"
+            first = next(iter((event.data or {}).values()), "")
+            await progress(f"{verb} {len(self.rows_seen)}: {str(first)[:80]}")
+        elif event.event == "log" and event.text:
+            await progress(event.text[:160])
+        return False
+
+    async def closed(self, progress: Progress) -> DatasetResult | Closed:
+        return await self._finished()
+
+    async def failed(self, exc: UpstreamError) -> None:
+        if not isinstance(exc, _DROPPED):
             raise await explain(exc, action="following the population run", find=FIND) from None
-    dataset = await upstream_call(
-        "reading the dataset", deps.client.datasets.get(key, tracker.dataset_id), find=FIND
-    )
-    return _summary(dataset)
+
+    async def look(self, progress: Progress) -> DatasetResult | None:
+        dataset = await self.deps.client.datasets.get(self.key, self.dataset_id)
+        if dataset.run is None or dataset.run.status not in IN_PROGRESS:
+            return _summary(dataset)
+        await progress(f"{dataset.row_count} rows so far")
+        return None
+
+    async def poll_error(self, exc: UpstreamError) -> Exception:
+        return await explain(exc, action="checking on the dataset", find=FIND)
+
+    async def _finished(self) -> DatasetResult:
+        dataset = await upstream_call(
+            "reading the dataset", self.deps.client.datasets.get(self.key, self.dataset_id), find=FIND
+        )
+        return _summary(dataset)
 
 
 async def _watch_population(
@@ -170,18 +173,17 @@ async def _watch_population(
 ) -> CallToolResult:
     if dataset.run is None or dataset.run.status not in IN_PROGRESS:
         return as_tool_result(_summary(dataset))
-    tracker = Tracker(dataset_id=dataset.id, run_id=dataset.run.id)
+    work = PopulationWork(deps, key, dataset.id, dataset.run.id, status=dataset.run.status)
     progress = Progress(ctx)
     await progress(f"Dataset {dataset.id}: population run {dataset.run.id} is {dataset.run.status}")
-    tracker.status = dataset.run.status
     job: Job[DatasetResult] = Job(
         noun="dataset population",
-        ident=lambda: tracker.run_id,
+        ident=work.ident,
         cancel=lambda run_id: deps.client.datasets.cancel_run(key, dataset.id, run_id),
         check=lambda _: f"follow it with populate_dataset(dataset_id='{dataset.id}')",
         maybe_started="Check list_datasets before creating it again.",
     )
-    done = await within_window(deps, job, lambda: _follow(deps, key, tracker, progress), window)
+    done = await within_window(deps.settings, job, lambda: follow(deps.settings, work, progress), window)
     if done is None:
         latest = await upstream_call(
             "reading the dataset", deps.client.datasets.get(key, dataset.id), find=FIND
