@@ -9,26 +9,32 @@ desktop client waits for on every launch.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import import_module
 from typing import Any
 
+from mcp.server.context import ServerMiddleware
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
+from .pipeline.arguments import ArgumentChecks, PromptChecks
+from .pipeline.catalog import Catalog
+from .pipeline.deadlines import Deadlines
+from .pipeline.task_ids import TaskSeal
+from .pipeline.tasks import Tasks
+from .pipeline.tracing import RequestIds
 from .settings import Settings, Toolset
-from .tools._precomputed import use_precomputed_schemas
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
 from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
-from .tools.sessions import BrowserSessionStore, observed_sessions
+from .tools.sessions import BrowserSessionStore, observed_sessions, owner_of_key
 from .tracing import note_user
 from .upstream.client import TinyFishClient
 from .upstream.providers import build_providers
 
-__all__ = ["TOOLSETS", "build_server", "instructions_for", "streaming_tools"]
+__all__ = ["TOOLSETS", "TinyFishServer", "build_server", "instructions_for", "streaming_tools"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +90,12 @@ def instructions_for(toolsets: tuple[Toolset, ...]) -> str:
     return "TinyFish runs web tasks in real cloud browsers.\n" + "\n".join(lines) + "\n"
 
 
+class TinyFishServer(MCPServer[Any]):
+    """The SDK's ``MCPServer``, keeping the catalog it was built from (tools and their nature)."""
+
+    catalog: Catalog
+
+
 def build_server(
     settings: Settings,
     *,
@@ -95,7 +107,8 @@ def build_server(
     run_keys: RunKeyStore | None = None,
     browser_sessions: BrowserSessionStore | None = None,
     resolve_owner: OwnerResolver | None = None,
-) -> MCPServer[Any]:
+    call_metrics: Callable[[Catalog], ServerMiddleware[Any]] | None = None,
+) -> TinyFishServer:
     """The MCP server for ``settings``, with the toolsets of ``settings.mcp_toolsets``.
 
     ``client`` is shared when given (and then not closed here); otherwise the server
@@ -103,6 +116,7 @@ def build_server(
     key in the settings (stdio). The auth arguments pass straight to ``MCPServer``.
     ``browser_sessions`` and ``resolve_owner`` say where browser sessions are recorded and
     whose they are (default: this process's memory, owned by whoever holds the key).
+    ``call_metrics`` builds the middleware that counts tool calls (HTTP with metrics on).
     """
     owned = client is None
     upstream = client if client is not None else TinyFishClient(settings)
@@ -126,19 +140,6 @@ def build_server(
             if owned:
                 await upstream.aclose()
 
-    mcp: MCPServer[Any] = MCPServer(
-        "tinyfish",
-        version=__version__,
-        instructions=instructions_for(settings.mcp_toolsets),
-        website_url="https://docs.tinyfish.ai",
-        auth_server_provider=auth_server_provider,
-        token_verifier=token_verifier,
-        auth=auth,
-        lifespan=lifespan,
-        log_level=settings.mcp_log_level,
-    )
-    # Tools come from the schemas precomputed at build time when they match (tools/_precomputed.py).
-    use_precomputed_schemas(mcp)
     deps = ToolDeps(
         settings=settings,
         client=upstream,
@@ -148,21 +149,53 @@ def build_server(
         browser_sessions=observed_sessions(browser_sessions) if browser_sessions is not None else None,
         resolve_owner=resolve_owner,
     )
+    # Tools are built from the schemas precomputed at build time when they match (pipeline/precomputed.py).
+    catalog = Catalog()
     for name in settings.mcp_toolsets:
-        import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(mcp, deps)
-    compact_tool_schemas(mcp)
-    # Imported here, not at the top: keeps this module's toolset imports one line others edit.
-    from .tools._deadline import apply_deadlines
+        import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(catalog, deps)
+    compact_tool_schemas(catalog)
 
-    apply_deadlines(mcp, settings)
-    from .tools._arguments import install_argument_checks
-
-    install_argument_checks(mcp, _provider_gaps(deps))
-    from .tools._tracing import apply_request_ids
-
-    apply_request_ids(mcp)
+    # The pipeline around every request, in order (outermost first). Middleware sees the raw
+    # request; extensions intercept tools/call once it is parsed. Nothing else wraps the SDK.
+    middleware: list[ServerMiddleware[Any]] = [
+        RequestIds(),  # each tool call under its request id (pipeline/tracing.py)
+        *([call_metrics(catalog)] if call_metrics is not None else []),  # calls by tool and outcome
+        Deadlines(catalog, settings),  # each tool call under its deadline, from the tool's nature
+        PromptChecks(catalog),  # prompts/get: unknown names and bad arguments in our words
+    ]
+    extensions = [
+        ArgumentChecks(catalog, _provider_gaps(deps)),  # tools/call: unknown tools, bad arguments
+        Tasks(catalog, TaskSeal(settings), resolve_and_remember, _owner(resolve_owner)),  # long work as tasks
+    ]
+    mcp = TinyFishServer(
+        "tinyfish",
+        version=__version__,
+        instructions=instructions_for(settings.mcp_toolsets),
+        website_url="https://docs.tinyfish.ai",
+        auth_server_provider=auth_server_provider,
+        token_verifier=token_verifier,
+        auth=auth,
+        lifespan=lifespan,
+        log_level=settings.mcp_log_level,
+        tools=catalog.tools,
+        middleware=middleware,
+        extensions=extensions,
+    )
+    mcp.catalog = catalog
+    catalog.add_to(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
+
+
+def _owner(resolve_owner: OwnerResolver | None) -> OwnerResolver:
+    """Whose a task is: the deployment's owner of the key (default: whoever holds the key)."""
+    if resolve_owner is not None:
+        return resolve_owner
+
+    async def by_key(key: str) -> str:
+        return owner_of_key(key)
+
+    return by_key
 
 
 def _provider_gaps(deps: ToolDeps) -> dict[str, dict[str, str]]:
@@ -180,10 +213,10 @@ def _provider_gaps(deps: ToolDeps) -> dict[str, dict[str, str]]:
     }
 
 
-def streaming_tools(mcp: MCPServer[Any]) -> frozenset[str]:
+def streaming_tools(mcp: TinyFishServer) -> frozenset[str]:
     """The tools that can send progress before their result, or act on the caller hanging up.
 
     They are the tools that take a ``Context``: over HTTP they are always answered on a
     stream, so closing it reaches them (the run tools then cancel the billed run).
     """
-    return frozenset(tool.name for tool in mcp._tool_manager.list_tools() if tool.context_kwarg is not None)
+    return mcp.catalog.takes_context()

@@ -10,6 +10,7 @@ and MCP Tasks all follow work through here.
 """
 
 from .drain import call_window
+from .handoff import Look, TaskKind, handing_off, is_handing_off
 from .loop import MAX_POLL_FAILURES, Closed, Work, follow, follow_stream, poll
 from .progress import Progress, Reporter, silent
 from .window import CANCEL_TIMEOUT, WINDOW_MARGIN, Job, cancel_upstream, within_window
@@ -20,13 +21,17 @@ __all__ = [
     "WINDOW_MARGIN",
     "Closed",
     "Job",
+    "Look",
     "Progress",
     "Reporter",
+    "TaskKind",
     "Work",
     "call_window",
     "cancel_upstream",
     "follow",
     "follow_stream",
+    "handing_off",
+    "is_handing_off",
     "poll",
     "silent",
     "within_window",

@@ -22,6 +22,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from ..settings import Settings
 from ..upstream.errors import UpstreamError
 from .drain import call_window
+from .handoff import is_handing_off
 
 __all__ = ["CANCEL_TIMEOUT", "WINDOW_MARGIN", "Job", "cancel_upstream", "within_window"]
 
@@ -32,6 +33,8 @@ R = TypeVar("R")
 CANCEL_TIMEOUT = 5.0
 # Slack given to the shared window guard around work that keeps its own deadline.
 WINDOW_MARGIN = 1.0
+# How often a call handing its work to a task checks whether the work has an id yet.
+HANDOFF_POLL = 0.02
 
 
 @dataclass
@@ -66,13 +69,33 @@ async def cancel_upstream(settings: Settings, job: Job[Any]) -> None:
         log.warning("call cancelled by the client; cancelling %s %s timed out", job.noun, ident)
 
 
+async def _until_named(job: Job[R], work: Callable[[], Awaitable[R]], scope: anyio.CancelScope) -> R:
+    """``work()``, with the window closed as soon as the work has an id (a task takes it over)."""
+
+    async def watch() -> None:
+        # The seams name their work in many places (an event, a lookup); a short poll sees them all.
+        while job.ident() is None:  # noqa: ASYNC110
+            await anyio.sleep(HANDOFF_POLL)
+        scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch)
+        try:
+            done = await work()
+        finally:
+            group.cancel_scope.cancel()
+    return done
+
+
 async def within_window(
     settings: Settings, job: Job[R], work: Callable[[], Awaitable[R]], window: float
 ) -> R | None:
     """``work()`` for at most ``window`` seconds; None when the window closed first."""
     try:
         # Shutdown closes the window early too (``drain``), once the work has an id.
-        with call_window(window, named=lambda: job.ident() is not None):
+        with call_window(window, named=lambda: job.ident() is not None) as scope:
+            if is_handing_off():
+                return await _until_named(job, work, scope)
             return await work()
     except anyio.get_cancelled_exc_class():
         # Only the client's cancellation gets here: the window's own is absorbed above.

@@ -164,6 +164,15 @@ async def create_app(
         mcp_kwargs["browser_sessions"] = sessions
         mcp_kwargs["resolve_owner"] = owner_resolver(settings.mcp_auth)
 
+    metrics_routes: list[BaseRoute] = []
+    if settings.mcp_metrics_token is not None:
+        # prometheus-client loads only when metrics are asked for.
+        from .metrics import CallMetrics, metrics_endpoint, start_observing
+
+        start_observing()
+        mcp_kwargs["call_metrics"] = CallMetrics
+        token = settings.mcp_metrics_token.get_secret_value()
+        metrics_routes.append(Route("/metrics", metrics_endpoint(token), methods=["GET"]))
     mcp = build_server(
         settings,
         client=client,
@@ -171,15 +180,6 @@ async def create_app(
         run_keys=auth_setup.run_keys if auth_setup is not None else None,
         **mcp_kwargs,
     )
-    metrics_routes: list[BaseRoute] = []
-    if settings.mcp_metrics_token is not None:
-        # prometheus-client loads only when metrics are asked for.
-        from .metrics import instrument_tools, metrics_endpoint, start_observing
-
-        start_observing()
-        instrument_tools(mcp, streaming_tools(mcp))
-        token = settings.mcp_metrics_token.get_secret_value()
-        metrics_routes.append(Route("/metrics", metrics_endpoint(token), methods=["GET"]))
     wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
 
     def mcp_http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:

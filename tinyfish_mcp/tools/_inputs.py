@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..pipeline.wording import safe_text, shown
 from ..upstream.models import RunBatchRequest, RunRequest
-from ._wording import safe_text, shown
 from .errors import invalid_input
 
 __all__ = [

@@ -16,10 +16,11 @@ started again.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import anyio
 
@@ -27,6 +28,7 @@ from ..follow import (
     WINDOW_MARGIN,
     Closed,
     Job,
+    Look,
     Progress,
     Reporter,
     call_window,
@@ -54,11 +56,21 @@ from ..upstream.models import (
     StreamingUrlEvent,
 )
 from ._recover import find_runs, lost_runs_error, not_started_error, utcnow
+from ._schema import as_tool_result
 from .context import ToolDeps
 from .errors import explain, tool_error
-from .results import RunResult, error_info, finish, run_result
+from .results import (
+    RunResult,
+    RunsBatch,
+    bound_result,
+    error_info,
+    failed_run_error,
+    finish,
+    run_result,
+    run_row,
+)
 
-__all__ = ["RunWork", "follow_existing_run", "follow_new_run", "run_job"]
+__all__ = ["RunTasks", "RunWork", "follow_existing_run", "follow_new_run", "run_job"]
 
 log = logging.getLogger(__name__)
 
@@ -300,3 +312,48 @@ async def follow_existing_run(
             return run_result(first)
         await progress(f"Run {run_id} is {first.status} ({len(first.steps)} steps so far)")
         return await _poll_until(work, progress, deadline, wait_first=True)
+
+
+@dataclass
+class RunTasks:
+    """Agent runs as MCP tasks (``follow.TaskKind``): a run, or a batch of runs read together."""
+
+    deps: ToolDeps
+    name: str = "run"
+
+    def ident(self, structured: Mapping[str, Any]) -> str | None:
+        if self.name == "batch":
+            ids = structured.get("run_ids")
+            return ",".join(str(i) for i in ids) if isinstance(ids, list) and ids else None
+        run_id = structured.get("run_id")
+        return str(run_id) if run_id else None
+
+    async def look(self, key: str, ident: str) -> Look:
+        if self.name == "batch":
+            return await self._look_batch(key, ident.split(","))
+        run = await self.deps.client.get_run(key, ident)
+        steps = [step.action for step in run.steps if step.action]
+        latest = steps[-1] if steps else f"Run {ident} is {run.status}"
+        if not run.is_terminal:
+            return Look("working", latest)
+        out = run_result(run)
+        if out.status == "FAILED":
+            return Look("completed", latest, error=str(failed_run_error(out.run_id, out.error)))
+        result = as_tool_result(bound_result(out, self.deps.settings.mcp_max_result_chars))
+        if out.status == "CANCELLED":
+            return Look("cancelled", latest, result=result)
+        return Look("completed", latest, result=result)
+
+    async def _look_batch(self, key: str, run_ids: list[str]) -> Look:
+        found = await self.deps.client.get_runs(key, run_ids)
+        rows = RunsBatch(runs=[run_row(run) for run in found.data], not_found=found.not_found)
+        going = [run for run in found.data if not run.is_terminal]
+        if going:
+            return Look("working", f"{len(run_ids) - len(going)} of {len(run_ids)} runs have finished")
+        return Look("completed", f"All {len(run_ids)} runs have finished", result=as_tool_result(rows))
+
+    async def cancel(self, key: str, ident: str) -> None:
+        if self.name == "batch":
+            await self.deps.client.cancel_runs(key, ident.split(","))
+        else:
+            await self.deps.client.cancel_run(key, ident)

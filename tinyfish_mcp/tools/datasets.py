@@ -11,17 +11,18 @@ falls back to polling the dataset.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from ..follow import Closed, Job, Progress, follow, within_window
+from ..follow import Closed, Job, Look, Progress, follow, within_window
+from ..pipeline.catalog import Catalog, Nature
 from ..upstream.datasets import IN_PROGRESS, Dataset, DatasetCreateRequest, DatasetEvent
 from ..upstream.errors import (
     RateLimitError,
@@ -192,11 +193,13 @@ async def _watch_population(
     return as_tool_result(done)
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the dataset tools on ``mcp``."""
     window = deps.settings.mcp_call_window
     budget = deps.settings.mcp_max_result_chars
     reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)
+    follows = Nature(billed=True, long_running=True, task="dataset")
+    mcp.add_task_kind(DatasetTasks(deps))
     starts = ToolAnnotations(
         readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
     )
@@ -223,6 +226,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         f"runs (billed per step) to target_rows, rows arriving as progress. Waits max_wait_seconds "
         f"(default {window:g}); if still populating, call populate_dataset(dataset_id) to follow it.",
         annotations=starts,
+        nature=follows,
     )
     async def create_dataset(
         ctx: Context[Any, Any],
@@ -252,6 +256,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         description="Populate a dataset (billed), or follow its population run if one is going; rows "
         "arrive as progress. reset starts from no rows.",
         annotations=starts,
+        nature=follows,
     )
     async def populate_dataset(
         dataset_id: IdArg,
@@ -356,3 +361,27 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         return as_tool_result(
             DatasetResult(dataset_id=deleted.id, status="deleted" if deleted.deleted else "kept", row_count=0)
         )
+
+
+@dataclass
+class DatasetTasks:
+    """Dataset populations as MCP tasks (``follow.TaskKind``)."""
+
+    deps: ToolDeps
+    name: str = "dataset"
+
+    def ident(self, structured: Mapping[str, Any]) -> str | None:
+        dataset_id = structured.get("dataset_id")
+        return str(dataset_id) if dataset_id else None
+
+    async def look(self, key: str, ident: str) -> Look:
+        dataset = await self.deps.client.datasets.get(key, ident)
+        message = f"{dataset.row_count} rows so far"
+        if dataset.run is not None and dataset.run.status in IN_PROGRESS:
+            return Look("working", message)
+        return Look("completed", message, result=as_tool_result(_summary(dataset)))
+
+    async def cancel(self, key: str, ident: str) -> None:
+        dataset = await self.deps.client.datasets.get(key, ident)
+        if dataset.run is not None and dataset.run.status in IN_PROGRESS:
+            await self.deps.client.datasets.cancel_run(key, ident, dataset.run.id)

@@ -16,6 +16,7 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
+from ..pipeline.wording import describe_errors, join_problems
 from ..upstream.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -25,7 +26,6 @@ from ..upstream.errors import (
     UpstreamError,
 )
 from ..upstream.wallet import TOP_UP_URL
-from ._wording import describe_errors, join_problems
 
 if TYPE_CHECKING:
     from ..upstream.client import TinyFishClient

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..pipeline.catalog import Catalog
 from ..upstream.profiles import (
     ProfileSaveRequest,
     ProfileSaveResult,
@@ -114,7 +114,7 @@ async def _ended(deps: ToolDeps, key: str, session_id: str) -> None:
         await deps.browser_sessions.update(record.changed(ended_at=datetime.now(UTC)))
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the three profile setup tools on ``mcp``."""
 
     @mcp.tool(

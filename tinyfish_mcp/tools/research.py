@@ -12,17 +12,19 @@ and ``cancel_research`` manage runs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from ..follow import Closed, Job, Progress, follow, within_window
+from ..follow import Closed, Job, Look, Progress, follow, within_window
+from ..pipeline.catalog import Catalog, Nature
 from ..upstream.errors import (
     RateLimitError,
     ServerError,
@@ -190,8 +192,9 @@ async def _detail(deps: ToolDeps, key: str, run_id: str) -> ResearchRunDetail | 
     return None
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the five research tools on ``mcp``."""
+    mcp.add_task_kind(ResearchTasks(deps))
     window = deps.settings.mcp_call_window
     budget = deps.settings.mcp_max_result_chars
     reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)
@@ -208,6 +211,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description=RUN.format(window=window),
+        nature=Nature(billed=True, long_running=True, task="research"),
         annotations=ToolAnnotations(
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),
@@ -350,3 +354,26 @@ def _deliver(out: Any) -> CallToolResult:
     from ._schema import as_tool_result
 
     return as_tool_result(out)
+
+
+@dataclass
+class ResearchTasks:
+    """Research runs as MCP tasks (``follow.TaskKind``)."""
+
+    deps: ToolDeps
+    name: str = "research"
+
+    def ident(self, structured: Mapping[str, Any]) -> str | None:
+        run_id = structured.get("research_run_id")
+        return str(run_id) if run_id else None
+
+    async def look(self, key: str, ident: str) -> Look:
+        run = await self.deps.client.research.get(key, ident)
+        message = f"Research run {ident} is {run.status}"
+        if run.status not in TERMINAL_RESEARCH:
+            return Look("working", message)
+        result = _deliver(research_result(run, self.deps.settings.mcp_max_result_chars))
+        return Look("cancelled" if run.status == "CANCELLED" else "completed", message, result=result)
+
+    async def cancel(self, key: str, ident: str) -> None:
+        await self.deps.client.research.cancel(key, ident)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..pipeline.catalog import Catalog, Nature
 from ..upstream.models import SearchParams, SearchResult
 from ..upstream.models.products import SEARCH_MAX_PAGE, SEARCH_RECENCY_MAX_MINUTES
 from ._provider_args import hide_arguments
@@ -99,11 +99,12 @@ def _hint(count: int, total: int, page: int) -> str | None:
     return None
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``search`` on ``mcp``."""
 
     @mcp.tool(
         description=DESCRIPTION,
+        nature=Nature(budget="search"),
         annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
     )
     async def search(
