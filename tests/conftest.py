@@ -7,6 +7,8 @@ API (``fault``, ``requests``, ``run``). Time is scaled so the 10-minute run limi
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +20,12 @@ import pytest
 from _browsers import require_chromium
 
 from tinyfish_mcp.emulator import EmulatorConfig, EmulatorHandle, serve_in_thread
+
+# Servers started by tests (in process or as subprocesses) keep their session_id file and the
+# none mode's shared database in a directory of this test session, never in the user's own.
+_STATE = tempfile.mkdtemp(prefix="tfmcp-tests-")
+os.environ.setdefault("TINYFISH_MCP_STATE_DIR", _STATE)
+os.environ.setdefault("TINYFISH_MCP_DATABASE_URL", f"sqlite+aiosqlite:///{_STATE}/shared.db")
 
 API_KEY = "sk-tinyfish-emulator"
 OTHER_KEY = "sk-tinyfish-other-user"

@@ -3,6 +3,8 @@
     tinyfish-mcp admin grants [--json]      who is signed in: user, client, created, last used
     tinyfish-mcp admin revoke --user HASH | --client CLIENT_ID | --grant GRANT_ID
     tinyfish-mcp admin rotate-secret        re-encrypt every stored key under TINYFISH_MCP_SECRET
+    tinyfish-mcp admin unowned [--json]     jwt mode: runs, research runs, datasets and monitors of
+                                            the deployment's key that no user owns (shown to no one)
 
 They read the same settings as the server (``TINYFISH_MCP_DATABASE_URL``,
 ``TINYFISH_MCP_SECRET``, ``TINYFISH_MCP_SECRET_PREVIOUS``) and work on a live database:
@@ -36,7 +38,7 @@ def add_admin_parser(commands: Any, parser_class: type[argparse.ArgumentParser])
         "admin", help="operator commands on the OAuth store (grants, secret rotation)"
     )
     actions = admin.add_subparsers(
-        dest="admin_command", metavar="{grants,revoke,rotate-secret}", required=True
+        dest="admin_command", metavar="{grants,revoke,rotate-secret,unowned}", required=True
     )
     grants = actions.add_parser("grants", help="list grants: user hash, client, created, last used")
     grants.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -49,6 +51,12 @@ def add_admin_parser(commands: Any, parser_class: type[argparse.ArgumentParser])
         "rotate-secret",
         help="re-encrypt stored keys under TINYFISH_MCP_SECRET (the old one in TINYFISH_MCP_SECRET_PREVIOUS)",
     )
+    unowned = actions.add_parser(
+        "unowned",
+        help="jwt mode: records of TINYFISH_API_KEY that no signed-in user owns (newest first)",
+    )
+    unowned.add_argument("--json", action="store_true", help="one JSON object per line")
+    unowned.add_argument("--limit", type=int, default=500, help="records looked at per kind (default 500)")
 
 
 def run_admin(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,6 +78,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await store.upgrade_schema()
         if args.admin_command == "grants":
             return await _grants(store, settings, as_json=args.json)
+        if args.admin_command == "unowned":
+            return await _unowned(store, settings, as_json=args.json, limit=max(1, args.limit))
         if args.admin_command == "revoke":
             return await _revoke(store, settings, user=args.user, client=args.client, grant=args.grant)
         return await _rotate(store, settings)
@@ -258,3 +268,52 @@ async def _rotate_client_secrets(store: Any, cipher: Any) -> tuple[int, int]:
             )
             done += 1
     return done, failed
+
+
+async def _unowned(store: Any, settings: Settings, *, as_json: bool, limit: int) -> int:
+    """Print what the deployment's key holds upstream that no user owns (jwt mode shows it to no one)."""
+    from .auth import AuthConfigurationError
+    from .auth.ownership_store import SqlOwnershipStore
+    from .tools.ownership import Kind
+    from .upstream.client import TinyFishClient
+    from .upstream.errors import UpstreamError
+    from .upstream.models import ListRunsParams
+
+    if settings.api_key is None:
+        raise AuthConfigurationError("set TINYFISH_API_KEY (the deployment's key) to list its records")
+    key = settings.api_key.get_secret_value()
+    owners = SqlOwnershipStore(store.engine)
+    found: list[tuple[str, str, str]] = []  # kind, id, created
+    async with TinyFishClient(settings) as client:
+        try:
+            runs: list[tuple[str, str]] = []
+            cursor: str | None = None
+            while len(runs) < limit:
+                page = await client.list_runs(key, ListRunsParams(limit=100, cursor=cursor))
+                runs += [(run.run_id, run.created_at or "-") for run in page.data]
+                cursor = page.pagination.next_cursor
+                if not cursor or not page.data:
+                    break
+            research = await client.research.list(key, limit=100)
+            datasets = await client.datasets.list(key, limit=100)
+            monitors = await client.monitors.list(key)
+        except UpstreamError as exc:
+            print(f"tinyfish-mcp admin: TinyFish could not list the records: {exc}", file=sys.stderr)
+            return 1
+        listed: dict[Kind, list[tuple[str, str]]] = {
+            "run": runs[:limit],
+            "research": [(r.research_run_id, str(r.created_at or "-")) for r in research.data],
+            "dataset": [(d.id, str(getattr(d, "created_at", None) or "-")) for d in datasets.data],
+            "monitor": [(m.id, str(getattr(m, "created_at", None) or "-")) for m in monitors.monitors],
+        }
+    for kind, rows in listed.items():
+        recorded = await owners.recorded(kind, [ident for ident, _ in rows])
+        found += [(kind, ident, created) for ident, created in rows if ident not in recorded]
+    for what, ident, created in found:
+        if as_json:
+            print(json.dumps({"kind": what, "id": ident, "created_at": created}))
+        else:
+            print(f"{what:<9} {ident:<40} {created}")
+    if not as_json:
+        print(f"{len(found)} unowned record(s): shown to no signed-in user in jwt mode.", file=sys.stderr)
+    return 0

@@ -263,8 +263,10 @@ def _close_browser_sessions(settings: Settings, sessions: Any) -> None:
     if not sessions.open_sessions():
         return
     if settings.mcp_keep_browser_sessions:
-        log.info("leaving %d browser session(s) open (TINYFISH_MCP_KEEP_BROWSER_SESSIONS)",
-                 len(sessions.open_sessions()))
+        log.info(
+            "leaving %d browser session(s) open (TINYFISH_MCP_KEEP_BROWSER_SESSIONS)",
+            len(sessions.open_sessions()),
+        )
         return
     import anyio
 

@@ -21,6 +21,7 @@ from . import __version__
 from .pipeline.arguments import ArgumentChecks, PromptChecks
 from .pipeline.catalog import Catalog
 from .pipeline.deadlines import Deadlines
+from .pipeline.resources import ResourceErrors
 from .pipeline.task_ids import TaskSeal
 from .pipeline.tasks import Tasks
 from .pipeline.tracing import RequestIds
@@ -29,7 +30,8 @@ from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
 from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
-from .tools.sessions import BrowserSessionStore, observed_sessions, owner_of_key
+from .tools.ownership import Ownership, OwnershipStore, say_account_wide
+from .tools.sessions import BrowserSessionStore, observed_sessions
 from .tracing import note_user
 from .upstream.client import TinyFishClient
 from .upstream.providers import build_providers
@@ -107,6 +109,7 @@ def build_server(
     run_keys: RunKeyStore | None = None,
     browser_sessions: BrowserSessionStore | None = None,
     resolve_owner: OwnerResolver | None = None,
+    owners: OwnershipStore | None = None,
     call_metrics: Callable[[Catalog], ServerMiddleware[Any]] | None = None,
 ) -> TinyFishServer:
     """The MCP server for ``settings``, with the toolsets of ``settings.mcp_toolsets``.
@@ -116,6 +119,8 @@ def build_server(
     key in the settings (stdio). The auth arguments pass straight to ``MCPServer``.
     ``browser_sessions`` and ``resolve_owner`` say where browser sessions are recorded and
     whose they are (default: this process's memory, owned by whoever holds the key).
+    ``owners``, given where users share one key (jwt mode), records and checks the owner of
+    every run, research run, dataset, monitor and profile setup (``tools/ownership.py``).
     ``call_metrics`` builds the middleware that counts tool calls (HTTP with metrics on).
     """
     owned = client is None
@@ -140,20 +145,24 @@ def build_server(
             if owned:
                 await upstream.aclose()
 
+    run_key_store = run_keys or default_run_keys(settings)
     deps = ToolDeps(
         settings=settings,
         client=upstream,
         resolve_key=resolve_and_remember,
         providers=providers,
-        run_keys=run_keys or MemoryRunKeyStore(settings.mcp_session_id_ttl),
+        run_keys=run_key_store,
         browser_sessions=observed_sessions(browser_sessions) if browser_sessions is not None else None,
         resolve_owner=resolve_owner,
+        ownership=None if owners is None else Ownership(owners, _owner_of(resolve_owner)),
     )
     # Tools are built from the schemas precomputed at build time when they match (pipeline/precomputed.py).
     catalog = Catalog()
     for name in settings.mcp_toolsets:
         import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(catalog, deps)
     compact_tool_schemas(catalog)
+    if owners is not None:
+        say_account_wide({tool.name: tool for tool in catalog.tools})
 
     # The pipeline around every request, in order (outermost first). Middleware sees the raw
     # request; extensions intercept tools/call once it is parsed. Nothing else wraps the SDK.
@@ -162,10 +171,11 @@ def build_server(
         *([call_metrics(catalog)] if call_metrics is not None else []),  # calls by tool and outcome
         Deadlines(catalog, settings),  # each tool call under its deadline, from the tool's nature
         PromptChecks(catalog),  # prompts/get: unknown names and bad arguments in our words
+        ResourceErrors(),  # resources/read: an unknown URI quoted bounded
     ]
     extensions = [
         ArgumentChecks(catalog, _provider_gaps(deps)),  # tools/call: unknown tools, bad arguments
-        Tasks(catalog, TaskSeal(settings), resolve_and_remember, _owner(resolve_owner)),  # long work as tasks
+        Tasks(catalog, TaskSeal(settings), resolve_and_remember, deps.owner),  # long work as tasks
     ]
     mcp = TinyFishServer(
         "tinyfish",
@@ -187,15 +197,20 @@ def build_server(
     return mcp
 
 
-def _owner(resolve_owner: OwnerResolver | None) -> OwnerResolver:
-    """Whose a task is: the deployment's owner of the key (default: whoever holds the key)."""
-    if resolve_owner is not None:
-        return resolve_owner
+def _owner_of(resolve_owner: OwnerResolver | None) -> OwnerResolver:
+    if resolve_owner is None:
+        raise ValueError("recording owners needs resolve_owner (who the signed-in user is)")
+    return resolve_owner
 
-    async def by_key(key: str) -> str:
-        return owner_of_key(key)
 
-    return by_key
+def default_run_keys(settings: Settings) -> RunKeyStore:
+    """Where session_ids are remembered when the transport gives no shared store: a SQLite
+    file under the user's state directory (stdio), so a retry after a restart is recognised."""
+    if settings.mcp_session_id_store == "memory":
+        return MemoryRunKeyStore(settings.mcp_session_id_ttl)
+    from .tools.runkeys_file import FileRunKeyStore
+
+    return FileRunKeyStore(settings.state_dir() / "session-ids.sqlite3", settings.mcp_session_id_ttl)
 
 
 def _provider_gaps(deps: ToolDeps) -> dict[str, dict[str, str]]:

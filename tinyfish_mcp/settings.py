@@ -16,7 +16,9 @@ cost about a tenth of it. Validation and its errors are pydantic's, as before.
 from __future__ import annotations
 
 import os
+import sys
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
@@ -30,6 +32,7 @@ __all__ = [
     "Product",
     "Settings",
     "Toolset",
+    "default_state_dir",
 ]
 
 # Production hosts, as the official SDK routes them when no base URL is given:
@@ -74,6 +77,20 @@ def environment_values(model: type[BaseModel], environ: dict[str, str] | None = 
         if value is not None:
             found[name] = value
     return found
+
+
+def default_state_dir() -> Path:
+    """The platform's usual place for an application's state, for tinyfish-mcp."""
+    home = Path.home()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA")
+        return (Path(base) if base else home / "AppData" / "Local") / "tinyfish-mcp"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "tinyfish-mcp"
+    xdg = os.environ.get("XDG_STATE_HOME", "").strip()
+    # The XDG spec ignores a relative path.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else home / ".local" / "state"
+    return base / "tinyfish-mcp"
 
 
 class Settings(BaseModel):
@@ -145,6 +162,16 @@ class Settings(BaseModel):
         default=3600,
         ge=600,
         description="Seconds a run's session_id is remembered (at least the 10-minute run limit).",
+    )
+    mcp_session_id_store: Literal["file", "memory"] = Field(
+        default="file",
+        description="stdio: where session_ids are remembered: a SQLite file in the state directory "
+        "(survives restarts, shared by the user's processes) or this process's memory.",
+    )
+    mcp_state_dir: Path | None = Field(
+        default=None,
+        description="stdio: the directory of the session_id file; default the platform's state "
+        "directory (Linux: $XDG_STATE_HOME/tinyfish-mcp or ~/.local/state/tinyfish-mcp).",
     )
     mcp_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     mcp_log_format: Literal["text", "json"] = Field(
@@ -313,6 +340,12 @@ class Settings(BaseModel):
         if not path and product == "search":
             return f"{DEFAULT_SEARCH_BASE_URL}/"
         return f"{DEFAULT_AGENT_BASE_URL}/v1/{product}{path}"
+
+    def state_dir(self) -> Path:
+        """Where this user's local state lives (stdio's session_id file)."""
+        if self.mcp_state_dir is not None:
+            return self.mcp_state_dir
+        return default_state_dir()
 
     def timeout_for(self, product: Product) -> float:
         """The read timeout for one request to ``product``."""

@@ -41,7 +41,8 @@ from mcp_types import (
 from pydantic import ValidationError
 
 from .gctune import settle_heap
-from .stdio_pipes import ClosedOnExit, ReceivedInTurn, Streams, pipe_stdio
+from .jsonrpc_screen import screen
+from .stdio_pipes import ClosedOnExit, ReceivedInTurn, RefusedMessage, Streams, pipe_stdio
 from .stdio_shutdown import Shutdown, signals_to
 
 __all__ = ["answer_for", "run_stdio", "serve_stdio"]
@@ -64,12 +65,18 @@ def _request_id(line: Any) -> str | int | None:
 
 def answer_for(exc: Exception) -> JSONRPCError:
     """The JSON-RPC error for an unreadable message (``exc`` is what the transport raised)."""
+    if isinstance(exc, RefusedMessage):
+        return JSONRPCError.model_validate(exc.answer)
     line = ""
     if isinstance(exc, ValidationError):
         errors = exc.errors(include_url=False)
         first: dict[str, Any] = dict(errors[0]) if errors else {}
         raw = first.get("input")
         line = raw if isinstance(raw, str) else ""
+        # The SDK's own reader (stdin not a pipe) read the line: screen it as the pipe reader does.
+        refused = screen(line.encode()) if line else None
+        if refused is not None:
+            return JSONRPCError.model_validate(refused)
         if first.get("type") != "json_invalid":
             ident = _request_id(raw)
             return JSONRPCError(
@@ -132,7 +139,6 @@ class _Answering(ReceivedInTurn):
         await self._inner.aclose()
 
 
-
 class _Answered(ClosedOnExit):
     """A write stream that notes which requests have been answered."""
 
@@ -156,7 +162,6 @@ class _Answered(ClosedOnExit):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
 
 
 @asynccontextmanager

@@ -35,7 +35,9 @@ import mcp_types as types
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 
-__all__ = ["PipeReadStream", "PipeWriteStream", "pipe_stdio"]
+from .jsonrpc_screen import screen
+
+__all__ = ["PipeReadStream", "PipeWriteStream", "RefusedMessage", "pipe_stdio"]
 
 # How long the last answers may take to drain into stdout at the end.
 DRAIN_SECONDS = 10.0
@@ -74,6 +76,14 @@ class ReceivedInTurn(ClosedOnExit):
             return await self.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise StopAsyncIteration from None
+
+
+class RefusedMessage(Exception):
+    """A line the screen refused (``jsonrpc_screen.py``); ``answer`` is the JSON-RPC error to send."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(answer["error"]["message"])
+        self.answer = answer
 
 
 class PipeReadStream(ReceivedInTurn):
@@ -118,6 +128,9 @@ class PipeReadStream(ReceivedInTurn):
         line = await self._line()
         if line is None:
             raise anyio.EndOfStream
+        refused = screen(line)
+        if refused is not None:
+            return RefusedMessage(refused)
         try:
             text = line.decode("utf-8", "replace")
             return SessionMessage(types.jsonrpc_message_adapter.validate_json(text, by_name=False))
@@ -126,7 +139,6 @@ class PipeReadStream(ReceivedInTurn):
 
     async def aclose(self) -> None:
         self._closed = True
-
 
 
 class PipeWriteStream(ClosedOnExit):
@@ -155,7 +167,6 @@ class PipeWriteStream(ClosedOnExit):
 
     async def aclose(self) -> None:
         self._closed = True
-
 
 
 def _servable(fd: int) -> bool:

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import tinyfish_mcp.auth.idempotency
+import tinyfish_mcp.auth.ownership_store
 import tinyfish_mcp.auth.ratelimit_backends
 import tinyfish_mcp.auth.sessions_store
 import tinyfish_mcp.auth.usage  # noqa: F401  (their tables join the store's metadata)
@@ -44,6 +45,7 @@ ALL_TABLES = FIRST_RELEASE_TABLES | {
     "tfmcp_browser_sessions",
     "tfmcp_rate_limits",
     "tfmcp_grant_usage",
+    "tfmcp_owned",
 }
 
 

@@ -72,15 +72,23 @@ async def test_each_owner_keeps_the_newest_fifty_and_ended_ones_for_a_day(databa
         await store.dispose()
 
 
-async def test_owner_is_the_key_digest_or_the_jwt_subject() -> None:
+async def test_owner_is_the_key_digest_or_the_jwt_issuer_and_subject() -> None:
     assert await owner_resolver("oauth")("sk-tinyfish-x") == owner_of_key("sk-tinyfish-x")
+    assert await owner_resolver("none")("sk-tinyfish-x") == owner_of_key("sk-tinyfish-x")
     with pytest.raises(MissingKeyError):
         await owner_resolver("jwt")("sk-deployment")
-    token = AccessToken(token="t", client_id="c", scopes=[], subject="user-42")
-    reset = auth_context_var.set(AuthenticatedUser(token))
-    try:
-        jwt_owner = await owner_resolver("jwt")("sk-deployment")
-    finally:
-        auth_context_var.reset(reset)
-    assert jwt_owner.startswith("sub:") and "user-42" not in jwt_owner
+
+    async def owner_of(issuer: str, subject: str) -> str:
+        token = AccessToken(token="t", client_id="c", scopes=[], subject=subject, claims={"iss": issuer})
+        reset = auth_context_var.set(AuthenticatedUser(token))
+        try:
+            return await owner_resolver("jwt")("sk-deployment")
+        finally:
+            auth_context_var.reset(reset)
+
+    jwt_owner = await owner_of("https://idp.example.com", "user-42")
+    assert jwt_owner.startswith("jwt:") and "user-42" not in jwt_owner
     assert jwt_owner != owner_of_key("sk-deployment")
+    # The same subject at another issuer is another person.
+    assert await owner_of("https://other-idp.example.com", "user-42") != jwt_owner
+    assert await owner_of("https://idp.example.com", "user-42") == jwt_owner

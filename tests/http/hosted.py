@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import uvicorn
 
 from tinyfish_mcp.http.app import create_app
@@ -103,3 +104,18 @@ def serve_app(**overrides: Any) -> Iterator[Served]:
         server["it"].should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+class Replica(httpx2.AsyncBaseTransport):
+    """The load balancer's choice: every request for the public URL goes to one replica."""
+
+    def __init__(self, served: Served) -> None:
+        self._port = int(served.url.rsplit(":", 1)[1])
+        self._inner = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.url = request.url.copy_with(port=self._port)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

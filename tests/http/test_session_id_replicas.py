@@ -19,7 +19,7 @@ import httpx2
 import pg
 import pytest
 from _mcp import result_json, result_text
-from hosted import Served, serve_app
+from hosted import Replica, Served, serve_app
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from oauth_helpers import BASE, RESOURCE, SECRET, Database, tokens_for
@@ -27,21 +27,6 @@ from oauth_helpers import BASE, RESOURCE, SECRET, Database, tokens_for
 DATABASES = ["sqlite", "postgres"] if pg.find_bindir() is not None else ["sqlite"]
 SLOW = "https://shop.example.com/?tf_scenario=slow&tf_steps=30&tf_step_delay=0.1"
 CREATES = ("/v1/automation/run-sse", "/v1/automation/run-async")
-
-
-class _Replica(httpx2.AsyncBaseTransport):
-    """The load balancer's choice: every request for the public URL goes to one replica."""
-
-    def __init__(self, served: Served) -> None:
-        self._port = int(served.url.rsplit(":", 1)[1])
-        self._inner = httpx2.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        request.url = request.url.copy_with(port=self._port)
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +61,14 @@ def replicas(emulator: Any, database: Database) -> Iterator[tuple[Served, Served
 async def _client(served: Served, access_token: str) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {access_token}"}
     async with (
-        httpx2.AsyncClient(transport=_Replica(served), headers=headers, timeout=30) as http,
+        httpx2.AsyncClient(transport=Replica(served), headers=headers, timeout=30) as http,
         Client(streamable_http_client(RESOURCE, http_client=http)) as client,
     ):
         yield client
 
 
 async def _sign_in(served: Served, api_key: str) -> str:
-    async with httpx2.AsyncClient(transport=_Replica(served), base_url=BASE) as browser:
+    async with httpx2.AsyncClient(transport=Replica(served), base_url=BASE) as browser:
         _, tokens = await tokens_for(browser, api_key=api_key)
     return tokens.access_token
 

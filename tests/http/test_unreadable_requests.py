@@ -75,3 +75,63 @@ def test_unreadable_lines_over_stdio_get_a_json_rpc_error(emulator: Any) -> None
         proc.wait(timeout=10)
         log = proc.stderr.read().decode()
     assert "Traceback" not in log, log
+
+
+def _nested(ident: Any, depth: int, *, id_last: bool = False) -> str:
+    deep = "[" * depth + "]" * depth
+    params = '{"name":"get_run","arguments":{"id":' + deep + "}}"
+    head = '{"jsonrpc":"2.0",'
+    if id_last:
+        return head + f'"method":"tools/call","params":{params},"id":{json.dumps(ident)}}}'
+    return head + f'"id":{json.dumps(ident)},"method":"tools/call","params":{params}}}'
+
+
+PING = '{"jsonrpc":"2.0","id":%s,"method":"ping"}'
+# (the message, the id the answer must carry, the JSON-RPC error code)
+MALFORMED: list[tuple[str, Any, int]] = [
+    (_nested(11, 1_000), 11, -32600),
+    (_nested(12, 5_000), 12, -32600),
+    (_nested("deep-id", 6_000, id_last=True), "deep-id", -32600),
+    ("not json", None, -32700),
+    ("[" + PING % 1 + "," + PING % 2 + "]", None, -32600),
+    (PING % "1.5", None, -32600),
+    (PING % "1e400", None, -32600),
+    (PING % "{}", None, -32600),
+    (PING % "true", None, -32600),
+    (PING % "null", None, -32600),
+    (PING % json.dumps("x" * 300), None, -32600),
+    (json.dumps({"jsonrpc": "2.0", "id": 13, "method": "m\u0000" * 100_000}), 13, -32601),
+    ('{"jsonrpc": "2.0", "id": 14}', 14, -32600),
+]
+
+
+def _check(answer: dict[str, Any], text: str, ident: Any, code: int) -> None:
+    assert answer["id"] == ident and answer["error"]["code"] == code, text[:300]
+    assert len(text) < 1_000, text[:300]
+    assert "validation error" not in text and "Traceback" not in text
+
+
+def test_malformed_messages_over_http_get_bounded_answers_with_their_id(open_server: Served) -> None:
+    with httpx.Client(timeout=30) as http:
+        for body, ident, code in MALFORMED:
+            response = http.post(open_server.mcp_url, content=body, headers=MCP_HEADERS)
+            assert response.status_code == 400, (body[:60], response.status_code, response.text[:200])
+            _check(response.json(), response.text, ident, code)
+        # A stateless server has no server-initiated stream to offer.
+        stream = http.get(open_server.mcp_url, headers={"Accept": "text/event-stream"})
+        assert stream.status_code == 405 and stream.headers["allow"] == "POST"
+        # And it goes on serving.
+        ping = http.post(open_server.mcp_url, content=PING % 15, headers=MCP_HEADERS)
+        assert ping.status_code == 200 and '"id":15' in ping.text.replace(" ", "")
+
+
+def test_malformed_messages_over_stdio_get_bounded_answers_with_their_id(emulator: Any) -> None:
+    with _stdio(emulator) as proc:
+        assert _exchange(proc, json.dumps(INITIALIZE))["id"] == 1
+        for line, ident, code in MALFORMED:
+            answer = _exchange(proc, line)
+            _check(answer, json.dumps(answer), ident, code)
+        assert _exchange(proc, PING % 16) == {"jsonrpc": "2.0", "id": 16, "result": {}}
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=10)

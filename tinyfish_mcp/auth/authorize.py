@@ -68,6 +68,7 @@ class AuthorizeLimits:
     pending_per_address: int = 60
     pending_max: int = MAX_PENDING
 
+
 _NO_STORE = {"Cache-Control": "no-store"}
 
 

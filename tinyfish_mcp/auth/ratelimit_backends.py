@@ -72,9 +72,7 @@ class SqlRateLimiter:
             current = await self._bump(conn, current_bucket, expires_at=(index + 2) * window)
             previous = (
                 await conn.execute(
-                    select(rate_limits.c.hits).where(
-                        rate_limits.c.bucket == _bucket(key, window, index - 1)
-                    )
+                    select(rate_limits.c.hits).where(rate_limits.c.bucket == _bucket(key, window, index - 1))
                 )
             ).scalar()
             wait = sliding_decision(current, int(previous or 0), limit, window, elapsed)

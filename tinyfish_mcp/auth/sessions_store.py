@@ -8,8 +8,8 @@ when it ended. Ended sessions are forgotten a day later; each owner keeps at mos
 ``MAX_SESSIONS_PER_OWNER`` rows.
 
 :func:`owner_resolver` names the owner: the TinyFish account (a digest of its key) in
-oauth mode, where every user brings their own key; the token's subject in jwt mode,
-where every user shares the deployment's key.
+oauth mode, where every user brings their own key, and in none mode (one owner); the
+token's issuer and subject in jwt mode, where every user shares the deployment's key.
 """
 
 from __future__ import annotations
@@ -87,6 +87,11 @@ class SqlSessionStore:
             raise ValueError("SqlSessionStore needs an engine or a database URL")
         self._owns_engine = engine is None
         self._engine = engine if engine is not None else _engine(str(database_url))
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine the store works on (the OAuth store's, or its own)."""
+        return self._engine
 
     async def dispose(self) -> None:
         """Dispose of the engine if it is this store's own."""
@@ -170,7 +175,8 @@ class SqlSessionStore:
 
 
 def owner_resolver(mode: str) -> OwnerResolver:
-    """Who owns the sessions a request creates: the key's account (oauth) or the token's subject (jwt)."""
+    """Who owns what a request creates: the key's account (oauth, none) or the token's issuer
+    and subject (jwt)."""
 
     async def resolve(key: str) -> str:
         if mode != "jwt":
@@ -178,6 +184,8 @@ def owner_resolver(mode: str) -> OwnerResolver:
         token = get_access_token()
         if token is None or not token.subject:
             raise MissingKeyError("This request is not signed in. Reconnect so that it asks you to sign in.")
-        return "sub:" + hashlib.sha256(token.subject.encode()).hexdigest()
+        claims = token.claims or {}
+        issuer = str(claims.get("iss") or "")
+        return "jwt:" + hashlib.sha256(f"{issuer}\n{token.subject}".encode()).hexdigest()
 
     return resolve

@@ -155,9 +155,7 @@ class BBState:
             s.context_id == context_id and s.persist and s.ended_at is None for s in self.sessions.values()
         )
 
-    async def start(
-        self, session: BBSession, browsers: Browsers | None, time_scale: float
-    ) -> None:
+    async def start(self, session: BBSession, browsers: Browsers | None, time_scale: float) -> None:
         """Start the session's browser (with Chromium) and its end-of-life timer."""
         if browsers is not None:
             profile: str | None = None

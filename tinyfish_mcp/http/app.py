@@ -38,6 +38,7 @@ from .access import AccessLog
 from .readiness import SchemaCheck
 from .redaction import install_log_redaction
 from .routing import ResponseModeRouter
+from .screening import screen_endpoint
 from .security import (
     BodyLimitMiddleware,
     ConfigError,
@@ -151,18 +152,25 @@ async def create_app(
             "auth": auth_setup.auth_settings,
         }
 
-    sessions = None
-    engine: Any = None
-    if auth_setup is not None:
-        # Signed-in users' browser sessions live in the shared database, so that any replica
-        # can list and close them; each user sees only their own.
-        from ..auth.sessions_store import SqlSessionStore, owner_resolver
+    # Every hosted mode keeps its records in the shared database, so that any replica lists and
+    # closes a user's browser sessions and recognises a retried session_id. Where users share
+    # one key (jwt), it also records the owner of everything started (tools/ownership.py).
+    from ..auth.idempotency import SqlRunKeyStore
+    from ..auth.sessions_store import SqlSessionStore, owner_resolver
 
-        store = getattr(auth_setup.provider, "store", None)
-        engine = getattr(store, "engine", None)
-        sessions = SqlSessionStore(engine, database_url=settings.mcp_database_url)
-        mcp_kwargs["browser_sessions"] = sessions
-        mcp_kwargs["resolve_owner"] = owner_resolver(settings.mcp_auth)
+    store = getattr(auth_setup.provider, "store", None) if auth_setup is not None else None
+    engine: Any = getattr(store, "engine", None)
+    sessions = SqlSessionStore(engine, database_url=settings.mcp_database_url)
+    engine = sessions.engine
+    mcp_kwargs["browser_sessions"] = sessions
+    mcp_kwargs["resolve_owner"] = owner_resolver(settings.mcp_auth)
+    run_keys = auth_setup.run_keys if auth_setup is not None else None
+    if run_keys is None:
+        run_keys = SqlRunKeyStore(engine, settings.mcp_session_id_ttl)
+    if settings.mcp_auth == "jwt":
+        from ..auth.ownership_store import SqlOwnershipStore
+
+        mcp_kwargs["owners"] = SqlOwnershipStore(engine)
 
     metrics_routes: list[BaseRoute] = []
     if settings.mcp_metrics_token is not None:
@@ -173,13 +181,7 @@ async def create_app(
         mcp_kwargs["call_metrics"] = CallMetrics
         token = settings.mcp_metrics_token.get_secret_value()
         metrics_routes.append(Route("/metrics", metrics_endpoint(token), methods=["GET"]))
-    mcp = build_server(
-        settings,
-        client=client,
-        resolve_key=resolve_key,
-        run_keys=auth_setup.run_keys if auth_setup is not None else None,
-        **mcp_kwargs,
-    )
+    mcp = build_server(settings, client=client, resolve_key=resolve_key, run_keys=run_keys, **mcp_kwargs)
     wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
 
     def mcp_http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:
@@ -191,6 +193,7 @@ async def create_app(
             transport_security=transport_security(settings),
             host=settings.mcp_host,
         )
+        screen_endpoint(app, "/mcp", stateless=settings.mcp_stateless)
         return wrap(app), mcp.session_manager
 
     served_app, manager = mcp_http_app(json_response=False)
@@ -202,7 +205,7 @@ async def create_app(
         served_app = ResponseModeRouter(served_app, json_app, streaming_tools(mcp), "/mcp")
 
     drain = Drain(settings.mcp_shutdown_grace_seconds)
-    store_engine = engine if engine is not None else getattr(sessions, "_engine", None)
+    store_engine = engine
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -210,8 +213,7 @@ async def create_app(
             drain.watch_signals()
         if auth_setup is not None:
             await auth_setup.startup()
-        if sessions is not None:
-            await sessions.create_table()
+        await sessions.create_table()
         try:
             # A mounted sub-app's lifespan does not run, so the session managers are entered here.
             async with contextlib.AsyncExitStack() as stack:
@@ -229,8 +231,7 @@ async def create_app(
                 drain.unwatch_signals()
             if auth_setup is not None:
                 await auth_setup.shutdown()
-            if sessions is not None:
-                await sessions.dispose()
+            await sessions.dispose()
             if owns_client:
                 await client.aclose()
 

@@ -4,8 +4,9 @@ A task id is AES-256-GCM over ``{kind, upstream id, owner, tool, created}``: it 
 forged or read, and ``tasks/get`` on any replica (or after a restart) opens it and reads
 TinyFish directly. The key comes from the deployment secret (``TINYFISH_MCP_SECRET``,
 through HKDF with its own label, like the OAuth sealing in ``auth/crypto.py``); without
-one (stdio), from a random key kept in the user's state directory
-(``$XDG_STATE_HOME/tinyfish-mcp/task-key``, created 0600 on first use).
+one (stdio), from a random key kept beside the session_id file in the user's state
+directory (``Settings.state_dir()``: ``$XDG_STATE_HOME/tinyfish-mcp/task-key``, created
+0600 on first use).
 """
 
 from __future__ import annotations
@@ -23,21 +24,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..settings import Settings
 
-__all__ = ["SealedTask", "TaskSeal", "state_dir"]
+__all__ = ["SealedTask", "TaskSeal"]
 
 _LABEL = b"tinyfish-mcp/task-ids/v1"
 _NONCE = 12
 _PREFIX = "tft1."
 
 
-def state_dir() -> Path:
-    """Where this user's local state lives: ``$XDG_STATE_HOME/tinyfish-mcp`` (~/.local/state by default)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "tinyfish-mcp"
-
-
-def _local_key() -> bytes:
-    path = state_dir() / "task-key"
+def _local_key(directory: Path) -> bytes:
+    path = directory / "task-key"
     try:
         key = path.read_bytes()
         if len(key) == 32:
@@ -90,7 +85,7 @@ class TaskSeal:
                 older = [p for p in (previous.get_secret_value().split(",") if previous else []) if p.strip()]
                 keys = [_derive(secret), *(_derive(p.strip()) for p in older)]
             else:
-                keys = [_local_key()]
+                keys = [_local_key(settings.state_dir())]
             self._keys = [AESGCM(k) for k in keys]
         return self._keys
 

@@ -38,7 +38,7 @@ from ._recover import NotStartedError, create_runs
 from ._run_work import RunTasks, follow_existing_run, follow_new_run
 from ._schema import as_tool_result, compact_input_schema
 from .context import ToolDeps
-from .errors import invalid_input, tool_error, upstream_call
+from .errors import invalid_input, shown_id, tool_error, upstream_call
 from .idempotency import RunClaim, claim_run
 from .prompts import register_prompts
 from .results import (
@@ -106,7 +106,7 @@ async def _claim(
     """No session_id: ``None`` (just create). Otherwise a claim to create, or the run id to follow."""
     if session_id is None:
         return None
-    return await claim_run(deps.run_keys, key, session_id, request, wait=wait)
+    return await claim_run(deps.run_keys, key, session_id, request, wait=wait, owner=await deps.owner(key))
 
 
 def register(mcp: Catalog, deps: ToolDeps) -> None:
@@ -153,16 +153,20 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         wait = max(1.0, wait - (anyio.current_time() - asked_at))
         if isinstance(claim, str):
             return _deliver(deps, await follow_existing_run(deps, key, claim, ctx, wait))
+
+        async def started(run_id: str) -> None:
+            await deps.record_owned(key, "run", [run_id])
+            if claim is not None:
+                await claim.started(run_id)
+
         try:
-            out = await follow_new_run(
-                deps, key, request, ctx, wait, on_started=claim.started if claim else None
-            )
+            out = await follow_new_run(deps, key, request, ctx, wait, on_started=started)
         except BaseException as exc:
             if claim is not None:
                 await claim.failed(exc, refused=isinstance(exc, NotStartedError))
             raise
-        if claim is not None and out.run_id:
-            await claim.started(out.run_id)
+        if out.run_id:
+            await started(out.run_id)
         return _deliver(deps, out)
 
     @mcp.tool(
@@ -176,6 +180,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         run_id: RunIdArg, ctx: Context[Any, Any], max_wait_seconds: MaxWait = None
     ) -> Annotated[CallToolResult, RunResult]:
         key = await deps.resolve_key()
+        await upstream_call(f"looking up run {shown_id(run_id)}", deps.require_owned(key, "run", run_id))
         out = await follow_existing_run(deps, key, run_id, ctx, max_wait_seconds or window)
         return _deliver(deps, out)
 
@@ -236,6 +241,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
                 message = error.message if error else "no run_id was returned"
                 raise tool_error(UpstreamError(message, code="RUN_NOT_STARTED"), action="starting the run")
         assert run_id is not None
+        await deps.record_owned(key, "run", [run_id])
         if claim is not None:
             await claim.started(run_id)
         return as_tool_result(
@@ -271,11 +277,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         run_ids = out.run_ids
         if out.response is not None:
             run_ids = out.response.run_ids
-            if not run_ids:
-                error = out.response.error
-                message = error.message if error else "no run_ids were returned"
-                failure = UpstreamError(message, code="BATCH_NOT_STARTED")
-                raise tool_error(failure, action="starting the batch")
+        await deps.record_owned(key, "run", list(run_ids))
+        if out.response is not None and not run_ids:
+            error = out.response.error
+            message = error.message if error else "no run_ids were returned"
+            failure = UpstreamError(message, code="BATCH_NOT_STARTED")
+            raise tool_error(failure, action="starting the batch")
         return as_tool_result(
             StartedRuns(
                 run_ids=run_ids,

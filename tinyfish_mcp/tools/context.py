@@ -17,6 +17,7 @@ from ..settings import Settings
 from ..upstream.client import TinyFishClient
 from ..upstream.providers import Providers
 from .idempotency import MemoryRunKeyStore, RunKeyStore
+from .ownership import Kind, Ownership
 from .sessions import BrowserSessionStore, owner_of_key
 
 __all__ = ["KeyResolver", "MissingKeyError", "OwnerResolver", "ToolDeps", "settings_key_resolver"]
@@ -66,7 +67,20 @@ class ToolDeps:
     # owns them (None: whoever holds the key, see ``sessions.owner_of_key``).
     browser_sessions: BrowserSessionStore | None = None
     resolve_owner: OwnerResolver | None = None
+    # Owners of runs, research runs, datasets, monitors and profile setups, where owners share
+    # one key (jwt mode); None where the key itself separates them (oauth) or one owner has it all.
+    ownership: Ownership | None = None
 
     async def owner(self, key: str) -> str:
-        """Who owns the browsers created with ``key``: the signed-in user when hosted."""
+        """Who owns what is created with ``key``: the signed-in user when hosted."""
         return await self.resolve_owner(key) if self.resolve_owner is not None else owner_of_key(key)
+
+    async def require_owned(self, key: str, kind: Kind, resource_id: str) -> None:
+        """Raise ``NotFoundError`` (as TinyFish would) unless the caller owns ``resource_id``."""
+        if self.ownership is not None:
+            await self.ownership.require(key, kind, resource_id)
+
+    async def record_owned(self, key: str, kind: Kind, resource_ids: list[str]) -> None:
+        """Record the caller as the owner of what it just started (no-op where keys separate owners)."""
+        if self.ownership is not None:
+            await self.ownership.record(key, kind, resource_ids)

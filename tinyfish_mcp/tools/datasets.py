@@ -32,9 +32,10 @@ from ..upstream.errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
+from ._owned_lists import fetch_each, owned_page
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
-from .errors import explain, invalid_input, upstream_call
+from .errors import explain, invalid_input, shown_id, upstream_call
 
 __all__ = ["DatasetResult", "register"]
 
@@ -193,6 +194,26 @@ async def _watch_population(
     return as_tool_result(done)
 
 
+async def _require(deps: ToolDeps, key: str, dataset_id: str) -> None:
+    """Not found, as TinyFish says it, unless the caller owns the dataset (shared key)."""
+    await upstream_call(
+        f"reading dataset {shown_id(dataset_id)}", deps.require_owned(key, "dataset", dataset_id), find=FIND
+    )
+
+
+async def _own_datasets(deps: ToolDeps, key: str, *, cursor: str | None, limit: int) -> DatasetRows:
+    """list_datasets where users share a key: the caller's datasets, paged by our cursor."""
+
+    async def fetch(ids: list[str]) -> dict[str, Dataset]:
+        return await fetch_each(ids, lambda ident: deps.client.datasets.get(key, ident))
+
+    page = await upstream_call(
+        "listing datasets",
+        owned_page(deps, key, "dataset", cursor=cursor, limit=limit, fetch=fetch, chunk=20),
+    )
+    return DatasetRows(datasets=[_summary(d) for d in page.items], next_cursor=page.next_cursor)
+
+
 def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the dataset tools on ``mcp``."""
     window = deps.settings.mcp_call_window
@@ -250,6 +271,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             deps.client.datasets.create(key, request),
             find=FIND,
         )
+        await deps.record_owned(key, "dataset", [dataset.id])
         return await _watch_population(deps, key, dataset, ctx, max_wait_seconds or window)
 
     @mcp.tool(
@@ -266,13 +288,14 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         max_wait_seconds: MaxWait = None,
     ) -> Annotated[CallToolResult, DatasetResult]:
         key = await deps.resolve_key()
+        await _require(deps, key, dataset_id)
         dataset = await upstream_call(
-            f"reading dataset {dataset_id}", deps.client.datasets.get(key, dataset_id), find=FIND
+            f"reading dataset {shown_id(dataset_id)}", deps.client.datasets.get(key, dataset_id), find=FIND
         )
         if dataset.run is None or dataset.run.status not in IN_PROGRESS:
             dataset = await upstream_call(
-                f"starting to populate dataset {dataset_id} (a run may have started: call populate_dataset "
-                "again to follow it, it never starts a second one while one is going)",
+                f"starting to populate dataset {shown_id(dataset_id)} (a run may have started: call "
+                "populate_dataset again to follow it, it never starts a second one while one is going)",
                 deps.client.datasets.populate(key, dataset_id, reset=reset or None, target_rows=target_rows),
                 find=FIND,
             )
@@ -285,11 +308,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         limit: Annotated[int, Field(ge=1, le=250)] = 50,
     ) -> Annotated[CallToolResult, DatasetResult]:
         key = await deps.resolve_key()
+        await _require(deps, key, dataset_id)
         dataset = await upstream_call(
-            f"reading dataset {dataset_id}", deps.client.datasets.get(key, dataset_id), find=FIND
+            f"reading dataset {shown_id(dataset_id)}", deps.client.datasets.get(key, dataset_id), find=FIND
         )
         page = await upstream_call(
-            f"reading the rows of dataset {dataset_id}",
+            f"reading the rows of dataset {shown_id(dataset_id)}",
             deps.client.datasets.rows(key, dataset_id, limit=limit, after=cursor),
             find=FIND,
         )
@@ -314,6 +338,8 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         cursor: str | None = None, limit: Annotated[int, Field(ge=1, le=100)] = 20
     ) -> Annotated[CallToolResult, DatasetRows]:
         key = await deps.resolve_key()
+        if deps.ownership is not None:
+            return as_tool_result(await _own_datasets(deps, key, cursor=cursor, limit=limit))
         listed = await upstream_call(
             "listing datasets", deps.client.datasets.list(key, limit=limit, cursor=cursor)
         )
@@ -333,12 +359,13 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     )
     async def cancel_dataset_run(dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
         key = await deps.resolve_key()
+        await _require(deps, key, dataset_id)
         dataset = await upstream_call(
-            f"reading dataset {dataset_id}", deps.client.datasets.get(key, dataset_id), find=FIND
+            f"reading dataset {shown_id(dataset_id)}", deps.client.datasets.get(key, dataset_id), find=FIND
         )
         if dataset.run is not None and dataset.run.status in IN_PROGRESS:
             await upstream_call(
-                f"cancelling the population of dataset {dataset_id}",
+                f"cancelling the population of dataset {shown_id(dataset_id)}",
                 deps.client.datasets.cancel_run(key, dataset_id, dataset.run.id),
                 find=FIND,
             )
@@ -355,8 +382,11 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     )
     async def delete_dataset(dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
         key = await deps.resolve_key()
+        await _require(deps, key, dataset_id)
         deleted = await upstream_call(
-            f"deleting dataset {dataset_id}", deps.client.datasets.delete(key, dataset_id), find=FIND
+            f"deleting dataset {shown_id(dataset_id)}",
+            deps.client.datasets.delete(key, dataset_id),
+            find=FIND,
         )
         return as_tool_result(
             DatasetResult(dataset_id=deleted.id, status="deleted" if deleted.deleted else "kept", row_count=0)

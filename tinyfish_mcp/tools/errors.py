@@ -16,7 +16,7 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
-from ..pipeline.wording import describe_errors, join_problems
+from ..pipeline.wording import describe_errors, join_problems, safe_text
 from ..upstream.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -36,6 +36,7 @@ __all__ = [
     "invalid_input",
     "is_credit_error",
     "remember_caller",
+    "shown_id",
     "tool_error",
     "upstream_call",
 ]
@@ -48,6 +49,17 @@ BALANCE_TIMEOUT = 3.0
 _BALANCE: ContextVar[Callable[[], Awaitable[str | None]] | None] = ContextVar(
     "tinyfish_balance", default=None
 )
+
+
+MAX_SHOWN_ID = 80
+"""Characters of an id quoted in a message; a longer id is cut and its length said."""
+
+
+def shown_id(ident: str) -> str:
+    """An id as a message quotes it: escaped, and cut (saying its length) when long."""
+    if len(ident) <= MAX_SHOWN_ID:
+        return safe_text(ident, MAX_SHOWN_ID)
+    return f"{safe_text(ident, MAX_SHOWN_ID)} ({len(ident):,} characters)"
 
 
 def remember_caller(client: TinyFishClient, key: str) -> None:
@@ -133,7 +145,7 @@ def tool_error(
 def invalid_input(exc: ValidationError, *, what: str | None = None) -> ToolError:
     """A ``ToolError`` with one line per invalid field (of ``what``, when named), in our words.
 
-    Bounded and safe to show, like every argument error (``_wording.py``).
+    Bounded and safe to show, like every argument error (``pipeline/wording.py``).
     """
     return ToolError(join_problems(describe_errors(exc), what=what))
 

@@ -8,10 +8,12 @@ reconnect, a model that sent the call twice) follows that run instead of creatin
 billing) another. A call that arrives while the first is still starting waits for its
 run id.
 
-What is remembered lives behind :class:`RunKeyStore`: :class:`MemoryRunKeyStore` in the
-process (stdio), a table in the shared database when hosted (``auth/idempotency.py``),
-so that any replica recognises a retry. Keys are never stored: the owner of a claim is
-the SHA-256 of the API key, and the request is remembered only as a fingerprint, so a
+What is remembered lives behind :class:`RunKeyStore`: a SQLite file in the user's state
+directory on stdio (``runkeys_file.py``: it survives a restart and is shared by the user's
+processes), a table in the shared database in every hosted mode (``auth/idempotency.py``),
+so that any replica recognises a retry; :class:`MemoryRunKeyStore` when asked for. Keys
+are never stored: a claim is scoped by a SHA-256 of the owner (the signed-in user, where
+users share a key) and the API key, and the request is remembered only as a fingerprint, so a
 ``session_id`` reused for a *different* run is refused instead of answered with the
 wrong run.
 """
@@ -41,6 +43,7 @@ __all__ = [
     "claim_run",
     "fingerprint",
     "owner_of",
+    "scope_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -201,8 +204,20 @@ def _unknown_error(session_id: str) -> ToolError:
     )
 
 
+def scope_of(owner: str, api_key: str) -> str:
+    """The scope a session_id is remembered in: the owner (the signed-in user, where users share
+    a key) and the key, as one SHA-256 in hex, so no store holds either."""
+    return hashlib.sha256(f"{owner}\n{api_key}".encode()).hexdigest()
+
+
 async def claim_run(
-    store: RunKeyStore, api_key: str, session_id: str, request: RunRequest, *, wait: float
+    store: RunKeyStore,
+    api_key: str,
+    session_id: str,
+    request: RunRequest,
+    *,
+    wait: float,
+    owner: str | None = None,
 ) -> RunClaim | str:
     """Claim ``session_id`` for ``request``, or find the run an earlier call started.
 
@@ -210,8 +225,10 @@ async def claim_run(
     follow. Raises ``ToolError`` when the session_id was used for another run, when an
     earlier attempt may have started a run whose id is unknown, or when a concurrent
     call is still starting the run after ``wait`` seconds (at most ``WAIT_LIMIT``).
+    ``owner`` names the caller where several share ``api_key`` (jwt mode): another owner's
+    session_id is then a different one, never their run.
     """
-    owner = owner_of(api_key)
+    owner = scope_of(owner, api_key) if owner is not None else owner_of(api_key)
     digest = fingerprint(request)
     deadline = time.monotonic() + min(wait, WAIT_LIMIT)
     pause = _LOOK_FIRST

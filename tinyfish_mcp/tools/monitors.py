@@ -27,7 +27,7 @@ from ._cron import checks_per_day
 from ._schema import OutputModel, as_tool_result
 from .bounds import clip
 from .context import ToolDeps
-from .errors import invalid_input, upstream_call
+from .errors import invalid_input, shown_id, upstream_call
 
 __all__ = ["CHECK_PRICE_USD", "CheckResult", "MonitorInfo", "MonitorRows", "register", "schedule_cost"]
 
@@ -174,6 +174,13 @@ def check_result(run: MonitorRun, budget: int) -> CheckResult:
     return CheckResult(check_id=run.id, results=hits, new_results=len(new), note=note)
 
 
+async def _require(deps: ToolDeps, key: str, monitor_id: str) -> None:
+    """Not found, as TinyFish says it, unless the caller owns the monitor (shared key)."""
+    await upstream_call(
+        f"reading monitor {shown_id(monitor_id)}", deps.require_owned(key, "monitor", monitor_id), find=FIND
+    )
+
+
 def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the seven monitor tools on ``mcp``."""
     budget = deps.settings.mcp_max_result_chars
@@ -216,6 +223,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             deps.client.monitors.create(key, request),
             find=FIND,
         )
+        await deps.record_owned(key, "monitor", [created.monitor.id])
         return as_tool_result(
             CreatedMonitor(
                 monitor=monitor_info(created.monitor, detail=True), baseline=check_result(created.run, budget)
@@ -226,7 +234,13 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     async def list_monitors() -> Annotated[CallToolResult, MonitorRows]:
         key = await deps.resolve_key()
         listed = await upstream_call("listing monitors", deps.client.monitors.list(key))
-        return as_tool_result(MonitorRows(monitors=[monitor_info(m) for m in listed.monitors[:200]]))
+        monitors = listed.monitors
+        if deps.ownership is not None:
+            # The list is whole (no paging upstream): keep the caller's own.
+            mine, _ = await deps.ownership.split(key, "monitor", [m.id for m in monitors])
+            kept = set(mine)
+            monitors = [m for m in monitors if m.id in kept]
+        return as_tool_result(MonitorRows(monitors=[monitor_info(m) for m in monitors[:200]]))
 
     @mcp.tool(
         description="A monitor's config, schedule, cost, status and last_error (relay it when status is "
@@ -235,16 +249,18 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     )
     async def get_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorInfo]:
         key = await deps.resolve_key()
+        await _require(deps, key, monitor_id)
         monitor = await upstream_call(
-            f"reading monitor {monitor_id}", deps.client.monitors.get(key, monitor_id), find=FIND
+            f"reading monitor {shown_id(monitor_id)}", deps.client.monitors.get(key, monitor_id), find=FIND
         )
         return as_tool_result(monitor_info(monitor, detail=True))
 
     @mcp.tool(description=RUN, annotations=changes(idempotent=False))
     async def run_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, CheckResult]:
         key = await deps.resolve_key()
+        await _require(deps, key, monitor_id)
         ran = await upstream_call(
-            f"checking monitor {monitor_id} (do not retry at once: a check may have run)",
+            f"checking monitor {shown_id(monitor_id)} (do not retry at once: a check may have run)",
             deps.client.monitors.run(key, monitor_id),
             find=FIND,
         )
@@ -252,8 +268,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     async def _set(monitor_id: str, status: Literal["paused", "active"], verb: str) -> CallToolResult:
         key = await deps.resolve_key()
+        await _require(deps, key, monitor_id)
         monitor = await upstream_call(
-            f"{verb} monitor {monitor_id}",
+            f"{verb} monitor {shown_id(monitor_id)}",
             deps.client.monitors.set_status(key, monitor_id, status),
             find=FIND,
         )
@@ -279,9 +296,14 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     )
     async def cancel_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
         key = await deps.resolve_key()
+        await _require(deps, key, monitor_id)
         deleted = await upstream_call(
-            f"deleting monitor {monitor_id}", deps.client.monitors.cancel(key, monitor_id), find=FIND
+            f"deleting monitor {shown_id(monitor_id)}",
+            deps.client.monitors.cancel(key, monitor_id),
+            find=FIND,
         )
         if not deleted.deleted:
-            raise ToolError(f"TinyFish did not delete monitor {monitor_id}; check it with get_monitor.")
+            raise ToolError(
+                f"TinyFish did not delete monitor {shown_id(monitor_id)}; check it with get_monitor."
+            )
         return as_tool_result(MonitorStatus(monitor_id=deleted.id, status="cancelled", deleted=True))

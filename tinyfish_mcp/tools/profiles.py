@@ -24,7 +24,7 @@ from ..upstream.profiles import (
 from ._schema import OutputModel, as_tool_result
 from .browser import _inspector_url
 from .context import ToolDeps
-from .errors import invalid_input, upstream_call
+from .errors import invalid_input, shown_id, upstream_call
 from .sessions import SessionRecord
 
 __all__ = ["ProfileSaved", "ProfileSetup", "register", "saved"]
@@ -139,6 +139,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             "opening the profile setup browser (it may be open already: do not retry at once)",
             deps.client.profiles.start_setup(key, profile_id, request),
         )
+        await deps.record_owned(key, "profile_setup", [session.session_id])
         await _remember(deps, key, session, timeout_seconds)
         live = await _inspector_url(deps.client, key, session.base_url) if url else None
         return as_tool_result(
@@ -172,6 +173,11 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from None
         key = await deps.resolve_key()
+        await upstream_call(
+            f"reading profile setup session {shown_id(session_id)}",
+            deps.require_owned(key, "profile_setup", session_id),
+            find=FIND,
+        )
         result = await upstream_call(
             f"saving profile {profile_id}", deps.client.profiles.save(key, profile_id, request), find=FIND
         )
@@ -188,6 +194,11 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         profile_id: ProfileArg, session_id: SessionArg
     ) -> Annotated[CallToolResult, SetupCancelled]:
         key = await deps.resolve_key()
+        await upstream_call(
+            f"reading profile setup session {shown_id(session_id)}",
+            deps.require_owned(key, "profile_setup", session_id),
+            find=FIND,
+        )
         result = await upstream_call(
             f"cancelling the setup of profile {profile_id}",
             deps.client.profiles.cancel_setup(key, profile_id, session_id),

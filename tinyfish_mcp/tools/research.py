@@ -49,8 +49,9 @@ from ._research_out import (
     research_result,
     research_row,
 )
+from ._research_owned import own_research
 from .context import ToolDeps
-from .errors import explain, invalid_input, upstream_call
+from .errors import explain, invalid_input, shown_id, upstream_call
 
 __all__ = ["register"]
 
@@ -249,12 +250,17 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             raise invalid_input(exc) from None
         key = await deps.resolve_key()
         work, progress = ResearchWork(deps, key, budget, request), Progress(ctx)
-        done = await within_window(
-            deps.settings,
-            _job(work, cancels=True),
-            lambda: follow(deps.settings, work, progress),
-            max_wait_seconds or window,
-        )
+        try:
+            done = await within_window(
+                deps.settings,
+                _job(work, cancels=True),
+                lambda: follow(deps.settings, work, progress),
+                max_wait_seconds or window,
+            )
+        finally:
+            # Whatever happened, a research run that was named is its caller's.
+            if work.cursor.run_id:
+                await deps.record_owned(key, "research", [work.cursor.run_id])
         return _deliver(done or await work.snapshot())
 
     @mcp.tool(
@@ -266,8 +272,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         research_run_id: RunIdArg, ctx: Context[Any, Any], max_wait_seconds: MaxWait = None
     ) -> Annotated[CallToolResult, ResearchResult]:
         key = await deps.resolve_key()
+        await _require(deps, key, research_run_id, "looking up")
         first = await upstream_call(
-            f"looking up research run {research_run_id}",
+            f"looking up research run {shown_id(research_run_id)}",
             deps.client.research.get(key, research_run_id),
             find=FIND,
         )
@@ -296,8 +303,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         max_chars: Annotated[int | None, Field(ge=500, le=100_000)] = None,
     ) -> Annotated[CallToolResult, ResearchResult]:
         key = await deps.resolve_key()
+        await _require(deps, key, research_run_id, "reading")
         run = await upstream_call(
-            f"reading research run {research_run_id}",
+            f"reading research run {shown_id(research_run_id)}",
             deps.client.research.get(key, research_run_id),
             find=FIND,
         )
@@ -313,6 +321,10 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> Annotated[CallToolResult, ResearchPage]:
         key = await deps.resolve_key()
+        if deps.ownership is not None:
+            return _deliver(
+                await own_research(deps, key, status=status, query=query, cursor=cursor, limit=limit)
+            )
         listed = await upstream_call(
             "listing research runs",
             deps.client.research.list(key, status=status, query=query, cursor=cursor, limit=limit),
@@ -334,8 +346,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     )
     async def cancel_research(research_run_id: RunIdArg) -> Annotated[CallToolResult, CancelledResearch]:
         key = await deps.resolve_key()
+        await _require(deps, key, research_run_id, "cancelling")
         result = await upstream_call(
-            f"cancelling research run {research_run_id}",
+            f"cancelling research run {shown_id(research_run_id)}",
             deps.client.research.cancel(key, research_run_id),
             find=FIND,
         )
@@ -348,6 +361,15 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
                 note=note,
             )
         )
+
+
+async def _require(deps: ToolDeps, key: str, research_run_id: str, verb: str) -> None:
+    """Not found, as TinyFish says it, unless the caller owns the research run (shared key)."""
+    await upstream_call(
+        f"{verb} research run {shown_id(research_run_id)}",
+        deps.require_owned(key, "research", research_run_id),
+        find=FIND,
+    )
 
 
 def _deliver(out: Any) -> CallToolResult:

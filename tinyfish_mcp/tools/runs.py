@@ -7,7 +7,7 @@ attach resources to the conversation.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
@@ -17,9 +17,10 @@ from pydantic import Field, ValidationError
 from ..pipeline.catalog import Catalog
 from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.models import CancelResult, ListRunsParams, Run
+from ._owned_lists import owned_page
 from ._schema import as_tool_result
 from .context import ToolDeps
-from .errors import invalid_input, tool_error, upstream_call
+from .errors import invalid_input, shown_id, tool_error, upstream_call
 from .results import (
     CancelBatch,
     CancelInfo,
@@ -94,6 +95,58 @@ def _screenshot(data_url: str | None) -> ImageContent | None:
     return ImageContent(type="image", data=data, mime_type=header[5:].split(";", 1)[0])
 
 
+async def _split(deps: ToolDeps, key: str, run_ids: list[str]) -> tuple[list[str], list[str]]:
+    """The caller's run ids and the others (reported as not found), where users share a key."""
+    if deps.ownership is None:
+        return run_ids, []
+    return await deps.ownership.split(key, "run", run_ids)
+
+
+async def _own_runs(deps: ToolDeps, key: str, params: ListRunsParams) -> RunPage:
+    """list_runs where users share a key: the caller's runs, filtered here, paged by our cursor."""
+    goal = (params.goal or "").casefold()
+    after = _moment(params.created_after)
+    before = _moment(params.created_before)
+
+    def keep(run: Run) -> bool:
+        created = _moment(run.created_at)
+        return (
+            (params.status is None or run.status == params.status)
+            and (not goal or goal in (run.goal or "").casefold())
+            and (after is None or (created is not None and created >= after))
+            and (before is None or (created is not None and created <= before))
+        )
+
+    async def fetch(ids: list[str]) -> dict[str, Run]:
+        res = await upstream_call("listing runs", deps.client.get_runs(key, ids))
+        return {run.run_id: run for run in res.data}
+
+    filtered = any(v is not None for v in (params.status, params.goal, after, before))
+    page = await owned_page(
+        deps,
+        key,
+        "run",
+        cursor=params.cursor,
+        limit=params.limit or 20,
+        fetch=fetch,
+        keep=keep,
+        newest_first=params.sort_direction != "asc",
+        filtered=filtered,
+    )
+    return RunPage(runs=[run_row(run) for run in page.items], total=page.total, next_cursor=page.next_cursor)
+
+
+def _moment(value: object) -> datetime | None:
+    """An ISO 8601 time (or a datetime) as an aware datetime; None when absent or unreadable."""
+    if value is None:
+        return None
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _cancel_info(res: CancelResult) -> CancelInfo:
     return CancelInfo(
         run_id=res.run_id, status=res.status, cancelled_at=res.cancelled_at, message=res.message
@@ -128,7 +181,8 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         offset: Annotated[int, Field(ge=0)] = 0,
     ) -> Annotated[CallToolResult, RunDetail]:
         key = await deps.resolve_key()
-        run = await upstream_call(f"getting run {id}", deps.client.get_run(key, id))
+        await upstream_call(f"getting run {shown_id(id)}", deps.require_owned(key, "run", id))
+        run = await upstream_call(f"getting run {shown_id(id)}", deps.client.get_run(key, id))
         return as_tool_result(run_detail(run, max_chars=max_chars or default_chars, offset=offset))
 
     @mcp.tool(
@@ -146,9 +200,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         limit: Annotated[int | None, Field(ge=1, le=100)] = None,
     ) -> Annotated[CallToolResult, StepPage]:
         key = await deps.resolve_key()
-        run = await upstream_call(
-            f"getting the steps of run {runId}", deps.client.get_run(key, runId, screenshots=screenshots)
-        )
+        action = f"getting the steps of run {shown_id(runId)}"
+        await upstream_call(action, deps.require_owned(key, "run", runId))
+        run = await upstream_call(action, deps.client.get_run(key, runId, screenshots=screenshots))
         count = limit or DEFAULT_STEPS
         if screenshots:
             count = min(count, MAX_SCREENSHOTS)
@@ -190,6 +244,8 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         except ValidationError as exc:
             raise invalid_input(exc) from None
+        if deps.ownership is not None:
+            return as_tool_result(await _own_runs(deps, key, params))
         page = await upstream_call("listing runs", deps.client.list_runs(key, params))
         return as_tool_result(
             RunPage(
@@ -206,7 +262,8 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     )
     async def cancel_run(id: RunIdArg) -> Annotated[CallToolResult, CancelInfo]:
         key = await deps.resolve_key()
-        res = await upstream_call(f"cancelling run {id}", deps.client.cancel_run(key, id))
+        await upstream_call(f"cancelling run {shown_id(id)}", deps.require_owned(key, "run", id))
+        res = await upstream_call(f"cancelling run {shown_id(id)}", deps.client.cancel_run(key, id))
         return as_tool_result(_cancel_info(res))
 
     @mcp.tool(
@@ -218,8 +275,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     )
     async def batch_status(run_ids: RunIds) -> Annotated[CallToolResult, RunsBatch]:
         key = await deps.resolve_key()
-        res = await upstream_call("getting the runs", deps.client.get_runs(key, run_ids))
-        return as_tool_result(RunsBatch(runs=[run_row(run) for run in res.data], not_found=res.not_found))
+        mine, others = await _split(deps, key, run_ids)
+        if not mine:
+            return as_tool_result(RunsBatch(runs=[], not_found=others))
+        res = await upstream_call("getting the runs", deps.client.get_runs(key, mine))
+        runs = [run_row(run) for run in res.data]
+        return as_tool_result(RunsBatch(runs=runs, not_found=[*res.not_found, *others]))
 
     @mcp.tool(
         annotations=_CANCELS,
@@ -227,9 +288,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     )
     async def batch_cancel(run_ids: RunIds) -> Annotated[CallToolResult, CancelBatch]:
         key = await deps.resolve_key()
-        res = await upstream_call("cancelling the runs", deps.client.cancel_runs(key, run_ids))
+        mine, others = await _split(deps, key, run_ids)
+        if not mine:
+            return as_tool_result(CancelBatch(results=[], not_found=others))
+        res = await upstream_call("cancelling the runs", deps.client.cancel_runs(key, mine))
         return as_tool_result(
-            CancelBatch(results=[_cancel_info(r) for r in res.data], not_found=res.not_found)
+            CancelBatch(results=[_cancel_info(r) for r in res.data], not_found=[*res.not_found, *others])
         )
 
     @mcp.resource(
@@ -239,15 +303,17 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         mime_type="application/json",
     )
     async def read_run(run_id: str) -> str:
+        action = f"reading run {shown_id(run_id)}"
         try:
             key = await deps.resolve_key()
+            await deps.require_owned(key, "run", run_id)
             run = await deps.client.get_run(key, run_id)
         except ToolError as exc:
             raise ResourceError(str(exc)) from None
         except NotFoundError as exc:
-            raise ResourceNotFoundError(str(tool_error(exc, action=f"reading run {run_id}"))) from None
+            raise ResourceNotFoundError(str(tool_error(exc, action=action))) from None
         except UpstreamError as exc:
-            raise ResourceError(str(tool_error(exc, action=f"reading run {run_id}"))) from None
+            raise ResourceError(str(tool_error(exc, action=action))) from None
         detail = run_detail(run, max_chars=default_chars // 2)
         steps = step_page(run, offset=0, limit=len(run.steps) or 1, max_chars=default_chars // 2)
         data = detail.model_dump(mode="json")

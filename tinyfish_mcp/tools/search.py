@@ -10,7 +10,9 @@ enough the tool error tells the model to wait instead of looping.
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
@@ -22,11 +24,14 @@ from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
 
-__all__ = ["SearchHit", "SearchWebResult", "register"]
+__all__ = ["MAX_QUERY_STRING", "SearchHit", "SearchWebResult", "check_query_length", "register"]
 
 SNIPPET_CHARS = 400  # results are short by nature; this only guards against a runaway snippet
 MAX_RESULTS = 20
 MAX_AUTHORS = 10
+MAX_QUERY_STRING = 6_000
+"""Bytes of the URL-encoded query string a search may send (a search is a GET: servers and
+proxies refuse longer URLs, often by closing the connection, which reads as an outage)."""
 
 DESCRIPTION = (
     "Search the web, free: ranked results. Then read pages with fetch_content (also free), not a "
@@ -99,6 +104,22 @@ def _hint(count: int, total: int, page: int) -> str | None:
     return None
 
 
+def check_query_length(params: dict[str, object]) -> None:
+    """Refuse, naming the argument, a search whose URL would be too long for TinyFish to take."""
+    sent = {name: value for name, value in params.items() if value is not None}
+    size = len(urlencode(sent))
+    if size <= MAX_QUERY_STRING:
+        return
+    longest = max(sent, key=lambda name: len(urlencode({name: sent[name]})))
+    text = str(sent[longest])
+    raise ToolError(
+        f"{longest}: too long to send. A search goes on a URL of at most {MAX_QUERY_STRING:,} bytes once "
+        f"URL-encoded; this {longest} ({len(text):,} characters) takes "
+        f"{len(urlencode({longest: text})):,} (characters outside ASCII take 6 to 12 bytes each). "
+        "Shorten it to the words that matter and search again."
+    )
+
+
 def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``search`` on ``mcp``."""
 
@@ -153,6 +174,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         except ValidationError as exc:
             raise invalid_input(exc) from exc
+        check_query_length(params.to_body())
         provider = deps.providers.search
         key = await provider.credential()
         # A 429 names the Search API's own limit, which is what a rate-limited caller needs.

@@ -40,7 +40,7 @@ __all__ = ["FIRST_RELEASE", "HEAD", "VERSION_TABLE", "SchemaError", "SchemaState
 logger = logging.getLogger(__name__)
 
 FIRST_RELEASE = "0001"
-HEAD = "0002"
+HEAD = "0003"
 VERSION_TABLE = "tfmcp_alembic_version"
 
 # PostgreSQL advisory lock key held while upgrading (any constant; "tfmcp" in ASCII).

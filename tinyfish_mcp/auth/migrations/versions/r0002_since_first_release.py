@@ -55,9 +55,7 @@ def upgrade() -> None:
             sa.Column("ended_at", sa.Float, nullable=True),
             sa.Column("pages_digest", sa.String(64), nullable=True),
         )
-        op.create_index(
-            "ix_tfmcp_browser_sessions_owner", "tfmcp_browser_sessions", ["owner", "created_at"]
-        )
+        op.create_index("ix_tfmcp_browser_sessions_owner", "tfmcp_browser_sessions", ["owner", "created_at"])
     if "tfmcp_rate_limits" not in present:
         op.create_table(
             "tfmcp_rate_limits",
