@@ -35,6 +35,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, TextContent
 from pydantic import ValidationError
 
+from ..tools.surface import serving
 from .catalog import Catalog
 from .wording import describe_errors, join_problems, safe_message, safe_text, shown
 
@@ -221,6 +222,7 @@ class ArgumentChecks(Extension):
     def __init__(self, catalog: Catalog, unavailable: dict[str, dict[str, str]] | None = None) -> None:
         self._catalog = catalog
         self._unavailable = unavailable or {}
+        self._served = frozenset(tool.name for tool in catalog.tools)
 
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -246,7 +248,9 @@ class ArgumentChecks(Extension):
         else:
             params.arguments.clear()
             params.arguments.update(cleaned)
-        result = await call_next(ctx)
+        # Wording that names another tool asks whether this server serves it (tools/surface.py).
+        with serving(self._served):
+            result = await call_next(ctx)
         if isinstance(result, CallToolResult) and result.is_error:
             for block in result.content:
                 if isinstance(block, TextContent):

@@ -125,6 +125,10 @@ class Catalog:
     def tools(self) -> list[Tool]:
         return list(self._tools.values())
 
+    def remove_tool(self, name: str) -> None:
+        self._tools.pop(name, None)
+        self._natures.pop(name, None)
+
     def get_tool(self, name: str) -> Tool | None:
         return self._tools.get(name)
 

@@ -24,7 +24,9 @@ from ._inputs import (
     BrowserProfile,
     CaptureInput,
     CredentialIds,
+    FeatureFlagsInput,
     Goal,
+    Integration,
     OutputSchema,
     ProfileId,
     ProxyInput,
@@ -97,7 +99,9 @@ def _request(arguments: dict[str, Any]) -> RunRequest:
         spec = RunSpec.model_validate({name: arguments[name] for name in RunSpec.model_fields})
     except ValidationError as exc:
         raise invalid_input(exc, what="run arguments") from None
-    return run_request(spec)
+    return run_request(
+        spec, feature_flags=arguments["feature_flags"], api_integration=arguments["api_integration"]
+    )
 
 
 async def _claim(
@@ -141,7 +145,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         proxy_config: ProxyInput | None = None,
         agent_config: AgentConfigInput | None = None,
         capture_config: CaptureInput | None = None,
+        feature_flags: FeatureFlagsInput | None = None,
         webhook_url: str | None = None,
+        api_integration: Integration = None,
         max_wait_seconds: MaxWait = None,
     ) -> Annotated[CallToolResult, RunResult]:
         key = await deps.resolve_key()
@@ -206,7 +212,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         proxy_config: SameAsRun = None,
         agent_config: AgentConfigInput | None = None,  # its fields are part of the hosted contract
         capture_config: SameAsRun = None,
+        feature_flags: FeatureFlagsInput | None = None,
         webhook_url: str | None = None,
+        api_integration: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,59}$")] = None,
     ) -> Annotated[CallToolResult, StartedRun]:
         key = await deps.resolve_key()
         request = _request(locals())
