@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..pipeline.catalog import Catalog
 from ..upstream.errors import APIError, UpstreamError
 from ..upstream.profiles import (
     Profile,
@@ -177,7 +177,7 @@ async def _create(deps: ToolDeps, key: str, request: ProfileCreateRequest) -> Pr
         ) from None
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the profile tools on ``mcp``."""
 
     @mcp.tool(
