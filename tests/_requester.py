@@ -11,13 +11,20 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["SLOW_URL", "assert_settled_with_the_run", "cancels", "creates", "requester", "stdio_transport"]
+__all__ = [
+    "SLOW_STEPS",
+    "SLOW_URL",
+    "assert_settled_with_the_run",
+    "cancels",
+    "creates",
+    "requester",
+    "stdio_transport",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ROOT / ".ci" / "node" / "node_modules"
@@ -43,17 +50,17 @@ def _require_node() -> Path:
     return NODE
 
 
-def stdio_transport(emulator: Any, state_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """``python -m tinyfish_mcp`` on stdio against the emulator, for the requester to start."""
+def stdio_transport(emulator: Any, state_dir: Path, *, sandbox: bool = False) -> dict[str, Any]:
+    """``python -m tinyfish_mcp`` on stdio against the emulator, for the requester to start.
+
+    ``sandbox``: ``--sandbox`` instead, serving against the emulator built into the process.
+    """
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
-    env = {
-        **clean,
-        "TINYFISH_API_KEY": emulator.api_key,
-        "TINYFISH_BASE_URL": emulator.base_url,
-        "TINYFISH_MCP_STATE_DIR": str(state_dir),  # where the stdio task-sealing key is kept
-        **(extra or {}),
-    }
-    return {"kind": "stdio", "command": sys.executable, "args": ["-m", "tinyfish_mcp"], "env": env}
+    env = {**clean, "TINYFISH_MCP_STATE_DIR": str(state_dir)}  # where the stdio task-sealing key is kept
+    if not sandbox:
+        env.update({"TINYFISH_API_KEY": emulator.api_key, "TINYFISH_BASE_URL": emulator.base_url})
+    args = ["-m", "tinyfish_mcp", *(["--sandbox"] if sandbox else [])]
+    return {"kind": "stdio", "command": sys.executable, "args": args, "env": env}
 
 
 def requester(transport: dict[str, Any], action: str, **job: Any) -> dict[str, Any]:

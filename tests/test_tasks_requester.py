@@ -3,9 +3,10 @@
 Our own tests (``test_tasks.py``) speak the extension by hand; here a second, independent
 client does: ``@modelcontextprotocol/client`` 2.x pinned to 2026-07-28 with the package's task
 session on top (``tests/node/tasks_requester.mjs``), starting ``python -m tinyfish_mcp``
-itself against the emulator. A slow run settles as a task with the run's own result, a
-cancelled task cancels the run upstream, and a task handed off by one server process is
-settled through a second one. The HTTP side is ``tests/http/test_tasks_requester_http.py``.
+itself against the emulator (and once with ``--sandbox``, its built-in one). A slow run
+settles as a task with the run's own result, a cancelled task cancels the run upstream, and a
+task handed off by one server process is settled through a second one. The HTTP side is
+``tests/http/test_tasks_requester_http.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from _requester import SLOW_URL, assert_settled_with_the_run, cancels, creates, requester, stdio_transport
+from _requester import (
+    SLOW_STEPS,
+    SLOW_URL,
+    assert_settled_with_the_run,
+    cancels,
+    creates,
+    requester,
+    stdio_transport,
+)
 
 TOOL = "run_web_automation"
 ARGUMENTS = {"url": SLOW_URL, "goal": "List products"}
@@ -31,6 +40,17 @@ def test_a_slow_run_settles_as_a_task_with_its_result(emulator: Any, tmp_path: P
     }
     assert any(seen["statusMessage"] in steps for seen in polled), polled
     assert len(creates(emulator)) == 1 and not cancels(emulator)
+
+
+def test_a_sandbox_run_settles_as_a_task(emulator: Any, tmp_path: Path) -> None:
+    report = requester(
+        stdio_transport(emulator, tmp_path, sandbox=True), "settle", tool=TOOL, arguments=ARGUMENTS
+    )
+    assert "error" not in report, report.get("error", "") + report["stderr"][-3000:]
+    assert "SANDBOX" in report["stderr"] and report["kind"] == "task" and report["outcome"] == "completed"
+    run = report["result"]["structuredContent"]
+    assert run["status"] == "COMPLETED" and run["num_of_steps"] == SLOW_STEPS and run["result"]["items"]
+    assert not creates(emulator)  # the test's emulator saw nothing: the sandbox served it all
 
 
 def test_a_cancelled_task_cancels_the_run_upstream(emulator: Any, tmp_path: Path) -> None:
