@@ -17,6 +17,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
+from .apps import live_view_app
 from .settings import Settings, Toolset
 from .tools._precomputed import use_precomputed_schemas
 from .tools._schema import compact_tool_schemas
@@ -140,6 +141,7 @@ def build_server(
         auth=auth,
         lifespan=lifespan,
         log_level=settings.mcp_log_level,
+        extensions=[live_view_app(settings)],
     )
     # Tools come from the schemas precomputed at build time when they match (tools/_precomputed.py).
     use_precomputed_schemas(mcp)

@@ -39,6 +39,7 @@ from ._watch import follow_existing_run, follow_new_run
 from .context import ToolDeps
 from .errors import invalid_input, shown_id, tool_error, upstream_call
 from .idempotency import RunClaim, claim_run
+from .live_view import LIVE_VIEW_META
 from .prompts import register_prompts
 from .results import (
     RunResult,
@@ -110,6 +111,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         annotations=_STARTS,
+        meta=LIVE_VIEW_META,
         description=(
             "Do a task on a website in a real cloud browser: navigate, click, fill forms, log in, extract "
             "data from dynamic or bot-protected pages. Billed per agent step: to just read, fetch_content "
@@ -163,6 +165,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         annotations=_WAITS,
+        meta=LIVE_VIEW_META,
         description=(
             f"Wait up to max_wait_seconds (default {window:g}) for a run to finish, reporting its steps "
             "as progress; RUNNING means call again. Free: waiting costs no credits."

@@ -34,6 +34,7 @@ from ._schema import OutputModel, as_tool_result
 from .browser_extras import register_extras
 from .context import ToolDeps
 from .errors import invalid_input
+from .live_view import LIVE_VIEW_META
 from .sessions import MemorySessionStore, SessionRecord, observed_sessions
 
 __all__ = [
@@ -249,6 +250,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     with_extra_arguments(create_browser_session, provider.create_arguments())
     mcp.tool(
         description=CREATE_DESCRIPTION,
+        meta=LIVE_VIEW_META,
         annotations=ToolAnnotations(
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),

@@ -25,6 +25,7 @@ from ._schema import OutputModel, as_tool_result
 from .browser import _inspector_url
 from .context import ToolDeps
 from .errors import invalid_input, shown_id, upstream_call
+from .live_view import LIVE_VIEW_META
 from .sessions import SessionRecord
 
 __all__ = ["ProfileSaved", "ProfileSetup", "register", "saved"]
@@ -119,6 +120,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description=START,
+        meta=LIVE_VIEW_META,
         annotations=ToolAnnotations(
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),
