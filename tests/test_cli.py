@@ -153,3 +153,29 @@ def test_a_client_that_hangs_up_ends_the_server_quietly(emulator: Any) -> None:
         assert server.wait(timeout=30) == 0
         errlog.seek(0)
         assert "Traceback" not in errlog.read()
+
+
+async def test_sandbox_serves_browserbase_from_the_emulator_without_a_browserbase_key(emulator: Any) -> None:
+    env = {"TINYFISH_MCP_BROWSER_PROVIDER": "browserbase", "TINYFISH_MCP_SEARCH_PROVIDER": "browserbase"}
+    async with stdio_server(
+        None, api_key=None, env=env, args=["--sandbox", "--toolsets", "hosted"]
+    ) as client:
+        created = result_json(await client.call_tool("create_browser_session", {"timeout_seconds": 60}))
+        listed = result_json(await client.call_tool("list_browser_sessions", {"limit": 10, "page": 1}))
+        found = result_json(await client.call_tool("search", {"query": "python tutorial"}))
+        closed = result_json(
+            await client.call_tool("close_browser_session", {"session_id": created["session_id"]})
+        )
+    assert created["session_id"] in [s["session_id"] for s in listed["sessions"]]
+    assert closed["session_id"] == created["session_id"]
+    assert "results" in found
+    assert emulator.requests() == []
+
+
+def test_hosted_is_a_preset_that_stands_alone() -> None:
+    from tinyfish_mcp.settings import HOSTED_TOOLSETS, Settings
+
+    hosted = Settings(mcp_toolsets="Hosted")
+    assert (hosted.mcp_surface, hosted.mcp_toolsets) == ("hosted", HOSTED_TOOLSETS)
+    with pytest.raises(ValueError, match="stands alone"):
+        Settings(mcp_toolsets="hosted,research")

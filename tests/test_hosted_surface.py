@@ -1,9 +1,13 @@
 """Every call written for TinyFish's hosted MCP server works on ours.
 
-The hosted surface is a fixture we keep (``tests/fixtures/hosted_tools.json``: tool
-names, argument names, required flags, from TinyFish's plugins). Ours may add tools
-and optional arguments, never rename theirs or require more. The table of hosted tools in
-``docs/tools.md`` names each of them and each argument.
+The hosted surface is a fixture we keep (``tests/fixtures/hosted_tools.json``): the union
+of the hosted server's own tool definitions (its ``tools/list``, published in
+``tinyfish-io/tinyfish-mcp-server`` ``docs/tools.md``) and what TinyFish's plugins record,
+each tool and argument with its source. Ours may add tools and optional arguments, never
+rename theirs or require more; an argument the hosted server marks required but gives a
+default stays optional here. ``--toolsets hosted`` serves exactly the hosted tools (and
+``wait_for_run``, which our RUNNING answers point to). The tools guide's table of hosted
+tools names each of them and each argument.
 """
 
 from __future__ import annotations
@@ -21,17 +25,24 @@ from tinyfish_mcp.server import build_server
 from tinyfish_mcp.settings import TOOLSETS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-HOSTED: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "hosted_tools.json").read_text())["tools"]
+FIXTURE: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "hosted_tools.json").read_text())
+HOSTED: dict[str, Any] = FIXTURE["tools"]
+HOSTED_ONLY: list[str] = FIXTURE["hosted_tools"]
+HOSTED_DOC = "tinyfish-io/tinyfish-mcp-server@2b95ede:docs/tools.md"
+
+
+async def _tools(monkeypatch: pytest.MonkeyPatch, toolsets: Any) -> dict[str, dict[str, Any]]:
+    for name in list(os.environ):
+        if name.startswith("TINYFISH_"):
+            monkeypatch.delenv(name)
+    async with Client(build_server(Settings(mcp_toolsets=toolsets))) as client:
+        listed = await client.list_tools()
+    return {tool.name: tool.input_schema for tool in listed.tools}
 
 
 @pytest.fixture
 async def our_tools(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
-    for name in list(os.environ):
-        if name.startswith("TINYFISH_"):
-            monkeypatch.delenv(name)
-    async with Client(build_server(Settings(mcp_toolsets=TOOLSETS))) as client:
-        listed = await client.list_tools()
-    return {tool.name: tool.input_schema for tool in listed.tools}
+    return await _tools(monkeypatch, TOOLSETS)
 
 
 def _problems(name: str, hosted: dict[str, Any], schema: dict[str, Any]) -> list[str]:
@@ -43,12 +54,48 @@ def _problems(name: str, hosted: dict[str, Any], schema: dict[str, Any]) -> list
         for arg in schema.get("required", [])
         if not wanted.get(arg, {}).get("required", False)
     ]
+    problems += [
+        f"{name}: we require {arg!r}, which the hosted tool defaults to {spec['default']!r}"
+        for arg, spec in wanted.items()
+        if "default" in spec and arg in schema.get("required", [])
+    ]
     for arg, spec in wanted.items():
-        inner = properties.get(arg, {}).get("properties")
+        if arg not in properties or _open_object(properties[arg]):
+            continue  # an object advertised by type alone is checked whole at call time (see the replay test)
+        inner = _object_properties(properties[arg], schema)
         for field in spec.get("properties", []):
-            if arg in properties and (inner is None or field not in inner):
+            if field not in inner:
                 problems.append(f"{name}: {arg} has no field {field!r}")
     return problems
+
+
+def _open_object(prop: dict[str, Any]) -> bool:
+    """An object argument described by its type only (``{"type": "object"}``), fields unnamed."""
+    return prop.get("type") == "object" and "properties" not in prop and "$ref" not in prop
+
+
+def _object_properties(prop: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an object argument, through ``anyOf`` and local ``$ref``s."""
+    found: dict[str, Any] = {}
+    stack = [prop]
+    while stack:
+        node = stack.pop()
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            stack.append(schema.get("$defs", {}).get(ref.split("/")[-1], {}))
+        found.update(node.get("properties", {}))
+        stack.extend(node.get("anyOf", []))
+    return found
+
+
+def test_the_fixture_records_a_source_for_every_tool_and_argument() -> None:
+    assert len(HOSTED_ONLY) == 28 and set(HOSTED_ONLY) <= set(HOSTED)
+    for name, tool in HOSTED.items():
+        assert tool["sources"], name
+        assert (HOSTED_DOC in tool["sources"]) == (name in HOSTED_ONLY), name
+        for arg, spec in tool["arguments"].items():
+            assert spec["sources"], f"{name}.{arg}"
+            assert set(spec["sources"]) <= set(tool["sources"]), f"{name}.{arg}"
 
 
 async def test_every_hosted_call_is_accepted(our_tools: dict[str, dict[str, Any]]) -> None:
@@ -59,6 +106,13 @@ async def test_every_hosted_call_is_accepted(our_tools: dict[str, dict[str, Any]
         for p in _problems(name, HOSTED[name], our_tools[name])
     ]
     assert not missing and not problems, f"missing tools: {missing}; {problems}"
+
+
+async def test_the_hosted_toolset_serves_exactly_the_hosted_tools(monkeypatch: pytest.MonkeyPatch) -> None:
+    tools = await _tools(monkeypatch, "hosted")
+    assert set(tools) == set(HOSTED_ONLY) | {"wait_for_run"}
+    problems = [p for name in HOSTED_ONLY for p in _problems(name, HOSTED[name], tools[name])]
+    assert not problems, problems
 
 
 def test_the_tools_guide_table_names_every_hosted_tool_and_argument() -> None:

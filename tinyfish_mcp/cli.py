@@ -57,7 +57,8 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--toolsets",
         default=default,
         metavar="LIST",
-        help=f"comma-separated toolsets to enable: {','.join(TOOLSETS)} or all "
+        help=f"comma-separated toolsets to enable: {','.join(TOOLSETS)}, all, or hosted (only the "
+        "tools of TinyFish's hosted server) "
         "(default: TINYFISH_MCP_TOOLSETS, else the default set; see README)",
     )
     parser.add_argument(
@@ -125,6 +126,8 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
         value = getattr(args, attr, None)
         if value is not None:
             overrides[field] = value
+    if getattr(args, "sandbox", False):
+        overrides["sandbox"] = True  # a Browserbase provider then needs no key: the emulator serves it
     return Settings(**overrides)
 
 
@@ -178,13 +181,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with sandbox as emulator:
             if emulator is not None:
-                from .emulator.config import DEFAULT_API_KEY
+                from .emulator.config import (
+                    DEFAULT_API_KEY,
+                    DEFAULT_BROWSERBASE_API_KEY,
+                    DEFAULT_BROWSERBASE_PROJECT_ID,
+                )
 
                 settings = settings.model_copy(
                     update={
                         "base_url": emulator.base_url,
                         "api_key": SecretStr(DEFAULT_API_KEY),
                         "sandbox": True,
+                        # The emulator's Browserbase API, for TINYFISH_MCP_*_PROVIDER=browserbase.
+                        "browserbase_base_url": f"{emulator.base_url}/browserbase",
+                        "browserbase_api_key": SecretStr(DEFAULT_BROWSERBASE_API_KEY),
+                        "browserbase_project_id": DEFAULT_BROWSERBASE_PROJECT_ID,
                     }
                 )
                 log.warning(

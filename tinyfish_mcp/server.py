@@ -18,7 +18,7 @@ from mcp.server.mcpserver import MCPServer
 
 from . import __version__
 from .apps import live_view_app
-from .settings import Settings, Toolset
+from .settings import Settings, Surface, Toolset
 from .tools._precomputed import use_precomputed_schemas
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
@@ -48,6 +48,8 @@ TOOLSETS: dict[Toolset, str] = {
     "research": "research",
     "profiles": "profiles",
     "datasets": "datasets",
+    "usage": "usage",
+    "guide": "guide",
 }
 
 # One line per toolset, so a server with some toolsets off never points the model at a
@@ -73,16 +75,33 @@ _INSTRUCTION_LINES: dict[Toolset, str] = {
     "first); run_monitor checks now; list/get/pause/resume/cancel_monitor manage them.",
     "research": "- run_research answers a question with a cited report (minutes, billed); when it returns "
     "RUNNING call wait_for_research; get_research pages the report and evidence.",
-    "profiles": "- start_profile_setup_session / save_profile_setup_session sign a profile in once; "
-    "runs pass profile_id to reuse it.",
+    "profiles": "- create_profile / list_profiles manage saved logins; start_profile_setup_session / "
+    "save_profile_setup_session sign a profile in once; runs pass profile_id to reuse it.",
     "datasets": "- plan_dataset / create_dataset build a table with agent runs (billed); populate_dataset "
     "follows or restarts filling it; read_dataset pages the rows.",
+    "usage": "- get_search_usage / list_fetch_usage page through past searches and fetches (audits only).",
+    "guide": "- guide_next_step suggests the user's next TinyFish step from their account; ask before "
+    "running what it suggests.",
+}
+# The hosted surface serves no batch_create, get_steps or vault tools: its lines say less.
+_HOSTED_LINES: dict[Toolset, str] = {
+    "agent": "- run_web_automation: do a task on a site (navigate, click, fill forms, log in, extract data "
+    "from JS-heavy pages); billed per step. Write a precise goal, pass output_schema for structured data "
+    "and a fresh session_id (UUID) per task: a retry with the same session_id follows the run already "
+    "started. When a call returns status RUNNING, call wait_for_run(run_id) instead of starting the goal "
+    "again. A COMPLETED run can still have missed its goal: read its warning field.",
+    "runs": "- get_run / list_runs look runs up; cancel_run stops one; batch_status and batch_cancel "
+    "handle many; runs go on upstream between calls.",
 }
 
 
-def instructions_for(toolsets: tuple[Toolset, ...]) -> str:
-    """The server instructions, naming only the tools of the enabled toolsets."""
-    lines = [_INSTRUCTION_LINES[name] for name in TOOLSETS if name in toolsets]
+def instructions_for(toolsets: tuple[Toolset, ...], surface: Surface = "toolsets") -> str:
+    """The server instructions, naming only the tools served (the enabled toolsets', or the hosted ones)."""
+    lines = [
+        (_HOSTED_LINES.get(name) if surface == "hosted" else None) or _INSTRUCTION_LINES[name]
+        for name in TOOLSETS
+        if name in toolsets
+    ]
     return "TinyFish runs web tasks in real cloud browsers.\n" + "\n".join(lines) + "\n"
 
 
@@ -134,7 +153,7 @@ def build_server(
     mcp: MCPServer[Any] = MCPServer(
         "tinyfish",
         version=__version__,
-        instructions=instructions_for(settings.mcp_toolsets),
+        instructions=instructions_for(settings.mcp_toolsets, settings.mcp_surface),
         website_url="https://docs.tinyfish.ai",
         auth_server_provider=auth_server_provider,
         token_verifier=token_verifier,
@@ -158,6 +177,10 @@ def build_server(
     )
     for name in settings.mcp_toolsets:
         import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(mcp, deps)
+    if settings.mcp_surface == "hosted":
+        from .tools.surface import keep_hosted_tools
+
+        keep_hosted_tools(mcp)
     compact_tool_schemas(mcp)
     if owners is not None:
         say_account_wide({tool.name: tool for tool in mcp._tool_manager.list_tools()})

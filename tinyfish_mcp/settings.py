@@ -21,16 +21,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "DEFAULT_AGENT_BASE_URL",
     "DEFAULT_FETCH_BASE_URL",
     "DEFAULT_SEARCH_BASE_URL",
     "DEFAULT_TOOLSETS",
+    "HOSTED_PRESET",
+    "HOSTED_TOOLSETS",
     "TOOLSETS",
     "Product",
     "Settings",
+    "Surface",
     "Toolset",
     "default_state_dir",
 ]
@@ -48,15 +51,22 @@ Product = Literal[
 ]  # fmt: skip
 Toolset = Literal[
     "agent", "runs", "fetch", "search", "browser", "vault",
-    "wallet", "monitors", "research", "profiles", "datasets",
+    "wallet", "monitors", "research", "profiles", "datasets", "usage", "guide",
 ]  # fmt: skip
 TOOLSETS: tuple[Toolset, ...] = (
     "agent", "runs", "fetch", "search", "browser", "vault",
-    "wallet", "monitors", "research", "profiles", "datasets",
+    "wallet", "monitors", "research", "profiles", "datasets", "usage", "guide",
 )  # fmt: skip
 # The larger product toolsets (monitors, ...) are opt-in: tools/list is sent to the model on
-# every turn and the default list keeps within its 20 KB budget (see README, "Toolsets").
+# every turn and the default list keeps within its 20 KB budget (see docs/tools.md, "Toolsets").
 DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault", "wallet")
+# ``--toolsets hosted``: the tools of TinyFish's hosted MCP server, and no others (see
+# ``tools/surface.py``). These toolsets hold them; the tools they add beyond it are left out.
+HOSTED_PRESET = "hosted"
+HOSTED_TOOLSETS: tuple[Toolset, ...] = (
+    "agent", "runs", "fetch", "search", "browser", "wallet", "monitors", "profiles", "usage", "guide",
+)  # fmt: skip
+Surface = Literal["toolsets", "hosted"]
 
 AuthMode = Literal["oauth", "jwt", "none"]
 Provider = Literal["tinyfish", "browserbase"]
@@ -91,6 +101,15 @@ def default_state_dir() -> Path:
     # The XDG spec ignores a relative path.
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else home / ".local" / "state"
     return base / "tinyfish-mcp"
+
+
+def _toolset_items(value: object) -> list[str] | None:
+    """The toolset names in a comma-separated string or a sequence, lower case; None for anything else."""
+    if isinstance(value, str):
+        return [part.strip().lower() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return [item.strip().lower() for item in value]
+    return None
 
 
 class Settings(BaseModel):
@@ -131,6 +150,8 @@ class Settings(BaseModel):
 
     # --- MCP server ----------------------------------------------------------
     mcp_toolsets: tuple[Toolset, ...] = Field(default=DEFAULT_TOOLSETS)
+    # "hosted" when mcp_toolsets was given as the hosted preset: only the hosted server's tools.
+    mcp_surface: Surface = "toolsets"
     mcp_call_window: float = Field(
         default=50.0,
         gt=0,
@@ -281,17 +302,32 @@ class Settings(BaseModel):
     mcp_jwt_audience: str | None = None
     mcp_jwt_required_scope: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hosted_preset(cls, values: Any) -> Any:
+        """``mcp_toolsets="hosted"`` picks the toolsets of the hosted tools and the hosted surface."""
+        if not isinstance(values, dict):
+            return values
+        raw = values.get("mcp_toolsets")
+        items = _toolset_items(raw)
+        if items is not None and HOSTED_PRESET in items:
+            if items != [HOSTED_PRESET]:
+                raise ValueError("the toolset preset 'hosted' stands alone: give it without other toolsets")
+            return {**values, "mcp_toolsets": HOSTED_TOOLSETS, "mcp_surface": "hosted"}
+        return values
+
     @field_validator("mcp_toolsets", mode="before")
     @classmethod
     def _split_toolsets(cls, value: object) -> object:
-        if isinstance(value, str):
-            items = [part.strip().lower() for part in value.split(",") if part.strip()]
+        items = _toolset_items(value)
+        if items is not None and isinstance(value, str):
             if not items or items == ["all"]:
                 return TOOLSETS
             unknown = sorted(set(items) - set(TOOLSETS))
             if unknown:
                 raise ValueError(
-                    f"unknown toolset(s) {', '.join(unknown)}; choose from {', '.join(TOOLSETS)} or 'all'"
+                    f"unknown toolset(s) {', '.join(unknown)}; choose from {', '.join(TOOLSETS)}, "
+                    f"'all' or '{HOSTED_PRESET}'"
                 )
             return tuple(dict.fromkeys(items))
         return value
@@ -306,7 +342,9 @@ class Settings(BaseModel):
     def _browserbase_needs_a_key(cls, value: str, info: ValidationInfo) -> str:
         """A Browserbase provider without a Browserbase key fails here, at start-up, not at the first call."""
         key = info.data.get("browserbase_api_key")
-        if value == "browserbase" and (key is None or not key.get_secret_value().strip()):
+        # In the sandbox the emulator serves the Browserbase API (and its key): none is needed.
+        missing = key is None or not key.get_secret_value().strip()
+        if value == "browserbase" and missing and not info.data.get("sandbox"):
             raise ValueError(
                 "browserbase needs BROWSERBASE_API_KEY (and usually BROWSERBASE_PROJECT_ID); set it, or "
                 "choose tinyfish"

@@ -87,7 +87,14 @@ def test_browser_usage_lists_the_callers_sessions(api: httpx.Client, emulator: A
     assert [record["session_id"] for record in usage["data"]] == [mine]
     assert usage["data"][0]["status"] == "active"
     assert set(usage["data"][0]) >= {"duration_seconds", "data_transfer_bytes", "mode", "status"}
-    assert usage["pagination"] == {"total": 1, "next_cursor": None, "has_more": False}
+    assert usage["pagination"] == {
+        "total": 1,
+        "next_cursor": None,
+        "has_more": False,
+        "page": 1,
+        "limit": 100,
+        "total_pages": 1,
+    }
 
 
 # --------------------------------------------------------------------------- vault

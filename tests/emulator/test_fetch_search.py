@@ -274,7 +274,7 @@ def test_search_usage_lists_the_callers_searches(api: httpx.Client, emulator: An
     assert set(rest["data"][0]) >= {"query", "status", "result_count", "created_at"}
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"cursor": "%%%"}])
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 1001}, {"page": 0}, {"cursor": "%%%"}])
 def test_usage_validation(api: httpx.Client, params: dict[str, Any]) -> None:
     assert api.get("/v1/search/usage", params=params).status_code == 400
     assert api.get("/v1/browser/usage", params=params).status_code == 400

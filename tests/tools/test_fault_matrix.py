@@ -7,7 +7,8 @@ user relies on:
 * **an answer within the deadline** (plus a fixed slack for process scheduling);
 * **no duplicate creation**: the emulator never holds more runs or sessions than asked for;
 * **no lost id**: whatever exists is in the result, or the error says exactly how to find
-  it (``list_runs(...)`` / ``get_usage(kind='browser')``) and not to start it again;
+  it (``list_runs(...)``) and not to start it again; a browser session whose answer was
+  lost is found in the session listing and named in the error (with how it ends);
 * **no invitation to a blind retry**: an error on a creating path that mentions trying
   again also says that nothing was started; a rate limit says to wait;
 * the expected outcome: a recoverable fault is recovered (the run is followed, or its id
@@ -257,8 +258,8 @@ async def test_fault_matrix(emulator: Any, fault: Fault, path: Path) -> None:
     else:
         for created_id in made:
             found_by_id = created_id in text
-            how = "list_runs(" in text or "get_usage(kind='browser')" in text
-            found_by_listing = "Do NOT" in text and how
+            how = "list_runs(" in text
+            found_by_listing = "Do NOT" in text and how and created_id not in sessions
             assert found_by_id or found_by_listing, f"{created_id} is lost: {text}"
 
     if not result.is_error:

@@ -171,6 +171,7 @@ def _api_routes() -> list[BaseRoute]:
         Route("/v1/search/usage", api(usage.search_usage), methods=["GET"]),
         Route("/v1/browser", api(browser.create_session, billed=True, credit_status=402), methods=["POST"]),
         Route("/v1/browser/usage", api(usage.browser_usage), methods=["GET"]),
+        Route("/v1/fetch/usage", api(usage.fetch_usage), methods=["GET"]),
         Route("/_browser/{session_id}/pages", api(browser.list_pages, auth=False), methods=["GET"]),
         Route("/v1/vault/connections", api(vault.list_connections), methods=["GET"]),
         Route("/v1/vault/connections", api(vault.connect), methods=["POST"]),
@@ -193,6 +194,8 @@ def _product_routes() -> list[BaseRoute]:
         Route("/v1/monitors/{monitor_id}", api(monitors.get), methods=["GET"]),
         Route("/v1/monitors/{monitor_id}", api(monitors.update), methods=["PATCH"]),
         Route("/v1/monitors/{monitor_id}", api(monitors.cancel), methods=["DELETE"]),
+        Route("/v1/profiles", api(profiles.create_profile), methods=["POST"]),
+        Route("/v1/profiles", api(profiles.list_profiles), methods=["GET"]),
         Route(
             "/v1/profiles/{profile_id}/setup-session",
             api(profiles.start_setup, billed=True, credit_status=402),

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from .context import Call
 from .extract import Page, parse_html
 from .fixtures import FETCH_TIMEOUT_SECONDS, Fixture, fixture, fixture_delay
+from .page_meta import page_metadata, record_fetches
 from .select import InvalidSelector, Selector, candidates, highlights, scope
 from .validation import PROXY_COUNTRIES, check_bool, check_int, is_http_url
 from .wire import ApiError, Issue, invalid_input, issue, read_json
@@ -56,6 +57,7 @@ class Options:
     links: bool = False
     images: bool = False
     html_head: bool = False
+    page_metadata: bool = False
     timeout_ms: int | None = None
     if_none_match: str | None = None
     if_modified_since: str | None = None
@@ -126,7 +128,13 @@ def _validate(body: object) -> tuple[list[Any], Options]:
         issues.append(
             issue("invalid_value", ["format"], 'Invalid option: expected one of "markdown"|"html"|"json"')
         )
-    for name in ("links", "image_links", "include_html_head", "include_etag_and_last_modified"):
+    for name in (
+        "links",
+        "image_links",
+        "include_html_head",
+        "include_etag_and_last_modified",
+        "page_metadata",
+    ):
         check_bool(body, name, [], issues)
     purpose = body.get("purpose")
     if purpose is not None and (
@@ -166,6 +174,7 @@ def _validate(body: object) -> tuple[list[Any], Options]:
         links=body.get("links") is True,
         images=body.get("image_links") is True,
         html_head=body.get("include_html_head") is True,
+        page_metadata=body.get("page_metadata") is True,
         timeout_ms=body.get("per_url_timeout_ms"),
         if_none_match=body.get("if_none_match"),
         if_modified_since=body.get("if_modified_since"),
@@ -238,8 +247,11 @@ def _with_head(body: str, page: Page) -> str:
 
 
 def _html_result(doc: Fixture, final_url: str, opts: Options) -> dict[str, Any]:
-    page = parse_html(doc.body.decode("utf-8", "replace"), final_url)
+    source = doc.body.decode("utf-8", "replace")
+    page = parse_html(source, final_url)
     result: dict[str, Any] = {}
+    if opts.page_metadata:
+        result["page_metadata"] = page_metadata(source, final_url)
     for name in ("title", "description", "language", "author", "published_date"):
         value = getattr(page, name)
         if value is not None:
@@ -292,6 +304,8 @@ def _extract(doc: Fixture, url: str, final_url: str, opts: Options) -> dict[str,
         result.update(_text_result(doc.body.decode("utf-8", "replace"), opts.fmt))
     else:
         raise FetchFailure("no extractable content")
+    if opts.page_metadata and "page_metadata" not in result:
+        result["page_metadata"] = page_metadata("", final_url)
     if opts.links and "links" not in result:
         result["links"] = []
     if opts.images and "image_links" not in result:
@@ -382,4 +396,5 @@ async def fetch(call: Call) -> Response:
             raise outcome
         else:
             results.append(outcome)
+    record_fetches(call, opts.fmt, results, errors)
     return JSONResponse({"results": results, "errors": errors})

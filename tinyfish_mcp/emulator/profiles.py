@@ -5,10 +5,18 @@ one is installed (``cdp_url`` is its DevTools WebSocket), else a record whose ``
 shows its ``url`` once navigated. "Signing in" is the browser having a page on a site:
 a save records the hosts of the browser's open pages as signed in (and rejects other
 ``signed_in_sites`` with ``no_sign_in_cookie``), then closes the browser.
+
+``POST /v1/profiles`` creates a profile (``{name, set_as_default?, proxy_country_code?}``,
+answered with ``id``, ``name``, ``proxy_country_code``; 409 when the caller already has a
+profile of that name), as the public Go client ``TinyFishProfileManager`` calls it;
+``GET /v1/profiles`` lists them in a ``{"profiles": [...]}`` envelope with the fields
+``simstudioai/sim`` reads (``tools/tinyfish/list_profiles.ts``). A profile first named
+by a setup session exists too (named after its id), as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from datetime import timedelta
@@ -24,14 +32,92 @@ from .state import BrowserRecord
 from .validation import check_int, is_http_url
 from .wire import ApiError, Issue, invalid_input, iso, issue, now, read_json
 
-__all__ = ["cancel_setup", "save", "start_setup"]
+__all__ = ["cancel_setup", "create_profile", "list_profiles", "save", "start_setup"]
 
 PROFILE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+# The hosted create_profile tool's list (tinyfish-io/tinyfish-mcp-server docs/tools.md).
+PROFILE_PROXY_COUNTRIES = ("US", "GB", "CA", "AU", "DE", "FR", "IT", "ES", "NL", "JP", "SG", "BR", "IN")
+NAME_MAX = 100
 
 
 def _profiles(call: Call) -> dict[tuple[str, str], dict[str, Any]]:
     profiles: dict[tuple[str, str], dict[str, Any]] = call.store.products.setdefault("profiles", {})
     return profiles
+
+
+def _profile(call: Call, profile_id: str) -> dict[str, Any]:
+    """The caller's profile of that id, made on first use (a setup session may name a new one)."""
+    moment = iso(now())
+    return _profiles(call).setdefault(
+        (call.key, profile_id),
+        {
+            "id": profile_id,
+            "name": profile_id,
+            "proxy_country_code": None,
+            "fingerprint_seed": hashlib.sha256(profile_id.encode()).hexdigest()[:16],
+            "created_at": moment,
+            "updated_at": moment,
+            "is_default": False,
+            "domains": [],
+            "signed_in_sites": [],
+        },
+    )
+
+
+def _wire(profile: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": profile["id"],
+        "name": profile["name"],
+        "proxy_country_code": profile["proxy_country_code"],
+        "fingerprint_seed": profile["fingerprint_seed"],
+        "domain_count": len(profile["domains"]),
+        "created_at": profile["created_at"],
+        "updated_at": profile["updated_at"],
+        "is_default": profile["is_default"],
+    }
+
+
+def _owned(call: Call) -> list[dict[str, Any]]:
+    return [p for (owner, _), p in _profiles(call).items() if owner == call.key]
+
+
+async def create_profile(call: Call) -> Response:
+    body = await read_json(call.request)
+    if not isinstance(body, dict):
+        raise invalid_input([issue("invalid_type", [], "Expected object")])
+    issues: list[Issue] = []
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_MAX:
+        issues.append(issue("invalid_string", ["name"], f"Required: a name of 1 to {NAME_MAX} characters"))
+    country = body.get("proxy_country_code")
+    if country is not None and country not in PROFILE_PROXY_COUNTRIES:
+        wanted = "|".join(PROFILE_PROXY_COUNTRIES)
+        issues.append(
+            issue("invalid_value", ["proxy_country_code"], f"Invalid option: expected one of {wanted}")
+        )
+    if "set_as_default" in body and not isinstance(body["set_as_default"], bool):
+        issues.append(issue("invalid_type", ["set_as_default"], "Expected boolean"))
+    issues += [
+        issue("unrecognized_keys", [k], f"Unrecognized key: {k}")
+        for k in sorted(set(body) - {"name", "proxy_country_code", "set_as_default"})
+    ]
+    if issues:
+        raise invalid_input(issues)
+    assert isinstance(name, str)
+    if any(p["name"].casefold() == name.strip().casefold() for p in _owned(call)):
+        raise ApiError(409, "CONFLICT", f"A profile named {name.strip()!r} already exists")
+    profile = _profile(call, f"prof_{uuid.uuid4().hex[:20]}")
+    profile.update(name=name.strip(), proxy_country_code=country)
+    if body.get("set_as_default") is True:
+        for other in _owned(call):
+            other["is_default"] = False
+        profile["is_default"] = True
+    return JSONResponse(_wire(profile), status_code=201)
+
+
+async def list_profiles(call: Call) -> Response:
+    owned = sorted(_owned(call), key=lambda p: str(p["created_at"]))
+    return JSONResponse({"profiles": [_wire(p) for p in owned]})
 
 
 def _setups(call: Call) -> dict[str, tuple[str, str]]:
@@ -133,7 +219,8 @@ async def save(call: Call) -> Response:
     if sites is not None and (not isinstance(sites, list) or not all(isinstance(s, str) for s in sites)):
         raise invalid_input([issue("invalid_type", ["signed_in_sites"], "Expected an array of strings")])
     domains = await _signed_in_hosts(call, session)
-    profile = _profiles(call).setdefault((call.key, profile_id), {"domains": [], "signed_in_sites": []})
+    profile = _profile(call, profile_id)
+    profile["updated_at"] = iso(now())
     profile["domains"] = sorted({*profile["domains"], *domains})
     profile["signed_in_sites"] = sorted({*profile["signed_in_sites"], *domains})
     recorded = [s for s in sites or [] if _host(s) in domains]

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse, Response
 
 from .context import Call
+from .locales import COUNTRIES, LANGUAGES
 from .search_filters import Filters, read_filters
 from .wire import ApiError, Issue, invalid_input, iso, issue, now
 
@@ -64,20 +65,20 @@ def resolve_locale(location: str | None, language: str | None) -> tuple[str, str
     country = None
     if location is not None:
         key = location.strip().lower()
-        country = COUNTRY_NAMES.get(key, key if key in COUNTRY_LANGUAGE else None)
+        country = COUNTRY_NAMES.get(key, key if key in COUNTRIES else None)
         if country is None:
             issues.append(issue("invalid_value", ["location"], f"Unknown location {location!r}"))
     lang = None
     if language is not None:
         lang = language.strip().lower().split("-")[0]
-        if lang not in LANGUAGE_COUNTRY:
+        if lang not in LANGUAGES:
             issues.append(issue("invalid_value", ["language"], f"Unsupported language {language!r}"))
             lang = None
     if country is None and lang is None:
         return "us", "en", issues
     if country is None:
-        return LANGUAGE_COUNTRY[str(lang)], str(lang), issues
-    return country, lang or COUNTRY_LANGUAGE[country], issues
+        return LANGUAGE_COUNTRY.get(str(lang), "us"), str(lang), issues
+    return country, lang or COUNTRY_LANGUAGE.get(country, "en"), issues
 
 
 def rank(

@@ -215,6 +215,7 @@ class Store:
     requests: list[dict[str, Any]] = field(default_factory=list)
     search_calls: dict[str, list[float]] = field(default_factory=dict)
     search_usage: list[dict[str, Any]] = field(default_factory=list)
+    fetch_usage: list[dict[str, Any]] = field(default_factory=list)
     vaults: dict[str, VaultState] = field(default_factory=dict)
     # Fixture pages and search results a test changed (control API), and the product
     # endpoints' own state (monitors, research, profiles, datasets), by product name.
@@ -249,6 +250,7 @@ class Store:
         self.requests.clear()
         self.search_calls.clear()
         self.search_usage.clear()
+        self.fetch_usage.clear()
         self.vaults.clear()
         self.pages.clear()
         self.search_extra.clear()

@@ -152,6 +152,9 @@ def validate_run_body(body: object, path: Path | None = None) -> list[Issue]:
         for field in ("elements", "snapshots", "screenshots", "recording", "html"):
             check_bool(capture, field, [*path, "capture_config"], issues)
     _object(body, "output_schema", path, issues)
+    flags = _object(body, "feature_flags", path, issues)
+    if flags is not None:
+        check_bool(flags, "enable_agent_memory", [*path, "feature_flags"], issues)
     if body.get("webhook_url") is not None:
         check_url(body["webhook_url"], [*path, "webhook_url"], issues, https_only=True)
     for field in ("use_vault", "use_profile"):

@@ -38,6 +38,7 @@ from pydantic import Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ._wording import describe_errors, join_problems, safe_message, safe_text, shown
+from .surface import serving
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver.context import Context
@@ -208,6 +209,8 @@ class CheckedTool(Tool):
 
     # Arguments of the tool that the active provider cannot honour, with the reason.
     unavailable: dict[str, str] = Field(default_factory=dict, exclude=True)
+    # The tools this server serves, for wording that names another tool (None: not narrowed).
+    served: frozenset[str] | None = Field(default=None, exclude=True)
 
     async def run(
         self,
@@ -222,7 +225,8 @@ class CheckedTool(Tool):
         except ArgumentError as exc:
             raise ToolError(f"Error executing tool {self.name}: {exc}") from _cause(exc.problems)
         try:
-            return await super().run(cleaned, context, convert_result)
+            with serving(self.served):
+                return await super().run(cleaned, context, convert_result)
         except ToolError as exc:
             # Tool code quotes its input in errors ("while cancelling run <id>"): make it safe here.
             safe = safe_message(str(exc))
@@ -303,8 +307,11 @@ def install_argument_checks(
 ) -> None:
     """Put the argument layer in front of every tool and prompt registered on ``mcp``.
 
-    ``unavailable`` maps a tool to the arguments it cannot take here and why.
+    ``unavailable`` maps a tool to the arguments it cannot take here and why. Each call
+    also learns which tools the server serves (``surface.served``), so that its answer
+    names no other tool.
     """
+    served = frozenset(mcp._tool_manager._tools)
     # The managers gain behaviour, not state: swapping their class keeps everything registered.
     mcp._tool_manager.__class__ = _CheckedToolManager
     mcp._prompt_manager.__class__ = _CheckedPromptManager
@@ -314,6 +321,7 @@ def install_argument_checks(
             tools[name] = CheckedTool(
                 **{field: getattr(tool, field) for field in Tool.model_fields},
                 unavailable=(unavailable or {}).get(name, {}),
+                served=served,
             )
     prompts = mcp._prompt_manager._prompts
     for name, prompt in list(prompts.items()):

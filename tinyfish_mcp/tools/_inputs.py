@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..upstream.models import RunBatchRequest, RunRequest
+from ..upstream.models import RunBatchRequest, RunRequest, api_integration_for
 from ._wording import safe_text, shown
 from .errors import invalid_input
 
@@ -23,6 +24,8 @@ __all__ = [
     "BrowserProfile",
     "CaptureInput",
     "CredentialIds",
+    "FeatureFlagsInput",
+    "Integration",
     "OutputSchema",
     "ProfileId",
     "ProxyInput",
@@ -30,6 +33,7 @@ __all__ = [
     "SessionId",
     "Url",
     "batch_request",
+    "iso_filter",
     "normalize_url",
     "run_request",
 ]
@@ -82,6 +86,17 @@ class AgentConfigInput(BaseModel):
     cursor_style: Literal["fish", "standard", "green-pointer"] | None = None
 
 
+class FeatureFlagsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enable_agent_memory: bool | None = None
+
+
+# A caller's integration name (the hosted tools' api_integration): sent after ours, see
+# ``upstream.models.api_integration_for``.
+Integration = Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,59}$")]
+
+
 class CaptureInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -110,6 +125,20 @@ class RunSpec(BaseModel):
     use_profile: bool | None = None
     profile_id: str | None = None
     webhook_url: str | None = None
+
+
+def iso_filter(value: str | None, name: str) -> str | None:
+    """An ISO datetime filter as given (a date alone is midnight UTC), or a one-line error."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ToolError(
+            f"{name} must be an ISO datetime such as 2026-01-31T00:00:00Z (got {text[:40]!r})."
+        ) from None
+    return text
 
 
 def normalize_url(raw: str, where: str = "url") -> str:
@@ -187,10 +216,21 @@ def _body(spec: RunSpec, where: str = "url") -> dict[str, Any]:
     return body
 
 
-def run_request(spec: RunSpec) -> RunRequest:
-    """The upstream request for ``spec``, or a ``ToolError`` saying what to fix."""
+def run_request(
+    spec: RunSpec, *, feature_flags: FeatureFlagsInput | None = None, api_integration: str | None = None
+) -> RunRequest:
+    """The upstream request for ``spec``, or a ``ToolError`` saying what to fix.
+
+    ``feature_flags`` and the caller's ``api_integration`` are the run tools' own (batch
+    items do not take them).
+    """
+    body = _body(spec)
+    flags = feature_flags.model_dump(exclude_none=True) if feature_flags is not None else {}
+    if flags:
+        body["feature_flags"] = flags
+    body["api_integration"] = api_integration_for(api_integration)
     try:
-        return RunRequest.model_validate(_body(spec))
+        return RunRequest.model_validate(body)
     except ValidationError as exc:
         raise invalid_input(exc, what="run arguments") from None
 

@@ -15,8 +15,10 @@ in two ways that look alike to the caller but are not:
   Otherwise the error says that something may have been created and billed, gives the
   exact ``list_runs`` call that finds it, and tells the model not to start it again.
 
-Browser sessions cannot be listed, so a lost session is reported with how to see it in
-the usage records, never re-created.
+A lost browser session is looked for in the provider's listing of sessions (created since
+the request left, and unknown to this server): one found with its connection URL is the
+session; one found without (TinyFish lists none) is named, with how it ends; nothing is
+ever re-created.
 
 Every creating tool goes through here: the agent tools (``create_runs``), the stream of
 ``run_web_automation`` (``find_runs`` and ``lost_runs_error`` from ``_watch``) and
@@ -36,8 +38,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from ..upstream.deadline import Deadline, current_deadline
 from ..upstream.errors import UpstreamError
 from ..upstream.models import ListRunsParams, Run, RunRequest
+from ..upstream.providers import ListedSession
 from .context import ToolDeps
 from .errors import balance_note, is_credit_error, tool_error
+from .surface import served
 
 __all__ = [
     "Lookup",
@@ -239,20 +243,57 @@ async def create_runs(
 
 
 async def create_session(
-    deps: ToolDeps, key: str, create: Callable[[], Awaitable[T]], *, timeout_seconds: int
+    deps: ToolDeps,
+    key: str,
+    create: Callable[[], Awaitable[T]],
+    *,
+    timeout_seconds: int,
+    find: Callable[[datetime], Awaitable[list[ListedSession]]] | None = None,
+    rebuild: Callable[[ListedSession], T] | None = None,
 ) -> T:
-    """Send a browser-session creation once; a lost answer is reported, never re-sent."""
+    """Send a browser-session creation once; a lost answer is looked for, never re-sent.
+
+    ``find(since)`` lists the sessions created since then that this server does not know
+    (None: the listing would show other users' sessions, so it is not used); ``rebuild``
+    turns one found with its connection URL into the answer.
+    """
     deadline = current_deadline() or Deadline(deps.settings.mcp_create_deadline)
-    try:
-        with deadline.applied():
+    sent_at = utcnow()
+    with deadline.applied():
+        try:
             return await _within_reserve(deadline, create)
-    except UpstreamError as exc:
-        if not exc.may_have_been_processed:
-            raise await not_started_error(exc, action="creating the browser session") from None
+        except UpstreamError as exc:
+            if not exc.may_have_been_processed:
+                raise await not_started_error(exc, action="creating the browser session") from None
+            cause = exc
+        log.warning("answer to a browser-session creation lost (%s); looking for the session", cause.code)
+        found: list[ListedSession] | None = None
+        if find is not None:
+            try:
+                found = await find(sent_at - LOOKBACK)
+            except UpstreamError as exc:
+                log.warning("looking for a lost browser session failed: %s", exc.code)
+    reason = str(cause).rstrip(".")
+    if found and len(found) == 1 and found[0].cdp_url and rebuild is not None:
+        log.info("recovered browser session %s after a lost answer", found[0].session_id)
+        return rebuild(found[0])
+    billed = f"billed until {timeout_seconds} s without activity"
+    if found:
+        ids = ", ".join(s.session_id for s in found)
         raise ToolError(
-            f"TinyFish may have created a browser session (billed until {timeout_seconds} s without "
-            f"activity) although its answer was lost ({str(exc).rstrip('.')}). Its connection URL "
-            "cannot be recovered: TinyFish cannot list sessions. Do NOT create another one just to "
-            "be sure: get_usage(kind='browser') shows whether one was created (list_browser_sessions "
-            "shows only sessions whose answer arrived); create a new one only if you still need a browser."
+            f"TinyFish created browser session {ids} ({billed}) but its answer was lost ({reason}), "
+            "and its connection URL cannot be recovered: the listing does not give it. Do NOT create "
+            "another one just to be sure. Nothing has to be closed by hand: it ends by itself after "
+            f"{timeout_seconds} s without CDP activity (nothing connects to it). Create a new one only "
+            "if you still need a browser."
         ) from None
+    listing = (
+        "list_browser_sessions(status='running') shows whether one was created"
+        if served("list_browser_sessions")
+        else "the account's browser usage shows whether one was created"
+    )
+    raise ToolError(
+        f"TinyFish may have created a browser session ({billed}) although its answer was lost ({reason}). "
+        f"It is not listed yet. Do NOT create another one just to be sure: {listing}; an unused one ends "
+        "by itself after its timeout. Create a new one only if you still need a browser."
+    ) from None

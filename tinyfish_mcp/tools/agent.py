@@ -23,7 +23,9 @@ from ._inputs import (
     BrowserProfile,
     CaptureInput,
     CredentialIds,
+    FeatureFlagsInput,
     Goal,
+    Integration,
     OutputSchema,
     ProfileId,
     ProxyInput,
@@ -93,7 +95,9 @@ def _request(arguments: dict[str, Any]) -> RunRequest:
         spec = RunSpec.model_validate({name: arguments[name] for name in RunSpec.model_fields})
     except ValidationError as exc:
         raise invalid_input(exc, what="run arguments") from None
-    return run_request(spec)
+    return run_request(
+        spec, feature_flags=arguments["feature_flags"], api_integration=arguments["api_integration"]
+    )
 
 
 async def _claim(
@@ -135,7 +139,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         proxy_config: ProxyInput | None = None,
         agent_config: AgentConfigInput | None = None,
         capture_config: CaptureInput | None = None,
+        feature_flags: FeatureFlagsInput | None = None,
         webhook_url: str | None = None,
+        api_integration: Integration = None,
         max_wait_seconds: MaxWait = None,
     ) -> Annotated[CallToolResult, RunResult]:
         key = await deps.resolve_key()
@@ -200,7 +206,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         proxy_config: SameAsRun = None,
         agent_config: AgentConfigInput | None = None,  # its fields are part of the hosted contract
         capture_config: SameAsRun = None,
+        feature_flags: FeatureFlagsInput | None = None,
         webhook_url: str | None = None,
+        api_integration: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,59}$")] = None,
     ) -> Annotated[CallToolResult, StartedRun]:
         key = await deps.resolve_key()
         request = _request(locals())

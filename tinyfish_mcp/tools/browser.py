@@ -1,10 +1,10 @@
 """The 'browser' toolset: remote browser sessions to drive over CDP, and to close.
 
-``create_browser_session`` starts a session, ``list_browser_sessions`` shows the ones
-this server started for the caller (refreshed from each session's ``/pages``), and
-``close_browser_session`` ends one with CDP ``Browser.close``. TinyFish can neither list
-nor delete sessions, and a session bills while it is open (1 credit per 4 browser-minutes),
-so the default timeout is short and every creation says how to close it.
+``create_browser_session`` starts a session, ``list_browser_sessions`` (``browser_list.py``)
+pages through the provider's own listing, and ``close_browser_session`` ends one with CDP
+``Browser.close``. TinyFish cannot delete sessions and its listing gives no connection
+URLs, and a session bills while it is open (1 credit per 4 browser-minutes), so the
+default timeout is short and every creation says how to close it.
 
 Sessions are recorded in a :class:`~.sessions.BrowserSessionStore` under their owner
 (a digest naming the user, never a key); a user sees and closes only their own.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -25,17 +25,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
-from ..upstream.providers import BrowserProvider
+from ..upstream.providers import BrowserProvider, ListedSession, OpenSession, SessionQuery
 from ..upstream.tinyfish import inspector_url
 from ._inputs import normalize_url
 from ._provider_args import with_extra_arguments
 from ._recover import create_session
 from ._schema import OutputModel, as_tool_result
 from .browser_extras import register_extras
+from .browser_list import BrowserSessionInfo, BrowserSessionList, register_listing, session_info
 from .context import ToolDeps
 from .errors import invalid_input
 from .live_view import LIVE_VIEW_META
-from .sessions import MemorySessionStore, SessionRecord, observed_sessions
+from .sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
 
 __all__ = [
     "BrowserSessionInfo",
@@ -55,7 +56,6 @@ CREATE_DESCRIPTION = (
     "A remote browser for your Playwright code (connect_over_cdp). Bills 1 credit per 4 minutes while "
     "open, idle or not: close_browser_session when done."
 )
-LIST_DESCRIPTION = "Your browser sessions, newest first: find open ones to close."
 CLOSE_DESCRIPTION = "End a browser session so it stops billing (idempotent)."
 
 
@@ -78,22 +78,6 @@ class NewBrowserSession(OutputModel):
     note: str
 
 
-class BrowserSessionInfo(OutputModel):
-    session_id: str
-    status: Literal["running", "ended"]
-    created_at: str
-    last_activity: str
-    expires_at: str | None = None
-    ended_at: str | None = None
-    cdp_url: str | None = None
-    base_url: str | None = None
-
-
-class BrowserSessionList(OutputModel):
-    sessions: list[BrowserSessionInfo]
-    note: str
-
-
 class ClosedBrowserSession(OutputModel):
     session_id: str
     closed_now: bool  # False: it had already ended
@@ -102,22 +86,6 @@ class ClosedBrowserSession(OutputModel):
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def session_info(record: SessionRecord, now: datetime) -> BrowserSessionInfo:
-    """A record as the listing shows it: ended when known to have ended or past its expiry."""
-    running = record.ended_at is None and record.expires_at > now
-    ended_at = record.ended_at or (None if running else record.expires_at)
-    return BrowserSessionInfo(
-        session_id=record.session_id,
-        status="running" if running else "ended",
-        created_at=_iso(record.created_at),
-        last_activity=_iso(record.last_activity),
-        expires_at=_iso(record.expires_at) if running else None,
-        ended_at=None if ended_at is None else _iso(ended_at),
-        cdp_url=record.cdp_url if running else None,
-        base_url=record.base_url if running else None,
-    )
 
 
 async def _inspector_url(client: TinyFishClient, key: str, base_url: str) -> str | None:
@@ -191,8 +159,27 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         key, owner = await caller()
+
+        async def find(since: datetime) -> list[ListedSession]:
+            # Sessions created since the request left that this server has not recorded.
+            query = SessionQuery(limit=100, start_after=_iso(since))
+            known = {record.session_id for record in await store.owned(owner)}
+            listed = await provider.list_sessions(key, query)
+            return [s for s in listed.sessions if s.session_id not in known and s.status == "running"]
+
+        def rebuild(found: ListedSession) -> OpenSession:
+            return OpenSession(
+                session_id=found.session_id, cdp_url=found.cdp_url or "", timeout_seconds=timeout
+            )
+
         session = await create_session(
-            deps, key, lambda: provider.create_session(key, request, extras), timeout_seconds=timeout
+            deps,
+            key,
+            lambda: provider.create_session(key, request, extras),
+            timeout_seconds=timeout,
+            # Where users share the key, the listing shows other users' sessions: not used.
+            find=find if owner == owner_of_key(key) else None,
+            rebuild=rebuild,
         )
         created = datetime.now(UTC)
         record = SessionRecord(
@@ -256,44 +243,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         ),
     )(create_browser_session)
 
-    @mcp.tool(
-        description=LIST_DESCRIPTION,
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
-    )
-    async def list_browser_sessions(
-        session_id: str | None = None,
-        status: Literal["running", "ended"] | None = None,
-    ) -> Annotated[CallToolResult, BrowserSessionList]:
-        """List recorded sessions (see LIST_DESCRIPTION)."""
-        key, owner = await caller()
-        if session_id is not None and session_id.strip():
-            found = await store.get(owner, session_id.strip())
-            records = [] if found is None else [found]
-        else:
-            records = await store.owned(owner)
-        refreshed = list(records)
-
-        async def check(index: int) -> None:
-            updated = await refresh(provider, key, records[index])
-            if updated != records[index]:
-                refreshed[index] = updated
-                await store.update(updated)
-
-        async with anyio.create_task_group() as group:
-            for index, record in enumerate(records):
-                if record.ended_at is None:
-                    group.start_soon(check, index)
-        now = datetime.now(UTC)
-        rows = [session_info(record, now) for record in refreshed]
-        if status is not None:
-            rows = [row for row in rows if row.status == status]
-        note = (
-            "Only sessions created through this server. last_activity is the last change this server "
-            "saw in the session's pages; expires_at assumes no CDP activity since."
-        )
-        if session_id and not records:
-            note = f"No session {session_id!r} was created through this server for you. " + note
-        return as_tool_result(BrowserSessionList(sessions=rows, note=note))
+    register_listing(mcp, provider, store, caller, refresh)
 
     @mcp.tool(
         description=CLOSE_DESCRIPTION,

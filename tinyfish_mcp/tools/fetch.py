@@ -9,7 +9,7 @@ whose text does not fit says where to continue (``next_offset``) and the result'
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -25,11 +25,21 @@ from .bounds import clip
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
 
-__all__ = ["FetchContentResult", "FetchFailure", "FetchedPage", "Highlights", "register"]
+__all__ = [
+    "FetchContentResult",
+    "FetchFailure",
+    "FetchedPage",
+    "Highlights",
+    "bounded_pages",
+    "failures_of",
+    "register",
+]
 
 MAX_URLS = 10
 MIN_TEXT_CHARS = 500  # a page always gets at least this much text, however many URLs share the budget
 MAX_CHARS_RANGE = (100, 200_000)
+METADATA_VALUE_CHARS = 300  # one page_metadata value (a long description or keyword list is cut)
+METADATA_TAGS = 40  # named tags kept per group of page_metadata
 
 # A scheme other than http(s) written without "//" (mailto:, javascript:, data:, file:...).
 # "localhost:8080" is a host and port, not a scheme: the lookahead refuses a digit after ':'.
@@ -85,6 +95,7 @@ class FetchedPage(OutputModel):
     last_modified: str | None = None
     conditional_unsupported: bool | None = None
     unmatched_selectors: list[str] | None = None
+    page_metadata: dict[str, Any] | None = None
 
 
 class FetchFailure(OutputModel):
@@ -130,6 +141,55 @@ def _bounded_links(links: list[str], budget: int) -> tuple[list[str], int]:
     return kept, len(links) - len(kept)
 
 
+def _metadata(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """page_metadata as sent, each value cut to a bounded length and each group to a bounded size."""
+    if data is None:
+        return None
+
+    def cut(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k)[:100]: cut(v) for k, v in list(value.items())[:METADATA_TAGS]}
+        if isinstance(value, str) and len(value) > METADATA_VALUE_CHARS:
+            return value[: METADATA_VALUE_CHARS - 3] + "..."
+        return value if value is None or isinstance(value, str | int | float | bool) else str(value)[:100]
+
+    shaped: dict[str, Any] = cut(data)
+    return shaped
+
+
+def bounded_pages(
+    results: list[FetchResult],
+    *,
+    budget: int,
+    count: int,
+    max_chars: int | None,
+    offset: int,
+    want: dict[str, bool],
+) -> tuple[list[FetchedPage], int]:
+    """The pages of a fetch within ``budget`` characters shared by ``count`` URLs, and links left out."""
+    share = budget // max(count, 1)
+    pages: list[FetchedPage] = []
+    omitted = 0
+    for result in results:
+        page, dropped = _page(result, share=share, max_chars=max_chars, offset=offset, want=want)
+        pages.append(page)
+        omitted += dropped
+    return pages, omitted
+
+
+def failures_of(errors: list[Any]) -> list[FetchFailure]:
+    """The per-URL failures of a fetch, each with what to try next."""
+    return [
+        FetchFailure(
+            url=e.url,
+            error=_failure_text(e.error),
+            unmatched_selectors=e.unmatched_selectors,
+            candidate_selectors=e.candidate_selectors,
+        )
+        for e in errors
+    ]
+
+
 def _page(
     result: FetchResult, *, share: int, max_chars: int | None, offset: int, want: dict[str, bool]
 ) -> tuple[FetchedPage, int]:
@@ -147,6 +207,7 @@ def _page(
         last_modified=result.last_modified,
         conditional_unsupported=result.conditional_unsupported,
         unmatched_selectors=result.unmatched_selectors,
+        page_metadata=_metadata(result.page_metadata),
     )
     used = sum(len(v or "") for v in (page.final_url, page.title, page.description)) + 200
     if result.highlights is not None:
@@ -232,6 +293,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         format: Literal["markdown", "html", "json"] = "markdown",
         links: bool = False,
         image_links: bool = False,
+        page_metadata: Annotated[
+            bool, Field(description="Also the parsed <head>: canonical, og, ...")
+        ] = False,
         include_selectors: Annotated[
             list[str] | None,
             Field(json_schema_extra={"maxItems": MAX_SELECTORS}),
@@ -286,6 +350,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 purpose=purpose,
                 format=format,
                 include_html_head=include_html_head or None,
+                page_metadata=page_metadata or None,
                 links=links or None,
                 image_links=image_links or None,
                 ttl=ttl,
@@ -310,23 +375,16 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         provider = deps.providers.fetch
         key = await provider.credential()
         response = await upstream_call("fetching the pages", provider.fetch(key, request))
-        share = budget // len(normalized)
         want = {"links": links, "image_links": image_links}
-        pages: list[FetchedPage] = []
-        omitted = 0
-        for result in response.results:
-            page, dropped = _page(result, share=share, max_chars=max_chars, offset=offset, want=want)
-            pages.append(page)
-            omitted += dropped
-        failures = [
-            FetchFailure(
-                url=e.url,
-                error=_failure_text(e.error),
-                unmatched_selectors=e.unmatched_selectors,
-                candidate_selectors=e.candidate_selectors,
-            )
-            for e in response.errors
-        ]
+        pages, omitted = bounded_pages(
+            response.results,
+            budget=budget,
+            count=len(normalized),
+            max_chars=max_chars,
+            offset=offset,
+            want=want,
+        )
+        failures = failures_of(response.errors)
         return as_tool_result(
             FetchContentResult(
                 results=pages,

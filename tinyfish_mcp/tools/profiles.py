@@ -3,19 +3,24 @@
 ``start_profile_setup_session`` opens a remote browser for a profile and returns its ``cdp_url``
 and a live view for the user to sign in; ``save_profile_setup_session`` captures the signed-in state
 and closes the browser; ``cancel_profile_setup_session`` closes it without saving. Runs then
-pass ``profile_id`` (run_web_automation). The API lists no profiles, so neither do we.
+pass ``profile_id`` (run_web_automation). ``create_profile`` and ``list_profiles`` are the
+hosted server's: a profile by name (optionally the default), and the account's profiles.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..upstream.errors import APIError, UpstreamError
 from ..upstream.profiles import (
+    Profile,
+    ProfileCreateRequest,
     ProfileSaveRequest,
     ProfileSaveResult,
     ProfileSetupRequest,
@@ -28,7 +33,43 @@ from .errors import invalid_input, shown_id, upstream_call
 from .live_view import LIVE_VIEW_META
 from .sessions import SessionRecord
 
-__all__ = ["ProfileSaved", "ProfileSetup", "register", "saved"]
+__all__ = ["ProfileInfo", "ProfileList", "ProfileSaved", "ProfileSetup", "register", "saved"]
+
+MAX_LISTED = 200
+CREATE = (
+    "Create a Browser Context Profile (a saved login runs reuse), optionally the default. Then sign it "
+    "in with start_profile_setup_session. Free."
+)
+LIST = "The account's Browser Context Profiles and which is the default (their ids go to profile_id). Free."
+ProxyCountry = Literal["US", "GB", "CA", "AU", "DE", "FR", "IT", "ES", "NL", "JP", "SG", "BR", "IN"]
+
+
+class ProfileInfo(OutputModel):
+    profile_id: str
+    name: str
+    proxy_country_code: str | None = None
+    is_default: bool | None = None
+    domain_count: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ProfileList(OutputModel):
+    profiles: list[ProfileInfo]
+    note: str | None = None
+
+
+def _info(profile: Profile) -> ProfileInfo:
+    return ProfileInfo(
+        profile_id=profile.id,
+        name=profile.name,
+        proxy_country_code=profile.proxy_country_code,
+        is_default=profile.is_default,
+        domain_count=profile.domain_count,
+        created_at=profile.created_at,
+        updated_at=profile.updated_at,
+    )
+
 
 FIND = "the session_id comes from start_profile_setup_session; a saved or cancelled session is closed"
 ProfileArg = Annotated[str, Field(min_length=1, max_length=100, description="the profile to sign in to")]
@@ -115,8 +156,66 @@ async def _ended(deps: ToolDeps, key: str, session_id: str) -> None:
         await deps.browser_sessions.update(record.changed(ended_at=datetime.now(UTC)))
 
 
+async def _create(deps: ToolDeps, key: str, request: ProfileCreateRequest) -> Profile:
+    """Create the profile once; if the answer is lost, find it by name rather than create another."""
+    try:
+        return await deps.client.profiles.create(key, request)
+    except UpstreamError as exc:
+        if isinstance(exc, APIError) and exc.status == 409:
+            raise ToolError(
+                f"A profile named {request.name!r} already exists: list_profiles shows its profile_id "
+                "(use it, or create the profile under another name)."
+            ) from None
+        if not exc.may_have_been_processed:
+            raise
+        listed = await upstream_call("looking for the new profile", deps.client.profiles.list(key))
+        found = [p for p in listed.profiles if p.name.casefold() == request.name.casefold()]
+        if len(found) == 1:
+            return found[0]
+        raise ToolError(
+            f"TinyFish may have created profile {request.name!r} although its answer was lost ({exc}). "
+            "Call list_profiles to see it before creating it again."
+        ) from None
+
+
 def register(mcp: MCPServer, deps: ToolDeps) -> None:
-    """Register the three profile setup tools on ``mcp``."""
+    """Register the profile tools on ``mcp``."""
+
+    @mcp.tool(
+        description=CREATE,
+        annotations=ToolAnnotations(
+            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
+        ),
+    )
+    async def create_profile(
+        name: Annotated[str, Field(min_length=1, max_length=100, description="1-100 characters")],
+        proxy_country_code: ProxyCountry | None = None,
+        set_as_default: Annotated[bool, Field(description="Later runs use it automatically")] = False,
+    ) -> Annotated[CallToolResult, ProfileInfo]:
+        try:
+            request = ProfileCreateRequest(
+                name=name, proxy_country_code=proxy_country_code, set_as_default=set_as_default or None
+            )
+        except ValidationError as exc:
+            raise invalid_input(exc) from exc
+        key = await deps.resolve_key()
+        profile = await upstream_call("creating the profile", _create(deps, key, request))
+        info = _info(profile)
+        if info.is_default is None and set_as_default:
+            info.is_default = True
+        return as_tool_result(info)
+
+    @mcp.tool(description=LIST, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    async def list_profiles() -> Annotated[CallToolResult, ProfileList]:
+        key = await deps.resolve_key()
+        listed = await upstream_call("listing the profiles", deps.client.profiles.list(key))
+        shown = [_info(p) for p in listed.profiles[:MAX_LISTED]]
+        note = None
+        if not listed.profiles:
+            note = "No profiles yet: create_profile makes one, start_profile_setup_session signs it in."
+        elif len(listed.profiles) > MAX_LISTED:
+            note = f"Showing {MAX_LISTED} of {len(listed.profiles)} profiles."
+        return as_tool_result(ProfileList(profiles=shown, note=note))
 
     @mcp.tool(
         description=START,

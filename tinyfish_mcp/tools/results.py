@@ -20,6 +20,7 @@ from pydantic import WithJsonSchema, field_validator
 from ..upstream.models import Run, RunError, RunStep
 from ._schema import OutputModel
 from .bounds import clip
+from .surface import served
 
 __all__ = [
     "CancelBatch",
@@ -286,7 +287,8 @@ def goal_failure_warning(result: Any) -> str | None:
         )
     return (
         f"The goal was likely NOT achieved (the run completed, but its result reports failure).{said} "
-        "Rephrase the goal with exact steps and fields; get_steps shows what the agent saw and did."
+        "Rephrase the goal with exact steps and fields; "
+        + ("get_steps shows what the agent saw and did." if served("get_steps") else "get_run shows the run.")
     )
 
 
@@ -325,9 +327,8 @@ def failure_advice(run_id: str, error: RunErrorInfo | None) -> str:
     elif category == "BILLING_FAILURE":
         parts.append(_ADVICE["INSUFFICIENT_CREDITS"])
     else:
-        parts.append(
-            f"Check the goal and the URL, then retry; get_steps(runId='{run_id}') shows what the agent did."
-        )
+        shows = f"get_steps(runId='{run_id}')" if served("get_steps") else f"get_run(id='{run_id}')"
+        parts.append(f"Check the goal and the URL, then retry; {shows} shows what the agent did.")
     if error and error.help_message:
         parts.append(f"TinyFish says: {error.help_message}")
     if error and error.help_url:

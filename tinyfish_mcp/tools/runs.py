@@ -172,7 +172,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         annotations=_READS,
         description=(
             "Get a run by id: status, result, error, goal, timestamps. Free. A long result is clipped: "
-            "read on with offset (and a larger max_chars). Steps and screenshots: get_steps."
+            "read on with offset (and a larger max_chars)."
+            + ("" if deps.settings.mcp_surface == "hosted" else " Steps and screenshots: get_steps.")
         ),
     )
     async def get_run(

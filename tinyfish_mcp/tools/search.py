@@ -9,20 +9,27 @@ enough the tool error tells the model to wait instead of looping.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..upstream.models import SearchParams, SearchResult
-from ..upstream.models.products import SEARCH_MAX_PAGE, SEARCH_RECENCY_MAX_MINUTES
+from ..upstream.models import FetchRequest, SearchParams, SearchResult
+from ..upstream.models.products import (
+    MAX_SELECTORS,
+    PER_URL_TIMEOUT_MS,
+    SEARCH_MAX_PAGE,
+    SEARCH_RECENCY_MAX_MINUTES,
+)
 from ._provider_args import hide_arguments
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import invalid_input, upstream_call
+from .fetch import FetchedPage, FetchFailure, bounded_pages, failures_of
 
 __all__ = ["MAX_QUERY_STRING", "SearchHit", "SearchWebResult", "check_query_length", "register"]
 
@@ -38,8 +45,50 @@ DESCRIPTION = (
     "paid run. domain_type='news' adds publisher and date; 'research_paper' adds authors, venue, "
     "year, cited_by_count, pdf_url (filter by pub_year_min/max, not dates). Freshness: "
     "recency_minutes or after_date/before_date, not both. Pass purpose (improves ranking). About 5 "
-    "searches a minute: if rate limited, wait. More: page=1..10."
+    "searches a minute: if rate limited, wait. More: page=1..10. fetch={} also reads the top results."
 )
+FETCH_DEFAULT = 3  # results read by fetch={} unless it says how many
+
+
+class SearchFetch(BaseModel):
+    """What ``fetch`` may hold: how many top results to read, and fetch_content's reading options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    results: int = Field(default=FETCH_DEFAULT, ge=1, le=10)
+    format: Literal["markdown", "html", "json"] = "markdown"
+    links: bool = False
+    image_links: bool = False
+    page_metadata: bool = False
+    include_selectors: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SELECTORS)
+    exclude_selectors: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SELECTORS)
+    per_url_timeout_ms: int | None = Field(default=None, ge=PER_URL_TIMEOUT_MS[0], le=PER_URL_TIMEOUT_MS[1])
+    ttl: int | None = Field(default=None, ge=0)
+
+
+def _fetch_options(value: str | dict[str, Any] | None) -> SearchFetch | None:
+    """``fetch`` as an object or its JSON text (as the hosted tool takes it); refused in one line."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    raw: Any = value
+    if isinstance(value, str):
+        try:
+            raw = json.loads(value)
+        except ValueError:
+            raise ToolError('fetch must be a JSON object such as {"results": 3}, or its JSON text') from None
+    if not isinstance(raw, dict):
+        raise ToolError('fetch must be a JSON object such as {"results": 3}')
+    try:
+        return SearchFetch.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid_input(exc) from exc
+
+
+def _domains(value: str | list[str] | None) -> str | None:
+    """Domains as the API takes them: one comma-separated string (a list is joined)."""
+    if isinstance(value, list):
+        value = ",".join(part.strip() for part in value if part.strip())
+    return _blank_to_none(value)
 
 
 class SearchHit(OutputModel):
@@ -65,6 +114,8 @@ class SearchWebResult(OutputModel):
     results: list[SearchHit]
     total_results: int
     page: int
+    pages: list[FetchedPage] | None = None
+    fetch_errors: list[FetchFailure] | None = None
     hint: str | None = None
 
 
@@ -120,6 +171,39 @@ def check_query_length(params: dict[str, object]) -> None:
     )
 
 
+async def _read_top(
+    deps: ToolDeps, hits: list[SearchHit], reading: SearchFetch
+) -> tuple[list[FetchedPage], list[FetchFailure]]:
+    """The top ``reading.results`` hits read with the fetch provider, bounded like fetch_content."""
+    urls = [hit.url for hit in hits[: reading.results]]
+    if not urls:
+        return [], []
+    try:
+        request = FetchRequest(
+            urls=urls,
+            format=reading.format,
+            links=reading.links or None,
+            image_links=reading.image_links or None,
+            page_metadata=reading.page_metadata or None,
+            include_selectors=reading.include_selectors,
+            exclude_selectors=reading.exclude_selectors,
+            per_url_timeout_ms=reading.per_url_timeout_ms,
+            ttl=reading.ttl,
+        )
+    except ValidationError as exc:
+        raise invalid_input(exc) from exc
+    provider = deps.providers.fetch
+    key = await provider.credential()
+    response = await upstream_call("reading the top results", provider.fetch(key, request))
+    # The search results take part of the result budget; the pages share the rest.
+    budget = deps.settings.mcp_max_result_chars * 3 // 4
+    want = {"links": reading.links, "image_links": reading.image_links}
+    pages, _ = bounded_pages(
+        response.results, budget=budget, count=len(urls), max_chars=None, offset=0, want=want
+    )
+    return pages, failures_of(response.errors)
+
+
 def register(mcp: MCPServer, deps: ToolDeps) -> None:
     """Register ``search`` on ``mcp``."""
 
@@ -141,34 +225,44 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         ] = None,
         after_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
         before_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
-        include_thumbnail: bool = False,
+        include_thumbnail: bool | Literal["true", "false"] = False,
         page: Annotated[
             int | None, Field(json_schema_extra={"minimum": 0, "maximum": SEARCH_MAX_PAGE})
         ] = None,
         purpose: Annotated[str | None, Field(description="Why you search")] = None,
         include_domains: Annotated[
-            str | None, Field(description="Comma-separated, e.g. github.com,arxiv.org")
+            str | list[str] | None, Field(description="Comma-separated or a list, e.g. github.com,arxiv.org")
         ] = None,
-        exclude_domains: Annotated[str | None, Field(description="Comma-separated")] = None,
+        exclude_domains: Annotated[
+            str | list[str] | None, Field(description="Comma-separated or a list")
+        ] = None,
         pub_year_min: Annotated[int | None, Field(json_schema_extra={"minimum": 0})] = None,
         pub_year_max: Annotated[int | None, Field(json_schema_extra={"maximum": 9999})] = None,
+        fetch: Annotated[
+            str | dict[str, Any] | None,
+            Field(
+                description="Read the top results too: {results: 1-10 (3), format, links, page_metadata, ...}"
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, SearchWebResult]:
         """Search through TinyFish Search (see DESCRIPTION)."""
+        reading = _fetch_options(fetch)
+        thumbnails = include_thumbnail is True or include_thumbnail == "true"
         try:
             params = SearchParams(
                 query=query,
                 purpose=purpose,
                 location=_blank_to_none(location),
                 language=_blank_to_none(language),
-                include_domains=_blank_to_none(include_domains),
-                exclude_domains=_blank_to_none(exclude_domains),
+                include_domains=_domains(include_domains),
+                exclude_domains=_domains(exclude_domains),
                 after_date=_blank_to_none(after_date),
                 before_date=_blank_to_none(before_date),
                 recency_minutes=recency_minutes,
                 domain_type=domain_type,
                 pub_year_min=pub_year_min,
                 pub_year_max=pub_year_max,
-                include_thumbnail=include_thumbnail or None,
+                include_thumbnail=thumbnails or None,
                 page=page,
             )
         except ValidationError as exc:
@@ -184,6 +278,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         )
         hits = [_hit(r) for r in sorted(response.results, key=lambda r: r.position)[:MAX_RESULTS]]
         location = response.location or params.location
+        pages, failures = (None, None) if reading is None else await _read_top(deps, hits, reading)
         return as_tool_result(
             SearchWebResult(
                 query=response.query or params.query,
@@ -193,6 +288,8 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
                 results=hits,
                 total_results=max(response.total_results, len(hits)),
                 page=response.page,
+                pages=pages,
+                fetch_errors=failures,
                 hint=_hint(len(hits), response.total_results, response.page),
             )
         )

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .monitors import MonitorsAPI
     from .profiles import ProfilesAPI
     from .research import ResearchAPI
+    from .usage import UsageAPI
     from .wallet import WalletAPI
 
 __all__ = ["TinyFishClient"]
@@ -144,6 +145,12 @@ class TinyFishClient:
         from .profiles import ProfilesAPI
 
         return ProfilesAPI(self)
+
+    @cached_property
+    def usage(self) -> UsageAPI:
+        from .usage import UsageAPI
+
+        return UsageAPI(self)
 
     @cached_property
     def datasets(self) -> DatasetsAPI:

@@ -2,15 +2,21 @@
 
 ``POST /v1/profiles/{id}/setup-session`` opens a setup browser (a billed browser
 session: never re-sent blindly); ``.../save`` captures its signed-in state into the
-profile and closes it; ``.../setup-session/cancel`` closes it without saving. The API
-has no listing of profiles. Shapes follow ``tinyfish.profiles``.
+profile and closes it; ``.../setup-session/cancel`` closes it without saving. Shapes
+follow ``tinyfish.profiles``.
+
+``POST /v1/profiles`` creates a profile and ``GET /v1/profiles`` lists them: the SDK 0.11
+has neither; the shapes are those public clients use (the Go ``TinyFishProfileManager``:
+``{name, set_as_default?, proxy_country_code?}`` answered with ``id``, ``name``,
+``proxy_country_code``, 409 on a name conflict; ``simstudioai/sim``'s
+``list_profiles.ts``: a ``{"profiles": [...]}`` envelope).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from .constants import RequestKind
 from .errors import InvalidInputError
@@ -21,6 +27,9 @@ if TYPE_CHECKING:
     from .client import TinyFishClient
 
 __all__ = [
+    "Profile",
+    "ProfileCreateRequest",
+    "ProfileList",
     "ProfileSaveRequest",
     "ProfileSaveResult",
     "ProfileSetupCancelled",
@@ -28,6 +37,57 @@ __all__ = [
     "ProfileSetupSession",
     "ProfilesAPI",
 ]
+
+
+PROFILE_PROXY_COUNTRIES = ("US", "GB", "CA", "AU", "DE", "FR", "IT", "ES", "NL", "JP", "SG", "BR", "IN")
+
+
+class ProfileCreateRequest(_Request):
+    name: str = Field(min_length=1, max_length=100)
+    proxy_country_code: str | None = None
+    set_as_default: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name must not be blank")
+        return value.strip()
+
+    @field_validator("proxy_country_code")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if code not in PROFILE_PROXY_COUNTRIES:
+            raise ValueError(f"proxy_country_code must be one of {', '.join(PROFILE_PROXY_COUNTRIES)}")
+        return code
+
+
+class Profile(_Response):
+    id: str
+    name: str = ""
+    proxy_country_code: str | None = None
+    fingerprint_seed: str | None = None
+    domain_count: int | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    is_default: bool | None = None
+
+
+class ProfileList(_Response):
+    profiles: list[Profile] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _envelope(cls, data: object) -> object:
+        # The documented envelope first; a bare array or a "data" envelope is read too.
+        if isinstance(data, list):
+            return {"profiles": data}
+        if isinstance(data, dict) and "profiles" not in data and isinstance(data.get("data"), list):
+            return {"profiles": data["data"]}
+        return data
 
 
 class ProfileSetupRequest(_Request):
@@ -101,10 +161,20 @@ def _path(profile_id: str, suffix: str) -> str:
 
 
 class ProfilesAPI:
-    """``client.profiles``: the setup of a profile (start, save, cancel)."""
+    """``client.profiles``: create and list profiles, and their setup (start, save, cancel)."""
 
     def __init__(self, client: TinyFishClient) -> None:
         self._client = client
+
+    async def create(self, key: str, request: ProfileCreateRequest) -> Profile:
+        """POST /v1/profiles (409 when the name is taken). Creates something: never re-sent blindly."""
+        return await self._client._call(
+            Profile, "POST", "profiles", key=key, kind=RequestKind.CREATE, json=request.to_body()
+        )
+
+    async def list(self, key: str) -> ProfileList:
+        """GET /v1/profiles."""
+        return await self._client._call(ProfileList, "GET", "profiles", key=key)
 
     async def start_setup(
         self, key: str, profile_id: str, request: ProfileSetupRequest

@@ -29,10 +29,13 @@ __all__ = [
     "CloseOutcome",
     "ExtraArgument",
     "FetchProvider",
+    "ListedSession",
     "OpenSession",
     "Providers",
     "SearchProvider",
     "SessionObservation",
+    "SessionPage",
+    "SessionQuery",
     "build_providers",
 ]
 
@@ -74,6 +77,37 @@ class SessionObservation:
     ended_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionQuery:
+    """Which of the provider's sessions to list: a 1-based page and the hosted tool's filters."""
+
+    limit: int = 100
+    page: int = 1
+    status: Literal["running", "ended"] | None = None
+    session_id: str | None = None
+    start_after: str | None = None
+    end_before: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedSession:
+    """One session as the provider's own listing shows it (its connection URL only if it gives one)."""
+
+    session_id: str
+    status: Literal["running", "ended"]
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+    cdp_url: str | None = None
+    timeout_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    sessions: list[ListedSession]
+    total: int | None = None
+    has_more: bool = False
+
+
 class BrowserProvider(Protocol):
     name: ProviderName
     billing: str  # one sentence: what an open session costs
@@ -101,6 +135,9 @@ class BrowserProvider(Protocol):
 
     async def close_session(self, key: str, session_id: str, cdp_url: str) -> CloseOutcome:
         """End a session: "closed", or "already_ended". Safe to repeat."""
+
+    async def list_sessions(self, key: str, query: SessionQuery) -> SessionPage:
+        """One page of the sessions the provider lists for ``key``, newest first (every process's)."""
 
     async def create_context(self, key: str) -> str:
         """A new context's id (only when ``supports_contexts``)."""

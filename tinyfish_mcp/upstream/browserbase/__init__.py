@@ -30,7 +30,16 @@ from ..models import (
     SearchResponse,
     SearchResult,
 )
-from ..providers import CloseOutcome, ExtraArgument, OpenSession, ProviderName, SessionObservation
+from ..providers import (
+    CloseOutcome,
+    ExtraArgument,
+    ListedSession,
+    OpenSession,
+    ProviderName,
+    SessionObservation,
+    SessionPage,
+    SessionQuery,
+)
 from .client import VENDOR, BrowserbaseClient
 
 __all__ = ["BrowserbaseBrowser", "BrowserbaseClient", "BrowserbaseFetch", "BrowserbaseSearch"]
@@ -159,6 +168,39 @@ class BrowserbaseBrowser(_Browserbase):
         if session.status in ENDED:
             return SessionObservation(ended=True, ended_at=_time(session.ended_at))
         return SessionObservation(activity=session.updated_at if session.keep_alive else None)
+
+    async def list_sessions(self, key: str, query: SessionQuery) -> SessionPage:
+        """Browserbase's own listing of the project's sessions, filtered and paged here."""
+        status = {"running": "RUNNING", "ended": None}.get(query.status or "")
+        sessions = await self.client.list_sessions(status)
+        after = _time(query.start_after) if query.start_after else None
+        before = _time(query.end_before) if query.end_before else None
+        rows: list[ListedSession] = []
+        for session in sessions:
+            created = _time(session.created_at)
+            ended = session.status in ENDED
+            if query.status == "ended" and not ended:
+                continue
+            if query.session_id and session.id != query.session_id:
+                continue
+            if created is not None and ((after and created <= after) or (before and created >= before)):
+                continue
+            rows.append(
+                ListedSession(
+                    session_id=session.id,
+                    status="ended" if ended else "running",
+                    created_at=created,
+                    ended_at=_time(session.ended_at),
+                    cdp_url=None if ended else session.connect_url,
+                )
+            )
+        rows.sort(key=lambda row: row.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        start = (query.page - 1) * query.limit
+        return SessionPage(
+            sessions=rows[start : start + query.limit],
+            total=len(rows),
+            has_more=start + query.limit < len(rows),
+        )
 
     async def close_session(self, key: str, session_id: str, cdp_url: str) -> CloseOutcome:
         try:

@@ -52,6 +52,7 @@ from .runs import (
     CancelBatchResponse,
     CancelResult,
     CaptureConfig,
+    FeatureFlags,
     ListRunsParams,
     Pagination,
     ProxyConfig,
@@ -63,6 +64,7 @@ from .runs import (
     RunsBatchResponse,
     RunStep,
     SyncRunResponse,
+    api_integration_for,
 )
 
 __all__ = [
@@ -80,6 +82,7 @@ __all__ = [
     "CancelResult",
     "CaptureConfig",
     "CompleteEvent",
+    "FeatureFlags",
     "FetchError",
     "FetchHighlights",
     "FetchProxyConfig",
@@ -112,5 +115,6 @@ __all__ = [
     "VaultConnectionList",
     "VaultItem",
     "VaultItemList",
+    "api_integration_for",
     "parse_event",
 ]

@@ -56,6 +56,7 @@ class FetchRequest(_Request):
     purpose: str | None = Field(default=None, max_length=PURPOSE_MAX_CHARS)
     format: Literal["markdown", "html", "json"] | None = None
     include_html_head: bool | None = None
+    page_metadata: bool | None = None
     links: bool | None = None
     image_links: bool | None = None
     ttl: int | None = Field(default=None, ge=0)
@@ -117,6 +118,7 @@ class FetchResult(_Response):
     conditional_unsupported: bool | None = None
     highlights: list[HighlightSnippet] | None = None
     unmatched_selectors: list[str] | None = None
+    page_metadata: dict[str, Any] | None = None
 
 
 class FetchError(_Response):

@@ -44,6 +44,22 @@ class AgentConfig(_Request):
     max_duration_seconds: int | None = Field(default=None, ge=1)
 
 
+class FeatureFlags(_Request):
+    """Run features to turn on (the hosted tools' ``feature_flags``; the SDK 0.11 sends none)."""
+
+    enable_agent_memory: bool | None = None
+
+
+def api_integration_for(caller: str | None) -> str:
+    """What a run says it came through: tinyfish-mcp, then the caller's own integration name, if any.
+
+    ``tinyfish-mcp`` alone, or ``tinyfish-mcp:<caller>`` (``tinyfish-mcp:dify``): TinyFish's
+    analytics still see every run of this server, and the integration behind it.
+    """
+    name = (caller or "").strip()
+    return f"{API_INTEGRATION}:{name}" if name else API_INTEGRATION
+
+
 class CaptureConfig(_Request):
     """Which artifacts the run records."""
 
@@ -64,6 +80,7 @@ class RunRequest(_Request):
     output_schema: dict[str, Any] | None = None
     agent_config: AgentConfig | None = None
     capture_config: CaptureConfig | None = None
+    feature_flags: FeatureFlags | None = None
     webhook_url: str | None = None
     use_vault: bool | None = None
     credential_item_ids: list[str] | None = None

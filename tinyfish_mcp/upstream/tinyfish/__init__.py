@@ -26,7 +26,17 @@ from ..models import (
     SearchParams,
     SearchResponse,
 )
-from ..providers import CloseOutcome, Credential, ExtraArgument, OpenSession, ProviderName, SessionObservation
+from ..providers import (
+    CloseOutcome,
+    Credential,
+    ExtraArgument,
+    ListedSession,
+    OpenSession,
+    ProviderName,
+    SessionObservation,
+    SessionPage,
+    SessionQuery,
+)
 
 __all__ = ["TinyFishBrowser", "TinyFishFetch", "TinyFishSearch", "inspector_url", "pages_digest"]
 
@@ -57,6 +67,16 @@ async def inspector_url(client: TinyFishClient, key: str, base_url: str) -> str 
                 if page.url not in BLANK_PAGES and page.devtoolsFrontendUrl:
                     return page.devtoolsFrontendUrl
     return None
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class _TinyFish:
@@ -105,6 +125,39 @@ class TinyFishBrowser(_TinyFish):
 
     async def close_session(self, key: str, session_id: str, cdp_url: str) -> CloseOutcome:
         return await self.client.close_browser_session(key, cdp_url)
+
+    async def list_sessions(self, key: str, query: SessionQuery) -> SessionPage:
+        """TinyFish's listing of sessions is its browser usage (``GET /v1/browser/usage``); it has no URLs."""
+        from ..usage import UsageQuery  # the usage product loads on first use, not at start-up
+
+        page = await self.client.usage.list(
+            key,
+            "browser",
+            UsageQuery(
+                limit=query.limit,
+                page=query.page,
+                status=query.status,
+                session_id=query.session_id,
+                start_after=query.start_after,
+                end_before=query.end_before,
+            ),
+        )
+        listed = []
+        for record in page.records:
+            if not isinstance(record.get("session_id"), str):
+                continue
+            running = str(record.get("status", "")).lower() in ("active", "running")
+            timeout = record.get("timeout_seconds")
+            listed.append(
+                ListedSession(
+                    session_id=record["session_id"],
+                    status="running" if running else "ended",
+                    created_at=_moment(record.get("created_at")),
+                    ended_at=_moment(record.get("ended_at")),
+                    timeout_seconds=timeout if isinstance(timeout, int) else None,
+                )
+            )
+        return SessionPage(sessions=listed, total=page.total, has_more=page.has_more)
 
     async def create_context(self, key: str) -> str:
         raise InvalidInputError("TinyFish browser sessions have no contexts (use a profile with a run)")
