@@ -191,8 +191,8 @@ def test_the_precomputed_schemas_are_what_the_sdk_generates_now() -> None:
     A signature change is also caught at run time (the entry's fingerprint no longer matches),
     but an edit inside an input or result model is caught only here.
     """
+    from tinyfish_mcp.pipeline.precomputed import CACHE_FILE
     from tinyfish_mcp.schemas_cache import generate, render
-    from tinyfish_mcp.tools._precomputed import CACHE_FILE
 
     fresh = render(generate())
     if os.environ.get(UPDATE_ENV) == "1":

@@ -172,16 +172,16 @@ async def create_app(
 
         mcp_kwargs["owners"] = SqlOwnershipStore(engine)
 
-    mcp = build_server(settings, client=client, resolve_key=resolve_key, run_keys=run_keys, **mcp_kwargs)
     metrics_routes: list[BaseRoute] = []
     if settings.mcp_metrics_token is not None:
         # prometheus-client loads only when metrics are asked for.
-        from .metrics import instrument_tools, metrics_endpoint, start_observing
+        from .metrics import CallMetrics, metrics_endpoint, start_observing
 
         start_observing()
-        instrument_tools(mcp, streaming_tools(mcp))
+        mcp_kwargs["call_metrics"] = CallMetrics
         token = settings.mcp_metrics_token.get_secret_value()
         metrics_routes.append(Route("/metrics", metrics_endpoint(token), methods=["GET"]))
+    mcp = build_server(settings, client=client, resolve_key=resolve_key, run_keys=run_keys, **mcp_kwargs)
     wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
 
     def mcp_http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:

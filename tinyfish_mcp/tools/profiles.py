@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..pipeline.catalog import Catalog
 from ..upstream.errors import APIError, UpstreamError
 from ..upstream.profiles import (
     Profile,
@@ -216,7 +217,7 @@ async def _ask_to_sign_in(
     return setup.model_copy(update={"user_answer": answer, "next_step": waiting})
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the profile tools on ``mcp``."""
 
     @mcp.tool(
