@@ -18,6 +18,7 @@ from mcp.server.context import ServerMiddleware
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
+from .apps import live_view_app
 from .pipeline.arguments import ArgumentChecks, PromptChecks
 from .pipeline.catalog import Catalog
 from .pipeline.deadlines import Deadlines
@@ -199,6 +200,7 @@ def build_server(
     extensions = [
         ArgumentChecks(catalog, _provider_gaps(deps)),  # tools/call: unknown tools, bad arguments
         Tasks(catalog, TaskSeal(settings), resolve_and_remember, deps.owner),  # long work as tasks
+        live_view_app(settings),  # the live view (MCP Apps): one ui:// resource (apps/live_view.py)
     ]
     mcp = TinyFishServer(
         "tinyfish",

@@ -42,6 +42,7 @@ from ._schema import as_tool_result, compact_input_schema
 from .context import ToolDeps
 from .errors import invalid_input, shown_id, tool_error, upstream_call
 from .idempotency import RunClaim, claim_run
+from .live_view import LIVE_VIEW_META
 from .prompts import register_prompts
 from .results import (
     RunResult,
@@ -121,6 +122,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         annotations=_STARTS,
+        meta=LIVE_VIEW_META,
         nature=_FOLLOWS,
         description=(
             "Do a task on a website in a real cloud browser: navigate, click, fill forms, log in, extract "
@@ -177,6 +179,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         annotations=_WAITS,
+        meta=LIVE_VIEW_META,
         description=(
             f"Wait up to max_wait_seconds (default {window:g}) for a run to finish, reporting its steps "
             "as progress; RUNNING means call again. Free: waiting costs no credits."

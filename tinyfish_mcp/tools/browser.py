@@ -35,6 +35,7 @@ from .browser_extras import register_extras
 from .browser_list import BrowserSessionInfo, BrowserSessionList, register_listing, session_info
 from .context import ToolDeps
 from .errors import invalid_input
+from .live_view import LIVE_VIEW_META
 from .sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
 
 __all__ = [
@@ -237,6 +238,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     mcp.tool(
         nature=Nature(billed=True),
         description=CREATE_DESCRIPTION,
+        meta=LIVE_VIEW_META,
         annotations=ToolAnnotations(
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),
