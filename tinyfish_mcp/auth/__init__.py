@@ -32,9 +32,9 @@ from pydantic import AnyHttpUrl, ValidationError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from ..runtime.context import KeyResolver
+from ..runtime.idempotency import RunKeyStore
 from ..settings import Settings
-from ..tools.context import KeyResolver
-from ..tools.idempotency import RunKeyStore
 from .apikeys import ApiKeyHeader, HeadlessKeyProvider, headless_key_resolver
 from .authorize import AuthorizeLimits
 from .challenge import ScopeChallenge

@@ -28,9 +28,9 @@ from starlette.types import ASGIApp
 
 from .. import __version__
 from ..gctune import settle_heap
+from ..runtime.context import KeyResolver, settings_key_resolver
 from ..server import build_server, streaming_tools
 from ..settings import Settings
-from ..tools.context import KeyResolver, settings_key_resolver
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import AuthenticationError, PermissionDeniedError
 from ..upstream.models import ListRunsParams
@@ -154,7 +154,7 @@ async def create_app(
 
     # Every hosted mode keeps its records in the shared database, so that any replica lists and
     # closes a user's browser sessions and recognises a retried session_id. Where users share
-    # one key (jwt), it also records the owner of everything started (tools/ownership.py).
+    # one key (jwt), it also records the owner of everything started (runtime/ownership.py).
     from ..auth.idempotency import SqlRunKeyStore
     from ..auth.sessions_store import SqlSessionStore, owner_resolver
 

@@ -18,6 +18,9 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.models import FetchRequest, SearchParams, SearchResult
 from ..upstream.models.products import (
     MAX_SELECTORS,
@@ -26,9 +29,6 @@ from ..upstream.models.products import (
     SEARCH_RECENCY_MAX_MINUTES,
 )
 from ._provider_args import hide_arguments
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import invalid_input, upstream_call
 from .fetch import FetchedPage, FetchFailure, bounded_pages, failures_of
 
 __all__ = ["MAX_QUERY_STRING", "SearchHit", "SearchWebResult", "check_query_length", "register"]

@@ -16,11 +16,11 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 
 from ..pipeline.catalog import Catalog
+from ..runtime.errors import tool_error, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.sessions import BrowserSessionStore
 from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.providers import BrowserProvider
-from ._schema import OutputModel, as_tool_result
-from .errors import tool_error, upstream_call
-from .sessions import BrowserSessionStore
 
 __all__ = ["NewBrowserContext", "register_extras"]
 

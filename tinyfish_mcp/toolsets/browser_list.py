@@ -25,13 +25,13 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from ..pipeline.catalog import Catalog
+from ..runtime.errors import tool_error
+from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.sessions import BrowserSessionStore, SessionRecord, owner_of_key
+from ..runtime.surface import served
 from ..upstream.errors import UpstreamError
 from ..upstream.providers import BrowserProvider, ListedSession, SessionQuery
 from ._inputs import iso_filter
-from ._schema import OutputModel, as_tool_result
-from .errors import tool_error
-from .sessions import BrowserSessionStore, SessionRecord, owner_of_key
-from .surface import served
 
 __all__ = ["BrowserSessionInfo", "BrowserSessionList", "register_listing", "session_info"]
 

@@ -25,6 +25,8 @@ from pydantic import Field, ValidationError
 
 from ..follow import Closed, Job, Look, Progress, follow, within_window
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.context import ToolDeps
+from ..runtime.errors import explain, invalid_input, shown_id, upstream_call
 from ..upstream.errors import (
     RateLimitError,
     ServerError,
@@ -50,8 +52,6 @@ from ._research_out import (
     research_row,
 )
 from ._research_owned import own_research
-from .context import ToolDeps
-from .errors import explain, invalid_input, shown_id, upstream_call
 
 __all__ = ["register"]
 
@@ -373,7 +373,7 @@ async def _require(deps: ToolDeps, key: str, research_run_id: str, verb: str) ->
 
 
 def _deliver(out: Any) -> CallToolResult:
-    from ._schema import as_tool_result
+    from ..runtime.schema import as_tool_result
 
     return as_tool_result(out)
 

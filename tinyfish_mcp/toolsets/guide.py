@@ -19,13 +19,13 @@ import anyio
 from mcp_types import CallToolResult, ToolAnnotations
 
 from ..pipeline.catalog import Catalog
+from ..runtime.context import ToolDeps
+from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.surface import served
 from ..upstream.errors import UpstreamError
 from ..upstream.models import ListRunsParams
 from ..upstream.usage import UsageQuery
 from ..upstream.wallet import TOP_UP_URL
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .surface import served
 
 __all__ = ["AccountState", "NextStep", "register"]
 

@@ -16,6 +16,10 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
+from ..runtime.bounds import clip
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, shown_id, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.monitors import (
     FetchMonitorRun,
     Monitor,
@@ -24,10 +28,6 @@ from ..upstream.monitors import (
     monitor_config,
 )
 from ._cron import checks_per_day
-from ._schema import OutputModel, as_tool_result
-from .bounds import clip
-from .context import ToolDeps
-from .errors import invalid_input, shown_id, upstream_call
 
 __all__ = ["CHECK_PRICE_USD", "CheckResult", "MonitorInfo", "MonitorRows", "register", "schedule_cost"]
 

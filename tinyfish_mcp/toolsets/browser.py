@@ -22,6 +22,12 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input
+from ..runtime.live_view import LIVE_VIEW_META
+from ..runtime.recover import create_session
+from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
@@ -29,14 +35,8 @@ from ..upstream.providers import BrowserProvider, ListedSession, OpenSession, Se
 from ..upstream.tinyfish import inspector_url
 from ._inputs import normalize_url
 from ._provider_args import with_extra_arguments
-from ._recover import create_session
-from ._schema import OutputModel, as_tool_result
 from .browser_extras import register_extras
 from .browser_list import BrowserSessionInfo, BrowserSessionList, register_listing, session_info
-from .context import ToolDeps
-from .errors import invalid_input
-from .live_view import LIVE_VIEW_META
-from .sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
 
 __all__ = [
     "BrowserSessionInfo",

@@ -17,6 +17,19 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError, WithJsonSchema
 
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, shown_id, tool_error, upstream_call
+from ..runtime.idempotency import RunClaim, claim_run
+from ..runtime.live_view import LIVE_VIEW_META
+from ..runtime.recover import NotStartedError, create_runs
+from ..runtime.results import (
+    RunResult,
+    StartedRun,
+    StartedRuns,
+    bound_result,
+    failed_run_error,
+)
+from ..runtime.schema import as_tool_result, compact_input_schema
 from ..upstream.errors import UpstreamError
 from ..upstream.models import RunRequest
 from ._inputs import (
@@ -36,21 +49,8 @@ from ._inputs import (
     batch_request,
     run_request,
 )
-from ._recover import NotStartedError, create_runs
 from ._run_work import RunTasks, follow_existing_run, follow_new_run
-from ._schema import as_tool_result, compact_input_schema
-from .context import ToolDeps
-from .errors import invalid_input, shown_id, tool_error, upstream_call
-from .idempotency import RunClaim, claim_run
-from .live_view import LIVE_VIEW_META
 from .prompts import register_prompts
-from .results import (
-    RunResult,
-    StartedRun,
-    StartedRuns,
-    bound_result,
-    failed_run_error,
-)
 
 __all__ = ["MAX_BATCH", "register"]
 

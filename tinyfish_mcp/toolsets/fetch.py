@@ -16,14 +16,14 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.bounds import clip
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.models import FetchHighlights, FetchProxyConfig, FetchRequest, FetchResult
 from ..upstream.models.products import MAX_SELECTORS, PER_URL_TIMEOUT_MS
 from ._inputs import normalize_url
 from ._provider_args import hide_arguments
-from ._schema import OutputModel, as_tool_result
-from .bounds import clip
-from .context import ToolDeps
-from .errors import invalid_input, upstream_call
 
 __all__ = [
     "FetchContentResult",

@@ -19,9 +19,9 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from ..pipeline.catalog import Catalog
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import upstream_call
+from ..runtime.context import ToolDeps
+from ..runtime.errors import upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 
 __all__ = ["UsageResult", "VaultConnectionInfo", "VaultItemInfo", "VaultItems", "register"]
 

@@ -12,10 +12,10 @@ from typing import Annotated
 from mcp_types import CallToolResult, ToolAnnotations
 
 from ..pipeline.catalog import Catalog
+from ..runtime.context import ToolDeps
+from ..runtime.errors import upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.wallet import TOP_UP_URL, WalletResponse
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import upstream_call
 
 __all__ = ["AutoReloadInfo", "RateInfo", "WalletInfo", "register", "wallet_info"]
 

@@ -23,6 +23,9 @@ from pydantic import Field, ValidationError
 
 from ..follow import Closed, Job, Look, Progress, follow, within_window
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.context import ToolDeps
+from ..runtime.errors import explain, invalid_input, shown_id, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.datasets import IN_PROGRESS, Dataset, DatasetCreateRequest, DatasetEvent
 from ..upstream.errors import (
     RateLimitError,
@@ -33,9 +36,6 @@ from ..upstream.errors import (
     UpstreamTimeoutError,
 )
 from ._owned_lists import fetch_each, owned_page
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import explain, invalid_input, shown_id, upstream_call
 
 __all__ = ["DatasetResult", "register"]
 

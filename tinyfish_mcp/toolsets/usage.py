@@ -16,11 +16,11 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.usage import UsagePage, UsageQuery
 from ._inputs import iso_filter
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import invalid_input, upstream_call
 
 __all__ = ["UsageRecords", "register", "usage_page"]
 

@@ -15,13 +15,9 @@ from mcp_types import CallToolResult, ContentBlock, ImageContent, ToolAnnotation
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
-from ..upstream.errors import NotFoundError, UpstreamError
-from ..upstream.models import CancelResult, ListRunsParams, Run
-from ._owned_lists import owned_page
-from ._schema import as_tool_result
-from .context import ToolDeps
-from .errors import invalid_input, shown_id, tool_error, upstream_call
-from .results import (
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, shown_id, tool_error, upstream_call
+from ..runtime.results import (
     CancelBatch,
     CancelInfo,
     RunDetail,
@@ -33,6 +29,10 @@ from .results import (
     run_row,
     step_rows,
 )
+from ..runtime.schema import as_tool_result
+from ..upstream.errors import NotFoundError, UpstreamError
+from ..upstream.models import CancelResult, ListRunsParams, Run
+from ._owned_lists import owned_page
 
 __all__ = ["register", "run_detail", "step_page"]
 

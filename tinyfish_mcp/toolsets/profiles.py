@@ -18,6 +18,12 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, shown_id, upstream_call
+from ..runtime.human_steps import ask_to_open
+from ..runtime.live_view import LIVE_VIEW_META
+from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.sessions import SessionRecord
 from ..upstream.errors import APIError, UpstreamError
 from ..upstream.profiles import (
     Profile,
@@ -27,13 +33,7 @@ from ..upstream.profiles import (
     ProfileSetupRequest,
     ProfileSetupSession,
 )
-from ._schema import OutputModel, as_tool_result
 from .browser import _inspector_url
-from .context import ToolDeps
-from .errors import invalid_input, shown_id, upstream_call
-from .human_steps import ask_to_open
-from .live_view import LIVE_VIEW_META
-from .sessions import SessionRecord
 
 __all__ = ["ProfileInfo", "ProfileList", "ProfileSaved", "ProfileSetup", "register", "saved"]
 
