@@ -12,14 +12,15 @@ import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.annotations import READ_ONLY
 from ..runtime.bounds import clip
 from ..runtime.context import ToolDeps
 from ..runtime.errors import invalid_input, upstream_call
-from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
 from ..upstream.models import FetchHighlights, FetchProxyConfig, FetchRequest, FetchResult
 from ..upstream.models.products import MAX_SELECTORS, PER_URL_TIMEOUT_MS
 from ._inputs import normalize_url
@@ -64,10 +65,8 @@ class Highlights(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: Annotated[str, Field(description="What to find")]
-    max_snippets: Annotated[
-        int | None, Field(description="Default 5", json_schema_extra={"minimum": 1, "maximum": 20})
-    ] = None
-    max_characters: Annotated[int | None, Field(json_schema_extra={"minimum": 1})] = None
+    max_snippets: Annotated[int | None, schema_bounds(1, 20, description="Default 5")] = None
+    max_characters: Annotated[int | None, schema_bounds(1)] = None
     include_full_page_text: bool = False
 
 
@@ -284,12 +283,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description=DESCRIPTION,
         nature=Nature(budget="fetch"),
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
+        annotations=READ_ONLY,
     )
     async def fetch_content(
         urls: Annotated[
             list[str],
-            Field(json_schema_extra={"maxItems": MAX_URLS}),
+            schema_bounds(max_items=MAX_URLS),
         ],
         format: Literal["markdown", "html", "json"] = "markdown",
         links: bool = False,
@@ -299,37 +298,32 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         ] = False,
         include_selectors: Annotated[
             list[str] | None,
-            Field(json_schema_extra={"maxItems": MAX_SELECTORS}),
+            schema_bounds(max_items=MAX_SELECTORS),
         ] = None,
         exclude_selectors: Annotated[
             list[str] | None,
-            Field(json_schema_extra={"maxItems": MAX_SELECTORS}),
+            schema_bounds(max_items=MAX_SELECTORS),
         ] = None,
         if_none_match: Annotated[str | None, Field(description="A prior etag")] = None,
         if_modified_since: Annotated[str | None, Field(description="A prior last_modified")] = None,
         include_etag_and_last_modified: bool = False,
         per_url_timeout_ms: Annotated[
             int | None,
-            Field(json_schema_extra={"minimum": PER_URL_TIMEOUT_MS[0], "maximum": PER_URL_TIMEOUT_MS[1]}),
+            schema_bounds(*PER_URL_TIMEOUT_MS),
         ] = None,
         purpose: Annotated[str | None, Field(description="Why you read these pages")] = None,
         highlights: Highlights | None = None,
         include_html_head: bool = False,
         ttl: Annotated[
             int | None,
-            Field(description="Max cache age in s; 0 = live fetch", json_schema_extra={"minimum": 0}),
+            schema_bounds(0, description="Max cache age in s; 0 = live fetch"),
         ] = None,
         proxy_country: Literal["US", "GB", "CA", "DE", "FR", "JP", "AU"] | None = None,
         max_chars: Annotated[
             int | None,
-            Field(
-                description="Per page",
-                json_schema_extra={"minimum": MAX_CHARS_RANGE[0], "maximum": MAX_CHARS_RANGE[1]},
-            ),
+            schema_bounds(*MAX_CHARS_RANGE, description="Per page"),
         ] = None,
-        offset: Annotated[
-            int, Field(description="Text start (a next_offset)", json_schema_extra={"minimum": 0})
-        ] = 0,
+        offset: Annotated[int, schema_bounds(0, description="Text start (a next_offset)")] = 0,
     ) -> Annotated[CallToolResult, FetchContentResult]:
         """Fetch pages through TinyFish Fetch and bound their text (see DESCRIPTION)."""
         if not urls:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
+from ..runtime.annotations import READ_ONLY
 from ..runtime.context import ToolDeps
 from ..runtime.errors import invalid_input, upstream_call
 from ..runtime.schema import OutputModel, as_tool_result
@@ -106,7 +107,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         response = await upstream_call(f"reading {kind} usage", deps.client.usage.list(key, kind, query))
         return as_tool_result(usage_page(response, page=page, limit=limit, budget=budget))
 
-    @mcp.tool(description=SEARCH, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    @mcp.tool(description=SEARCH, annotations=READ_ONLY)
     async def get_search_usage(
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
         page: Page = 1,
@@ -116,7 +117,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     ) -> Annotated[CallToolResult, UsageRecords]:
         return await listing("search", limit, page, status, start_after, end_before)
 
-    @mcp.tool(description=FETCH, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    @mcp.tool(description=FETCH, annotations=READ_ONLY)
     async def list_fetch_usage(
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         page: Page = 1,

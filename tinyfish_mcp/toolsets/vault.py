@@ -15,13 +15,14 @@ import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field
 
 from ..pipeline.catalog import Catalog
+from ..runtime.annotations import READ_ONLY
 from ..runtime.context import ToolDeps
 from ..runtime.errors import upstream_call
-from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
 
 __all__ = ["UsageResult", "VaultConnectionInfo", "VaultItemInfo", "VaultItems", "register"]
 
@@ -79,7 +80,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description=ITEMS_DESCRIPTION,
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
+        annotations=READ_ONLY,
     )
     async def list_vault_items() -> Annotated[CallToolResult, VaultItems]:
         """List vault items and connections (see ITEMS_DESCRIPTION)."""
@@ -119,15 +120,13 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description=USAGE_DESCRIPTION,
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
+        annotations=READ_ONLY,
     )
     async def get_usage(
         kind: Literal["browser", "search"],
         limit: Annotated[
             int,
-            Field(
-                json_schema_extra={"minimum": USAGE_LIMIT_RANGE[0], "maximum": USAGE_LIMIT_RANGE[1]},
-            ),
+            schema_bounds(*USAGE_LIMIT_RANGE),
         ] = 20,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
     ) -> Annotated[CallToolResult, UsageResult]:
