@@ -11,7 +11,6 @@ one tool with a ``kind`` argument is cheaper in the tools/list budget than two.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -20,6 +19,7 @@ from pydantic import Field
 
 from ..pipeline.catalog import Catalog
 from ..runtime.annotations import READ_ONLY
+from ..runtime.bounds import records_within
 from ..runtime.context import ToolDeps
 from ..runtime.errors import upstream_call
 from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
@@ -28,7 +28,6 @@ __all__ = ["UsageResult", "VaultConnectionInfo", "VaultItemInfo", "VaultItems", 
 
 MAX_ITEMS = 100
 USAGE_LIMIT_RANGE = (1, 100)
-RECORD_CHARS = 1000  # one usage record is a small object; this only guards against a runaway one
 
 ITEMS_DESCRIPTION = (
     "Credentials in the user's password managers (no secrets). To log in during a run, pass "
@@ -64,14 +63,6 @@ class UsageResult(OutputModel):
     total: int | None = None
     next_cursor: str | None = None
     note: str | None = None
-
-
-def _bounded_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The record itself, or a note saying it was too large to show."""
-    if len(json.dumps(record, default=str)) <= RECORD_CHARS:
-        return record
-    small = {k: v for k, v in record.items() if not isinstance(v, dict | list)}
-    return {**small, "omitted": "nested fields left out to bound the result"}
 
 
 def register(mcp: Catalog, deps: ToolDeps) -> None:
@@ -139,14 +130,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         response = await upstream_call(f"reading {kind} usage", read(key, limit=limit, cursor=cursor))
         # The service pages by limit already; the slice and the character budget bound the
         # result even when a page is larger than asked for or its records are large.
-        records: list[dict[str, Any]] = []
-        used = 0
-        for raw in response.data[:limit]:
-            record = _bounded_record(raw)
-            used += len(json.dumps(record, default=str))
-            if records and used > budget:
-                break
-            records.append(record)
+        records = records_within(response.data, limit=limit, budget=budget)
         note = None
         if len(records) < min(limit, len(response.data)):
             note = (
