@@ -131,9 +131,6 @@ ALLOWED_CROSSINGS = {
     ("tinyfish_mcp.server", "tinyfish_mcp.tools._arguments"),
     ("tinyfish_mcp.server", "tinyfish_mcp.tools._tracing"),
     ("tinyfish_mcp.server", "tinyfish_mcp.tools._resources"),
-    # outside tools/: removed by the next commit (public seams of auth/)
-    ("tinyfish_mcp.admin", "tinyfish_mcp.auth.provider"),
-    ("tinyfish_mcp.db", "tinyfish_mcp.auth.store"),
 }
 
 
