@@ -159,3 +159,14 @@ def test_the_allowed_crossings_still_exist() -> None:
     """An allowance whose import has gone is removed, so the list only shrinks."""
     present = {(importer, target.split(":")[0]) for importer, target in crossings()}
     assert present >= ALLOWED_CROSSINGS, sorted(ALLOWED_CROSSINGS - present)
+
+
+def test_auth_shares_with_the_tools_through_modules_below_both() -> None:
+    """What the auth layer's stores keep for the tools (records, resolvers) lives in
+    ``records.py`` and ``callers.py``, so ``auth/`` imports nothing from ``tools/``."""
+    reaching = sorted(
+        f"{imp.importer}:{imp.line} -> {imp.target}"
+        for imp in imports()
+        if _room(imp.importer) == "auth" and _room(imp.target) == "tools"
+    )
+    assert not reaching, reaching

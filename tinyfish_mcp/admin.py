@@ -269,7 +269,7 @@ async def _unowned(store: Any, settings: Settings, *, as_json: bool, limit: int)
     """Print what the deployment's key holds upstream that no user owns (jwt mode shows it to no one)."""
     from .auth import AuthConfigurationError
     from .auth.ownership_store import SqlOwnershipStore
-    from .tools.ownership import Kind
+    from .records import Kind
     from .upstream.client import TinyFishClient
     from .upstream.errors import UpstreamError
     from .upstream.models import ListRunsParams

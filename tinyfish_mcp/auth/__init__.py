@@ -34,9 +34,9 @@ from pydantic import AnyHttpUrl, ValidationError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from ..callers import KeyResolver
+from ..records import RunKeyStore
 from ..settings import Settings
-from ..tools.context import KeyResolver
-from ..tools.idempotency import RunKeyStore
 from .apikeys import ApiKeyHeader, HeadlessKeyProvider, headless_key_resolver
 from .authorize import AuthorizeLimits
 from .challenge import ScopeChallenge

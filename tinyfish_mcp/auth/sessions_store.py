@@ -34,8 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..tools.context import MissingKeyError, OwnerResolver
-from ..tools.sessions import FORGET_AFTER, MAX_SESSIONS_PER_OWNER, SessionRecord, owner_of_key
+from ..callers import MissingKeyError, OwnerResolver, owner_of_key
+from ..records import FORGET_AFTER, MAX_SESSIONS_PER_OWNER, SessionRecord
 from .migrations import upgrade
 from .store import _metadata, open_engine
 

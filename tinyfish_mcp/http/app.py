@@ -28,10 +28,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from .. import __version__
+from ..callers import KeyResolver
 from ..gctune import settle_heap
 from ..server import build_server, streaming_tools
 from ..settings import Settings
-from ..tools.context import KeyResolver, settings_key_resolver
+from ..tools.context import settings_key_resolver
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import AuthenticationError, PermissionDeniedError
 from ..upstream.models import ListRunsParams
