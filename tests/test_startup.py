@@ -27,7 +27,7 @@ HEAVY: dict[str, str] = {
     "aiosqlite": "the hosted server's database",
     "asyncpg": "the hosted server's database",
     "alembic": "database migrations",
-    "authlib": "OAuth for the hosted server",
+    "joserfc": "JWT sign-in for the hosted server",
     "jwt": "JWT sign-in for the hosted server",
     "redis": "shared rate limits between replicas",
     "prometheus_client": "the hosted server's /metrics",
