@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from . import coldstart, http_load, open_loop, overhead, progress, streams
+from . import coldstart, http_load, open_loop, overhead, progress, streams, tasks_get
 from ._common import RESULTS_DIR, machine_info, machine_line, md_table
 
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "http_load": http_load.run,
     "open_loop": open_loop.run,
     "streams": streams.run,
+    "tasks_get": tasks_get.run,
 }
 
 

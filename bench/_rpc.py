@@ -216,6 +216,16 @@ def _sse_messages(text: str) -> Iterator[dict[str, Any]]:
                 yield json.loads(payload)
 
 
+def parse_rpc_body(content_type: str, text: str, request_id: int | str) -> dict[str, Any]:
+    """The JSON-RPC response to ``request_id`` in a streamable-HTTP answer (a JSON or SSE body)."""
+    if content_type.startswith("application/json"):
+        return dict(json.loads(text))
+    for item in _sse_messages(text):
+        if item.get("id") == request_id and ("result" in item or "error" in item):
+            return item
+    raise BenchError(f"no response in the SSE body: {text[:200]}")
+
+
 async def rpc_post(
     client: httpx.AsyncClient,
     url: str,

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = sorted([ROOT / "README.md", ROOT / "manifests" / "README.md", *(ROOT / "docs").glob("*.md")])
 GUIDES = (
     "tools",
+    "tasks",
     "install",
     "sandbox",
     "hosting",

@@ -116,21 +116,12 @@ def _private(name: str | None) -> bool:
     return bool(name) and name.startswith("_") and not name.startswith("__")  # type: ignore[union-attr]
 
 
-# Today's crossings into ``tools/``'s private modules. They move with the restructuring of
-# ``tools/`` (issue 25, part B: the runtime, the pipeline and the drain get public homes);
-# each line goes when its import does, and the list must end empty.
+# Today's crossings into ``tools/``'s private modules. They go with the restructuring of
+# ``tools/`` (issue 25, part B: the runtime the toolsets share gets a public home); each
+# line goes when its import does, and the list must end empty.
 ALLOWED_CROSSINGS = {
-    # the follower's drain (shutdown of the HTTP server and of stdio)
-    ("tinyfish_mcp.http.shutdown", "tinyfish_mcp.tools._drain"),
-    ("tinyfish_mcp.stdio_shutdown", "tinyfish_mcp.tools._drain"),
-    # the schema cache and the per-call wrappers the server installs (the pipeline)
-    ("tinyfish_mcp.schemas_cache", "tinyfish_mcp.tools._precomputed"),
-    ("tinyfish_mcp.server", "tinyfish_mcp.tools._precomputed"),
+    # the schema compaction the server applies to every tool
     ("tinyfish_mcp.server", "tinyfish_mcp.tools._schema"),
-    ("tinyfish_mcp.server", "tinyfish_mcp.tools._deadline"),
-    ("tinyfish_mcp.server", "tinyfish_mcp.tools._arguments"),
-    ("tinyfish_mcp.server", "tinyfish_mcp.tools._tracing"),
-    ("tinyfish_mcp.server", "tinyfish_mcp.tools._resources"),
 }
 
 

@@ -146,7 +146,12 @@ async def test_tools_list_fits_the_budget(
         if name.startswith("TINYFISH_"):
             monkeypatch.delenv(name)
     async with Client(build_server(Settings()), mode=mode) as client:  # the default toolsets
-        result = await client.list_tools()
+        listed = await client.list_tools()
+    # What reaches the model: a tool's _meta (the live-view app's ui:// binding) is for the host.
+    result = listed.model_copy(
+        update={"tools": [tool.model_copy(update={"meta": None}) for tool in listed.tools]}
+    )
+    assert any(tool.meta for tool in listed.tools)
     size = len(_wire(result).encode())
     per_tool = {
         tool.name: len(tool.model_dump_json(by_alias=True, exclude_none=True).encode())
@@ -186,8 +191,8 @@ def test_the_precomputed_schemas_are_what_the_sdk_generates_now() -> None:
     A signature change is also caught at run time (the entry's fingerprint no longer matches),
     but an edit inside an input or result model is caught only here.
     """
+    from tinyfish_mcp.pipeline.precomputed import CACHE_FILE
     from tinyfish_mcp.schemas_cache import generate, render
-    from tinyfish_mcp.tools._precomputed import CACHE_FILE
 
     fresh = render(generate())
     if os.environ.get(UPDATE_ENV) == "1":

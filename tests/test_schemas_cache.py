@@ -1,6 +1,6 @@
 """The precomputed tool schemas (tools/schemas.json): the same tools as the SDK builds.
 
-The cache exists for the stdio cold start (``tools/_precomputed.py``); that the committed
+The cache exists for the stdio cold start (``pipeline/precomputed.py``); that the committed
 file is what the installed SDK generates now is tests/test_schemas.py's check (it runs on
 every landing). These prove that a server built from it has exactly the tools the SDK
 would build (schemas, result models, argument models and their errors), that every tool
@@ -15,20 +15,19 @@ from importlib.metadata import version
 from typing import Annotated, Any
 
 import pytest
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools.base import Tool
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field, ValidationError
 
-from tinyfish_mcp.schemas_cache import CONFIGURATIONS, configuration, generate
-from tinyfish_mcp.server import build_server
-from tinyfish_mcp.tools._precomputed import (
+from tinyfish_mcp.pipeline.catalog import Catalog
+from tinyfish_mcp.pipeline.precomputed import (
     CACHE_FILE,
     LazyArguments,
     engine_versions,
     recording,
-    use_precomputed_schemas,
 )
+from tinyfish_mcp.schemas_cache import CONFIGURATIONS, configuration, generate
+from tinyfish_mcp.server import TinyFishServer, build_server
 
 
 def test_every_tool_of_the_cached_configurations_is_cached() -> None:
@@ -43,8 +42,8 @@ def test_the_versions_are_read_as_the_package_metadata_says() -> None:
     assert engine_versions() == {name: version(name) for name in ("mcp", "pydantic", "pydantic-core")}
 
 
-def _tools(server: MCPServer[Any]) -> dict[str, Tool]:
-    return {tool.name: tool for tool in server._tool_manager.list_tools()}
+def _tools(server: TinyFishServer) -> dict[str, Tool]:
+    return {tool.name: tool for tool in server.catalog.tools}
 
 
 def _errors(tool: Tool, arguments: dict[str, Any]) -> Any:
@@ -87,16 +86,15 @@ class _Page(BaseModel):
 def test_a_tool_the_cache_does_not_know_is_generated_by_the_sdk() -> None:
     """Same name as a cached tool, another signature: the SDK builds it, the cache is not used."""
     assert "get_run" in json.loads(CACHE_FILE.read_text(encoding="utf-8"))["tools"]
-    server: MCPServer[Any] = MCPServer("t")
-    use_precomputed_schemas(server)
+    catalog = Catalog()
 
     async def get_run(
         run_id: Annotated[str, Field(description="another tool's argument", max_length=9)],
     ) -> Annotated[CallToolResult, _Page]:
         raise NotImplementedError
 
-    server.add_tool(get_run)
-    tool = server._tool_manager.get_tool("get_run")
+    catalog.tool()(get_run)
+    tool = catalog.get_tool("get_run")
     assert tool is not None and not isinstance(tool.fn_metadata, LazyArguments)
     expected = Tool.from_function(get_run)
     assert tool.parameters == expected.parameters

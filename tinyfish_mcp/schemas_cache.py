@@ -19,9 +19,9 @@ import json
 import sys
 from typing import Any
 
+from .pipeline.precomputed import CACHE_FILE, engine_versions, recording
 from .server import build_server
 from .settings import TOOLSETS, Settings
-from .tools._precomputed import CACHE_FILE, engine_versions, recording
 
 __all__ = ["CONFIGURATIONS", "generate", "main", "render"]
 

@@ -9,16 +9,24 @@ desktop client waits for on every launch.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import import_module
 from typing import Any
 
+from mcp.server.context import ServerMiddleware
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
+from .apps import live_view_app
+from .pipeline.arguments import ArgumentChecks, PromptChecks
+from .pipeline.catalog import Catalog
+from .pipeline.deadlines import Deadlines
+from .pipeline.resources import ResourceErrors
+from .pipeline.task_ids import TaskSeal
+from .pipeline.tasks import Tasks
+from .pipeline.tracing import RequestIds
 from .settings import Settings, Surface, Toolset
-from .tools._precomputed import use_precomputed_schemas
 from .tools._schema import compact_tool_schemas
 from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .tools.errors import remember_caller
@@ -29,7 +37,7 @@ from .tracing import note_user
 from .upstream.client import TinyFishClient
 from .upstream.vendors import build_providers
 
-__all__ = ["TOOLSETS", "build_server", "instructions_for", "streaming_tools"]
+__all__ = ["TOOLSETS", "TinyFishServer", "build_server", "instructions_for", "streaming_tools"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +112,12 @@ def instructions_for(toolsets: tuple[Toolset, ...], surface: Surface = "toolsets
     return "TinyFish runs web tasks in real cloud browsers.\n" + "\n".join(lines) + "\n"
 
 
+class TinyFishServer(MCPServer[Any]):
+    """The SDK's ``MCPServer``, keeping the catalog it was built from (tools and their nature)."""
+
+    catalog: Catalog
+
+
 def build_server(
     settings: Settings,
     *,
@@ -116,7 +130,8 @@ def build_server(
     browser_sessions: BrowserSessionStore | None = None,
     resolve_owner: OwnerResolver | None = None,
     owners: OwnershipStore | None = None,
-) -> MCPServer[Any]:
+    call_metrics: Callable[[Catalog], ServerMiddleware[Any]] | None = None,
+) -> TinyFishServer:
     """The MCP server for ``settings``, with the toolsets of ``settings.mcp_toolsets``.
 
     ``client`` is shared when given (and then not closed here); otherwise the server
@@ -126,6 +141,7 @@ def build_server(
     whose they are (default: this process's memory, owned by whoever holds the key).
     ``owners``, given where users share one key (jwt mode), records and checks the owner of
     every run, research run, dataset, monitor and profile setup (``tools/ownership.py``).
+    ``call_metrics`` builds the middleware that counts tool calls (HTTP with metrics on).
     """
     owned = client is None
     upstream = client if client is not None else TinyFishClient(settings)
@@ -149,19 +165,6 @@ def build_server(
             if owned:
                 await upstream.aclose()
 
-    mcp: MCPServer[Any] = MCPServer(
-        "tinyfish",
-        version=__version__,
-        instructions=instructions_for(settings.mcp_toolsets, settings.mcp_surface),
-        website_url="https://docs.tinyfish.ai",
-        auth_server_provider=auth_server_provider,
-        token_verifier=token_verifier,
-        auth=auth,
-        lifespan=lifespan,
-        log_level=settings.mcp_log_level,
-    )
-    # Tools come from the schemas precomputed at build time when they match (tools/_precomputed.py).
-    use_precomputed_schemas(mcp)
     run_key_store = run_keys or default_run_keys(settings)
     deps = ToolDeps(
         settings=settings,
@@ -173,28 +176,48 @@ def build_server(
         resolve_owner=resolve_owner,
         ownership=None if owners is None else Ownership(owners, _owner_of(resolve_owner)),
     )
+    # Tools are built from the schemas precomputed at build time when they match (pipeline/precomputed.py).
+    catalog = Catalog()
     for name in settings.mcp_toolsets:
-        import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(mcp, deps)
+        import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(catalog, deps)
     if settings.mcp_surface == "hosted":
         from .tools.surface import keep_hosted_tools
 
-        keep_hosted_tools(mcp)
-    compact_tool_schemas(mcp)
+        keep_hosted_tools(catalog)
+    compact_tool_schemas(catalog)
     if owners is not None:
-        say_account_wide({tool.name: tool for tool in mcp._tool_manager.list_tools()})
-    # Imported here, not at the top: keeps this module's toolset imports one line others edit.
-    from .tools._deadline import apply_deadlines
+        say_account_wide({tool.name: tool for tool in catalog.tools})
 
-    apply_deadlines(mcp, settings)
-    from .tools._arguments import install_argument_checks
-
-    install_argument_checks(mcp, _provider_gaps(deps))
-    from .tools._tracing import apply_request_ids
-
-    apply_request_ids(mcp)
-    from .tools._resources import bound_resource_errors
-
-    bound_resource_errors(mcp)
+    # The pipeline around every request, in order (outermost first). Middleware sees the raw
+    # request; extensions intercept tools/call once it is parsed. Nothing else wraps the SDK.
+    middleware: list[ServerMiddleware[Any]] = [
+        RequestIds(),  # each tool call under its request id (pipeline/tracing.py)
+        *([call_metrics(catalog)] if call_metrics is not None else []),  # calls by tool and outcome
+        Deadlines(catalog, settings),  # each tool call under its deadline, from the tool's nature
+        PromptChecks(catalog),  # prompts/get: unknown names and bad arguments in our words
+        ResourceErrors(),  # resources/read: an unknown URI quoted bounded
+    ]
+    extensions = [
+        ArgumentChecks(catalog, _provider_gaps(deps)),  # tools/call: unknown tools, bad arguments
+        Tasks(catalog, TaskSeal(settings), resolve_and_remember, deps.owner),  # long work as tasks
+        live_view_app(settings),  # the live view (MCP Apps): one ui:// resource (apps/live_view.py)
+    ]
+    mcp = TinyFishServer(
+        "tinyfish",
+        version=__version__,
+        instructions=instructions_for(settings.mcp_toolsets, settings.mcp_surface),
+        website_url="https://docs.tinyfish.ai",
+        auth_server_provider=auth_server_provider,
+        token_verifier=token_verifier,
+        auth=auth,
+        lifespan=lifespan,
+        log_level=settings.mcp_log_level,
+        tools=catalog.tools,
+        middleware=middleware,
+        extensions=extensions,
+    )
+    mcp.catalog = catalog
+    catalog.add_to(mcp)
     log.debug("toolsets enabled: %s", ", ".join(settings.mcp_toolsets))
     return mcp
 
@@ -230,10 +253,10 @@ def _provider_gaps(deps: ToolDeps) -> dict[str, dict[str, str]]:
     }
 
 
-def streaming_tools(mcp: MCPServer[Any]) -> frozenset[str]:
+def streaming_tools(mcp: TinyFishServer) -> frozenset[str]:
     """The tools that can send progress before their result, or act on the caller hanging up.
 
     They are the tools that take a ``Context``: over HTTP they are always answered on a
     stream, so closing it reaches them (the run tools then cancel the billed run).
     """
-    return frozenset(tool.name for tool in mcp._tool_manager.list_tools() if tool.context_kwarg is not None)
+    return mcp.catalog.takes_context()

@@ -165,6 +165,23 @@ class Settings(BaseModel):
     mcp_poll_max: float = Field(default=5.0, gt=0, description="Largest poll interval when polling a run.")
     mcp_max_result_chars: int = Field(default=20_000, ge=1000)
     mcp_browser_default_timeout: int = Field(default=300, ge=5, le=86400)
+    # The live-view app (MCP Apps): the origins it may frame and connect to. Unset: TinyFish's
+    # live-view hosts (tinyfish_mcp/apps/live_view.py) plus the sandbox's or base_url's own origin.
+    mcp_app_frame_domains: tuple[str, ...] | None = Field(
+        default=None,
+        description="Origins the live view may show in a frame (run streaming_url, session inspector, "
+        "profile viewer); where a host refuses the frame, the app shows a link.",
+    )
+    mcp_app_connect_domains: tuple[str, ...] | None = Field(
+        default=None, description="Origins the live view may connect to (the inspector's websocket)."
+    )
+    mcp_elicitation_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="Seconds a question to the user (sign in to a profile, top up credits) waits for an "
+        "answer; then the call returns what to do next.",
+    )
     # One deadline per tool call, attempts and waits included (clients give up near 60 s).
     # The run tools' deadline is their call window (max_wait_seconds / mcp_call_window).
     mcp_read_deadline: float = Field(
@@ -339,7 +356,13 @@ class Settings(BaseModel):
                 raise ValueError("browserbase fetch needs pip install 'tinyfish-mcp[browserbase]'")
         return value
 
-    @field_validator("mcp_allowed_origins", "mcp_allowed_hosts", mode="before")
+    @field_validator(
+        "mcp_allowed_origins",
+        "mcp_allowed_hosts",
+        "mcp_app_frame_domains",
+        "mcp_app_connect_domains",
+        mode="before",
+    )
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

@@ -3,7 +3,7 @@
 The stdio side of ``http/shutdown.py``. When stdin closes, or on SIGTERM/SIGINT, new
 requests are refused (pings aside), the calls in flight get a grace period (none is
 waited for when nothing is in flight), then every call window is closed
-(``tools/_drain.py``), so each call following a run answers with the run's id and status
+(``follow/drain.py``), so each call following a run answers with the run's id and status
 RUNNING while the run goes on upstream. ``stdio.py`` holds the end of stdin back until
 then, since the SDK cancels every handler once its read stream ends. After a signal stdin
 may still be open, and the thread reading it cannot be stopped: once the answers are
@@ -28,7 +28,7 @@ from mcp.shared._stream_protocols import WriteStream
 from mcp.shared.message import SessionMessage
 from mcp_types import CONNECTION_CLOSED, ErrorData, JSONRPCError, JSONRPCRequest
 
-from .tools._drain import close_all_windows, live_windows
+from .follow.drain import close_all_windows, live_windows
 
 __all__ = ["ANSWER_SECONDS", "Shutdown", "signals_to"]
 

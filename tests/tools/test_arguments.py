@@ -14,7 +14,7 @@ from _mcp import memory_server, result_text
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from tinyfish_mcp.tools._arguments import MAX_TEXT
+from tinyfish_mcp.pipeline.arguments import MAX_TEXT
 
 SHOP = "https://scrapeme.live/shop"
 

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from . import browser, datasets, fetch, monitors, profiles, research, runs, search, usage, vault, wallet
@@ -28,6 +28,7 @@ from .context import Call
 from .control import control_routes
 from .faults import Fault
 from .fixtures import fixture_routes
+from .live import live_routes
 from .request_ids import RequestIds, logged_ids
 from .state import Store, key_suffix
 from .wire import ApiError, error_response
@@ -180,7 +181,7 @@ def _api_routes() -> list[BaseRoute]:
         Route("/v1/vault/items/sync", api(vault.sync_items), methods=["POST"]),
         Route("/v1/vault/items/{item_id:path}/enable", api(vault.set_item_enabled), methods=["PATCH"]),
         Route("/v1/vault/items/{item_id:path}/disable", api(vault.set_item_enabled), methods=["PATCH"]),
-        Route("/_live/{run_id}/stream/0", live_view, methods=["GET"]),
+        *live_routes(),
         *_product_routes(),
     ]
 
@@ -224,12 +225,6 @@ def _product_routes() -> list[BaseRoute]:
             methods=["POST"],
         ),
     ]
-
-
-async def live_view(request: Request) -> Response:
-    """What a run's ``streaming_url`` shows: a placeholder for the live browser view."""
-    run_id = request.path_params["run_id"]
-    return HTMLResponse(f"<!DOCTYPE html><title>Live view</title><p>Live browser view of run {run_id}</p>")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

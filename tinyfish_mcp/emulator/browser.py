@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from .chromium import Browsers, ChromiumStartError, watch
 from .context import Call
+from .live import frontend_url
 from .state import BrowserRecord
 from .validation import check_int, is_http_url
 from .wire import ApiError, Issue, invalid_input, issue, now, read_json
@@ -133,7 +134,7 @@ def _page(session: BrowserRecord, url: str, title: str) -> dict[str, Any]:
         "title": title,
         "url": url,
         "description": "",
-        "devtoolsFrontendUrl": f"{session.base_url}/devtools/inspector.html?ws={socket}",
+        "devtoolsFrontendUrl": frontend_url(session.base_url, session.session_id, session.target_id),
         "webSocketDebuggerUrl": f"ws://{socket}",
     }
 
@@ -152,7 +153,14 @@ async def list_pages(call: Call) -> Response:
             targets = await session.browser.targets()
         except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError):
             raise ApiError(404, "NOT_FOUND", "Browser session has ended") from None
-        return JSONResponse([target for target in targets if target.get("type") == "page"])
+        # Each page's inspector is the sandbox's screencast page (live.py), not Chromium's own.
+        base, session_id = session.base_url, session.session_id
+        pages = [
+            {**target, "devtoolsFrontendUrl": frontend_url(base, session_id, target["id"])}
+            for target in targets
+            if target.get("type") == "page" and isinstance(target.get("id"), str)
+        ]
+        return JSONResponse(pages)
     elapsed = (now() - session.created_at).total_seconds()
     if session.url is None or elapsed < call.config.navigation_delay:
         return JSONResponse([_page(session, "about:blank", "about:blank")])

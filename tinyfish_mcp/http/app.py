@@ -30,7 +30,7 @@ from starlette.types import ASGIApp
 from .. import __version__
 from ..callers import KeyResolver
 from ..gctune import settle_heap
-from ..server import build_server, streaming_tools
+from ..server import TinyFishServer, build_server, streaming_tools
 from ..settings import Settings
 from ..tools.context import settings_key_resolver
 from ..upstream.client import TinyFishClient
@@ -51,7 +51,6 @@ from .security import (
 from .shutdown import Drain
 
 if TYPE_CHECKING:
-    from mcp.server.mcpserver import MCPServer
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from ..auth import AuthSetup
@@ -192,20 +191,20 @@ def _hosted_records(settings: Settings, setup: AuthSetup | None) -> _Records:
     return _Records(sessions, kwargs)
 
 
-def _metrics_routes(settings: Settings, mcp: MCPServer[Any]) -> list[BaseRoute]:
-    """``/metrics`` when a token for it is set (prometheus-client loads only then)."""
+def _metrics(settings: Settings) -> tuple[list[BaseRoute], dict[str, Any]]:
+    """``/metrics`` and the server's per-call metrics, when a token for them is set
+    (prometheus-client loads only then)."""
     if settings.mcp_metrics_token is None:
-        return []
-    from .metrics import instrument_tools, metrics_endpoint, start_observing
+        return [], {}
+    from .metrics import CallMetrics, metrics_endpoint, start_observing
 
     start_observing()
-    instrument_tools(mcp, streaming_tools(mcp))
     token = settings.mcp_metrics_token.get_secret_value()
-    return [Route("/metrics", metrics_endpoint(token), methods=["GET"])]
+    return [Route("/metrics", metrics_endpoint(token), methods=["GET"])], {"call_metrics": CallMetrics}
 
 
 def _mcp_endpoint(
-    settings: Settings, mcp: MCPServer[Any], auth: _Auth
+    settings: Settings, mcp: TinyFishServer, auth: _Auth
 ) -> tuple[ASGIApp, list[StreamableHTTPSessionManager]]:
     """The ``/mcp`` app and the session managers whose ``run()`` the lifespan enters."""
 
@@ -282,10 +281,15 @@ async def create_app(
             await client.aclose()
         raise
     records = _hosted_records(settings, auth.setup)
+    metrics_routes, metrics_kwargs = _metrics(settings)
     mcp = build_server(
-        settings, client=client, resolve_key=auth.resolve_key, **auth.server_kwargs, **records.server_kwargs
+        settings,
+        client=client,
+        resolve_key=auth.resolve_key,
+        **auth.server_kwargs,
+        **records.server_kwargs,
+        **metrics_kwargs,
     )
-    metrics_routes = _metrics_routes(settings, mcp)
     served_app, managers = _mcp_endpoint(settings, mcp, auth)
     drain = Drain(settings.mcp_shutdown_grace_seconds)
 

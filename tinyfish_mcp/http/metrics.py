@@ -25,7 +25,6 @@ mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``serving.py``) sums every worker's f
 
 from __future__ import annotations
 
-import functools
 import hmac
 import json
 import os
@@ -34,9 +33,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -51,12 +48,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__, observe
+from ..pipeline.catalog import Catalog
 
 __all__ = [
     "MULTIPROC_ENV",
+    "CallMetrics",
     "OAuthRefusals",
     "forget_process",
-    "instrument_tools",
     "mark_replica_start",
     "metrics_endpoint",
     "start_observing",
@@ -112,36 +110,37 @@ _MAX_ATTEMPT_LABEL = 9
 _MAX_TRACKED_SESSIONS = 10_000
 
 
-def _outcome(result: Any) -> str:
-    if isinstance(result, CallToolResult) and result.is_error:
-        return "error"
-    return "ok"
+def _outcome(result: Any, name: str) -> str:
+    """ok, error (the tool's own error result), or failure (a crash: the SDK's generic text)."""
+    if not isinstance(result, dict) or result.get("isError") is not True:
+        return "ok"
+    content = result.get("content") or [{}]
+    first = content[0] if isinstance(content, list) and content and isinstance(content[0], dict) else {}
+    return "failure" if first.get("text") == f"Error executing tool {name}" else "error"
 
 
-def instrument_tools(mcp: MCPServer[Any], streaming: frozenset[str]) -> None:
-    """Count every call of every registered tool of ``mcp``, and its latency."""
-    for tool in mcp._tool_manager.list_tools():
-        if not tool.is_async or getattr(tool.fn, "_tinyfish_metrics", False):
-            continue
-        wrapped = _counted(tool.fn, tool.name, live=tool.name in streaming)
-        wrapped._tinyfish_metrics = True  # type: ignore[attr-defined]
-        tool.fn = wrapped
+class CallMetrics(ServerMiddleware[Any]):
+    """A ``Server`` middleware counting every ``tools/call`` by tool and outcome, with its latency."""
 
+    def __init__(self, catalog: Catalog) -> None:
+        self._streaming = catalog.takes_context()  # tools whose calls are live (they may stream progress)
+        # Other names are counted as "unknown", so a caller cannot grow the label set.
+        self._known = frozenset(tool.name for tool in catalog.tools)
 
-def _counted(fn: Callable[..., Awaitable[Any]], name: str, *, live: bool) -> Callable[..., Awaitable[Any]]:
-    @functools.wraps(fn)
-    async def call(**kwargs: Any) -> Any:
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        raw = ctx.params.get("name") if ctx.method == "tools/call" and ctx.params else None
+        if not isinstance(raw, str):
+            return await call_next(ctx)
+        name = raw if raw in self._known else "unknown"
+        live = name in self._streaming
         started = time.monotonic()
         outcome = "failure"
         if live:
             LIVE_CALLS.inc()
         try:
-            result = await fn(**kwargs)
-            outcome = _outcome(result)
+            result = await call_next(ctx)
+            outcome = _outcome(result, name)
             return result
-        except ToolError:
-            outcome = "error"
-            raise
         except BaseException as exc:
             outcome = "cancelled" if not isinstance(exc, Exception) else "failure"
             raise
@@ -150,8 +149,6 @@ def _counted(fn: Callable[..., Awaitable[Any]], name: str, *, live: bool) -> Cal
                 LIVE_CALLS.dec()
             TOOL_CALLS.labels(name, outcome).inc()
             TOOL_SECONDS.labels(name).observe(time.monotonic() - started)
-
-    return call
 
 
 def _remember(ids: dict[str, None], session_id: str) -> None:

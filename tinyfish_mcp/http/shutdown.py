@@ -3,7 +3,7 @@
 On SIGTERM (or SIGINT) uvicorn stops accepting connections and waits for the open ones
 up to its ``timeout_graceful_shutdown``. Alongside, :class:`Drain` turns ``/readyz``
 unready at once, lets in-flight tool calls go on for ``mcp_shutdown_grace_seconds``,
-then closes every live call window (``tools/_drain.py``): each follower answers with its
+then closes every live call window (``follow/drain.py``): each follower answers with its
 run's id and current status (RUNNING when it goes on), and another replica can follow it
 with ``wait_for_run``. A window whose run has no id yet stays open until it has one, so
 no id is ever lost. uvicorn's own timeout is the grace plus time for those last answers.
@@ -18,7 +18,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from ..tools._drain import close_all_windows, live_windows, reopen
+from ..follow.drain import close_all_windows, live_windows, reopen
 
 __all__ = ["ANSWER_SECONDS", "Drain", "graceful_timeout"]
 

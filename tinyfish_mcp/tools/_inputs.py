@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..pipeline.wording import safe_text, shown
 from ..upstream.models import RunBatchRequest, RunRequest, api_integration_for
-from ._wording import safe_text, shown
 from .errors import invalid_input
 
 __all__ = [

@@ -14,8 +14,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
-
+from ..pipeline.catalog import Catalog
 from ..upstream.providers import ExtraArgument
 
 __all__ = ["hide_arguments", "with_extra_arguments"]
@@ -32,15 +31,12 @@ def with_extra_arguments(function: Callable[..., Any], extras: tuple[ExtraArgume
     function.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
 
 
-def hide_arguments(mcp: MCPServer[Any], tool_name: str, names: Iterable[str]) -> None:
-    """Take ``names`` out of a registered tool's advertised input schema (not out of its model).
-
-    ``MCPServer`` has no public way to edit a registered tool (see ``_schema.compact_tool_schemas``).
-    """
+def hide_arguments(mcp: Catalog, tool_name: str, names: Iterable[str]) -> None:
+    """Take ``names`` out of a catalogued tool's advertised input schema (not out of its model)."""
     hidden = set(names)
     if not hidden:
         return
-    tool = mcp._tool_manager.get_tool(tool_name)
+    tool = mcp.get_tool(tool_name)
     if tool is None:
         return
     properties = tool.parameters.get("properties", {})

@@ -21,9 +21,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+
+from ..pipeline.catalog import Catalog
 
 __all__ = [
     "OutputModel",
@@ -142,14 +143,13 @@ def compact_output_schema(schema: dict[str, Any], *, brief: bool = False) -> dic
     return out
 
 
-def compact_tool_schemas(mcp: MCPServer) -> None:
-    """Rewrite every registered tool's advertised schemas in place.
+def compact_tool_schemas(catalog: Catalog) -> None:
+    """Rewrite every catalogued tool's advertised schemas in place, before the server is built.
 
     Argument and result validation use the pydantic models, not these schemas, so this
-    changes only what clients and models read. ``MCPServer`` exposes no public way to
-    edit a registered tool, hence the one private access.
+    changes only what clients and models read.
     """
-    for tool in mcp._tool_manager.list_tools():
+    for tool in catalog.tools:
         tool.parameters = compact_input_schema(tool.parameters)
         meta = tool.fn_metadata
         if meta.output_schema is not None:

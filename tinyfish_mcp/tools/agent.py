@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError, WithJsonSchema
 
+from ..pipeline.catalog import Catalog, Nature
 from ..upstream.errors import UpstreamError
 from ..upstream.models import RunRequest
 from ._inputs import (
@@ -36,11 +37,12 @@ from ._inputs import (
     run_request,
 )
 from ._recover import NotStartedError, create_runs
+from ._run_work import RunTasks, follow_existing_run, follow_new_run
 from ._schema import as_tool_result, compact_input_schema
-from ._watch import follow_existing_run, follow_new_run
 from .context import ToolDeps
 from .errors import invalid_input, shown_id, tool_error, upstream_call
 from .idempotency import RunClaim, claim_run
+from .live_view import LIVE_VIEW_META
 from .prompts import register_prompts
 from .results import (
     RunResult,
@@ -78,6 +80,10 @@ Specs = Annotated[
 ]
 
 _STARTS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
+# What the tools are, for deadlines, recovery and Tasks (pipeline/catalog.py).
+_BILLS = Nature(billed=True)
+_FOLLOWS = Nature(billed=True, long_running=True, task="run")
+_BATCH = Nature(billed=True, long_running=True, task="batch")
 _WAITS = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 
@@ -108,12 +114,16 @@ async def _claim(
     return await claim_run(deps.run_keys, key, session_id, request, wait=wait, owner=await deps.owner(key))
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the agent tools and the goal-writing prompt on ``mcp``."""
+    mcp.add_task_kind(RunTasks(deps))
+    mcp.add_task_kind(RunTasks(deps, name="batch"))
     window = deps.settings.mcp_call_window
 
     @mcp.tool(
         annotations=_STARTS,
+        meta=LIVE_VIEW_META,
+        nature=_FOLLOWS,
         description=(
             "Do a task on a website in a real cloud browser: navigate, click, fill forms, log in, extract "
             "data from dynamic or bot-protected pages. Billed per agent step: to just read, fetch_content "
@@ -169,6 +179,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         annotations=_WAITS,
+        meta=LIVE_VIEW_META,
         description=(
             f"Wait up to max_wait_seconds (default {window:g}) for a run to finish, reporting its steps "
             "as progress; RUNNING means call again. Free: waiting costs no credits."
@@ -184,6 +195,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         annotations=_STARTS,
+        nature=_BILLS,
         description=(
             "Start the same run as run_web_automation (same arguments, billed per step) but return its "
             "run_id at once. Only for work the user wants in the background; follow it with wait_for_run "
@@ -253,6 +265,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         annotations=_STARTS,
+        nature=_BATCH,
         description=(
             f"Start 1-{MAX_BATCH} runs at once, all or none (the API's limit; TinyFish's hosted server "
             "allows 8), each billed per step like run_web_automation. Use it for the same task on several "

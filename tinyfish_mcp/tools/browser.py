@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..pipeline.catalog import Catalog, Nature
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
@@ -35,6 +35,7 @@ from .browser_extras import register_extras
 from .browser_list import BrowserSessionInfo, BrowserSessionList, register_listing, session_info
 from .context import ToolDeps
 from .errors import invalid_input
+from .live_view import LIVE_VIEW_META
 from .sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
 
 __all__ = [
@@ -113,7 +114,7 @@ async def refresh(provider: BrowserProvider, key: str, record: SessionRecord) ->
     return record
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``create_browser_session``, ``list_browser_sessions`` and ``close_browser_session``."""
     store = observed_sessions(deps.browser_sessions or MemorySessionStore())
     default_timeout = deps.settings.mcp_browser_default_timeout
@@ -235,7 +236,9 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
     # Registered once its signature lists the active provider's own arguments.
     with_extra_arguments(create_browser_session, provider.create_arguments())
     mcp.tool(
+        nature=Nature(billed=True),
         description=CREATE_DESCRIPTION,
+        meta=LIVE_VIEW_META,
         annotations=ToolAnnotations(
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),

@@ -12,10 +12,10 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 
+from ..pipeline.catalog import Catalog
 from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.providers import BrowserProvider
 from ._schema import OutputModel, as_tool_result
@@ -56,7 +56,7 @@ def bounded(data: Any, budget: int) -> dict[str, Any]:
 
 
 def register_extras(
-    mcp: MCPServer[Any],
+    mcp: Catalog,
     provider: BrowserProvider,
     store: BrowserSessionStore,
     caller: Callable[[], Awaitable[tuple[str, str]]],
@@ -86,7 +86,7 @@ def register_extras(
 
 
 def _artifact_resource(
-    mcp: MCPServer[Any],
+    mcp: Catalog,
     provider: BrowserProvider,
     store: BrowserSessionStore,
     caller: Callable[[], Awaitable[tuple[str, str]]],

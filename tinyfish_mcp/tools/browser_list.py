@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import anyio
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from ..pipeline.catalog import Catalog
 from ..upstream.errors import UpstreamError
 from ..upstream.providers import BrowserProvider, ListedSession, SessionQuery
 from ._inputs import iso_filter
@@ -114,7 +114,7 @@ def _aware(text: str) -> datetime:
 
 
 def register_listing(
-    mcp: MCPServer[Any],
+    mcp: Catalog,
     provider: BrowserProvider,
     store: BrowserSessionStore,
     caller: Callable[[], Awaitable[tuple[str, str]]],

@@ -11,15 +11,18 @@ falls back to polling the dataset.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..follow import Closed, Job, Look, Progress, follow, within_window
+from ..pipeline.catalog import Catalog, Nature
 from ..upstream.datasets import IN_PROGRESS, Dataset, DatasetCreateRequest, DatasetEvent
 from ..upstream.errors import (
     RateLimitError,
@@ -31,7 +34,6 @@ from ..upstream.errors import (
 )
 from ._owned_lists import fetch_each, owned_page
 from ._schema import OutputModel, as_tool_result
-from ._watch import Job, Progress, within_window
 from .context import ToolDeps
 from .errors import explain, invalid_input, shown_id, upstream_call
 
@@ -72,14 +74,6 @@ class PlannedSpec(OutputModel):
     next_step: str
 
 
-@dataclass
-class Tracker:
-    dataset_id: str
-    run_id: str | None = None
-    status: str | None = None
-    rows_seen: set[str] = field(default_factory=set)
-
-
 def _summary(dataset: Dataset) -> DatasetResult:
     run = dataset.run
     out = DatasetResult(
@@ -103,67 +97,77 @@ def _summary(dataset: Dataset) -> DatasetResult:
     return out
 
 
-async def _report(event: DatasetEvent, tracker: Tracker, progress: Progress) -> bool:
-    """Report an event once; True when the run has ended."""
-    if event.event == "status":
-        ended = event.status not in IN_PROGRESS
-        if event.status != tracker.status:
-            tracker.status = event.status
-            detail = f" ({event.error})" if event.error else ""
-            await progress(f"Population run {tracker.run_id} is {event.status}{detail}")
-        else:
-            await progress(None)
-        return ended
-    if event.event == "row" and event.row_id:
-        if event.row_id in tracker.rows_seen:
-            return False
-        tracker.rows_seen.add(event.row_id)
-        verb = "Removed" if event.deleted else "Row"
-        first = next(iter((event.data or {}).values()), "")
-        await progress(f"{verb} {len(tracker.rows_seen)}: {str(first)[:80]}")
-    elif event.event == "log" and event.text:
-        await progress(event.text[:160])
-    return False
+@dataclass
+class PopulationWork:
+    """A dataset's population run as the follower's work: the stream reconnects, rows once."""
 
+    deps: ToolDeps
+    key: str
+    dataset_id: str
+    run_id: str
+    status: str | None = None
+    rows_seen: set[str] = field(default_factory=set)
+    noun: str = "dataset population"
+    reconnects: int = MAX_RECONNECTS
+    dropped_note: str = "The event stream dropped; reconnecting"
+    polling_note: str = "The event stream keeps dropping; following the dataset by polling"
+    transient: tuple[type[UpstreamError], ...] = ()  # a failed look ends the call at once
 
-async def _poll(deps: ToolDeps, key: str, tracker: Tracker, progress: Progress) -> Dataset:
-    delay = deps.settings.mcp_poll_initial
-    while True:
-        try:
-            dataset = await deps.client.datasets.get(key, tracker.dataset_id)
-        except UpstreamError as exc:
-            raise await explain(exc, action="checking on the dataset", find=FIND) from None
-        if dataset.run is None or dataset.run.status not in IN_PROGRESS:
-            return dataset
-        await progress(f"{dataset.row_count} rows so far")
-        await anyio.sleep(delay)
-        delay = min(delay * 2, deps.settings.mcp_poll_max)
+    def ident(self) -> str | None:
+        return self.run_id
 
+    def open(self) -> AbstractAsyncContextManager[AsyncIterator[DatasetEvent]]:
+        return self.deps.client.datasets.events(self.key, self.dataset_id, self.run_id)
 
-async def _follow(deps: ToolDeps, key: str, tracker: Tracker, progress: Progress) -> DatasetResult:
-    assert tracker.run_id is not None
-    drops = 0
-    while True:
-        try:
-            async with deps.client.datasets.events(key, tracker.dataset_id, tracker.run_id) as events:
-                async for event in events:
-                    if event.event == "done" or await _report(event, tracker, progress):
-                        break
-            break
-        except _DROPPED as exc:
-            drops += 1
-            log.info("dataset run stream of %s dropped (%s)", tracker.run_id, exc.code)
-            if drops > MAX_RECONNECTS:
-                await progress("The event stream keeps dropping; following the dataset by polling")
-                return _summary(await _poll(deps, key, tracker, progress))
-            await progress("The event stream dropped; reconnecting")
-            await anyio.sleep(min(0.2 * drops, 2.0))
-        except UpstreamError as exc:
+    async def on_event(self, event: DatasetEvent, progress: Progress) -> DatasetResult | None:
+        if event.event == "done" or await self._report(event, progress):
+            return await self._finished()
+        return None
+
+    async def _report(self, event: DatasetEvent, progress: Progress) -> bool:
+        """Report an event once; True when the run has ended."""
+        if event.event == "status":
+            ended = event.status not in IN_PROGRESS
+            if event.status != self.status:
+                self.status = event.status
+                detail = f" ({event.error})" if event.error else ""
+                await progress(f"Population run {self.run_id} is {event.status}{detail}")
+            else:
+                await progress(None)
+            return ended
+        if event.event == "row" and event.row_id:
+            if event.row_id in self.rows_seen:
+                return False
+            self.rows_seen.add(event.row_id)
+            verb = "Removed" if event.deleted else "Row"
+            first = next(iter((event.data or {}).values()), "")
+            await progress(f"{verb} {len(self.rows_seen)}: {str(first)[:80]}")
+        elif event.event == "log" and event.text:
+            await progress(event.text[:160])
+        return False
+
+    async def closed(self, progress: Progress) -> DatasetResult | Closed:
+        return await self._finished()
+
+    async def failed(self, exc: UpstreamError) -> None:
+        if not isinstance(exc, _DROPPED):
             raise await explain(exc, action="following the population run", find=FIND) from None
-    dataset = await upstream_call(
-        "reading the dataset", deps.client.datasets.get(key, tracker.dataset_id), find=FIND
-    )
-    return _summary(dataset)
+
+    async def look(self, progress: Progress) -> DatasetResult | None:
+        dataset = await self.deps.client.datasets.get(self.key, self.dataset_id)
+        if dataset.run is None or dataset.run.status not in IN_PROGRESS:
+            return _summary(dataset)
+        await progress(f"{dataset.row_count} rows so far")
+        return None
+
+    async def poll_error(self, exc: UpstreamError) -> Exception:
+        return await explain(exc, action="checking on the dataset", find=FIND)
+
+    async def _finished(self) -> DatasetResult:
+        dataset = await upstream_call(
+            "reading the dataset", self.deps.client.datasets.get(self.key, self.dataset_id), find=FIND
+        )
+        return _summary(dataset)
 
 
 async def _watch_population(
@@ -171,18 +175,17 @@ async def _watch_population(
 ) -> CallToolResult:
     if dataset.run is None or dataset.run.status not in IN_PROGRESS:
         return as_tool_result(_summary(dataset))
-    tracker = Tracker(dataset_id=dataset.id, run_id=dataset.run.id)
+    work = PopulationWork(deps, key, dataset.id, dataset.run.id, status=dataset.run.status)
     progress = Progress(ctx)
     await progress(f"Dataset {dataset.id}: population run {dataset.run.id} is {dataset.run.status}")
-    tracker.status = dataset.run.status
     job: Job[DatasetResult] = Job(
         noun="dataset population",
-        ident=lambda: tracker.run_id,
+        ident=work.ident,
         cancel=lambda run_id: deps.client.datasets.cancel_run(key, dataset.id, run_id),
         check=lambda _: f"follow it with populate_dataset(dataset_id='{dataset.id}')",
         maybe_started="Check list_datasets before creating it again.",
     )
-    done = await within_window(deps, job, lambda: _follow(deps, key, tracker, progress), window)
+    done = await within_window(deps.settings, job, lambda: follow(deps.settings, work, progress), window)
     if done is None:
         latest = await upstream_call(
             "reading the dataset", deps.client.datasets.get(key, dataset.id), find=FIND
@@ -211,11 +214,13 @@ async def _own_datasets(deps: ToolDeps, key: str, *, cursor: str | None, limit: 
     return DatasetRows(datasets=[_summary(d) for d in page.items], next_cursor=page.next_cursor)
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the dataset tools on ``mcp``."""
     window = deps.settings.mcp_call_window
     budget = deps.settings.mcp_max_result_chars
     reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)
+    follows = Nature(billed=True, long_running=True, task="dataset")
+    mcp.add_task_kind(DatasetTasks(deps))
     starts = ToolAnnotations(
         readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
     )
@@ -242,6 +247,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         f"runs (billed per step) to target_rows, rows arriving as progress. Waits max_wait_seconds "
         f"(default {window:g}); if still populating, call populate_dataset(dataset_id) to follow it.",
         annotations=starts,
+        nature=follows,
     )
     async def create_dataset(
         ctx: Context[Any, Any],
@@ -272,6 +278,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         description="Populate a dataset (billed), or follow its population run if one is going; rows "
         "arrive as progress. reset starts from no rows.",
         annotations=starts,
+        nature=follows,
     )
     async def populate_dataset(
         dataset_id: IdArg,
@@ -384,3 +391,27 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         return as_tool_result(
             DatasetResult(dataset_id=deleted.id, status="deleted" if deleted.deleted else "kept", row_count=0)
         )
+
+
+@dataclass
+class DatasetTasks:
+    """Dataset populations as MCP tasks (``follow.TaskKind``)."""
+
+    deps: ToolDeps
+    name: str = "dataset"
+
+    def ident(self, structured: Mapping[str, Any]) -> str | None:
+        dataset_id = structured.get("dataset_id")
+        return str(dataset_id) if dataset_id else None
+
+    async def look(self, key: str, ident: str) -> Look:
+        dataset = await self.deps.client.datasets.get(key, ident)
+        message = f"{dataset.row_count} rows so far"
+        if dataset.run is not None and dataset.run.status in IN_PROGRESS:
+            return Look("working", message)
+        return Look("completed", message, result=as_tool_result(_summary(dataset)))
+
+    async def cancel(self, key: str, ident: str) -> None:
+        dataset = await self.deps.client.datasets.get(key, ident)
+        if dataset.run is not None and dataset.run.status in IN_PROGRESS:
+            await self.deps.client.datasets.cancel_run(key, ident, dataset.run.id)

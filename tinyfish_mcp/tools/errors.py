@@ -16,6 +16,7 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
+from ..pipeline.wording import describe_errors, join_problems, safe_text
 from ..upstream.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -25,7 +26,6 @@ from ..upstream.errors import (
     UpstreamError,
 )
 from ..upstream.wallet import TOP_UP_URL
-from ._wording import describe_errors, join_problems, safe_text
 
 if TYPE_CHECKING:
     from ..upstream.client import TinyFishClient
@@ -145,7 +145,7 @@ def tool_error(
 def invalid_input(exc: ValidationError, *, what: str | None = None) -> ToolError:
     """A ``ToolError`` with one line per invalid field (of ``what``, when named), in our words.
 
-    Bounded and safe to show, like every argument error (``_wording.py``).
+    Bounded and safe to show, like every argument error (``pipeline/wording.py``).
     """
     return ToolError(join_problems(describe_errors(exc), what=what))
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..pipeline.catalog import Catalog, Nature
 from ..upstream.models import FetchHighlights, FetchProxyConfig, FetchRequest, FetchResult
 from ..upstream.models.products import MAX_SELECTORS, PER_URL_TIMEOUT_MS
 from ._inputs import normalize_url
@@ -277,12 +277,13 @@ DESCRIPTION = (
 )
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``fetch_content`` on ``mcp``."""
     budget = deps.settings.mcp_max_result_chars
 
     @mcp.tool(
         description=DESCRIPTION,
+        nature=Nature(budget="fetch"),
         annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
     )
     async def fetch_content(

@@ -16,9 +16,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 
+from ..pipeline.catalog import Catalog
 from ..upstream.errors import UpstreamError
 from ..upstream.models import ListRunsParams
 from ..upstream.usage import UsageQuery
@@ -195,7 +195,7 @@ async def _read(deps: ToolDeps, key: str) -> AccountState:
     return state
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``guide_next_step`` on ``mcp``."""
 
     @mcp.tool(description=DESCRIPTION, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..pipeline.catalog import Catalog
 from ..upstream.monitors import (
     FetchMonitorRun,
     Monitor,
@@ -181,7 +181,7 @@ async def _require(deps: ToolDeps, key: str, monitor_id: str) -> None:
     )
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the seven monitor tools on ``mcp``."""
     budget = deps.settings.mcp_max_result_chars
     reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)

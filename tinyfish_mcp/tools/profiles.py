@@ -10,13 +10,14 @@ hosted server's: a profile by name (optionally the default), and the account's p
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..pipeline.catalog import Catalog
 from ..upstream.errors import APIError, UpstreamError
 from ..upstream.profiles import (
     Profile,
@@ -30,6 +31,8 @@ from ._schema import OutputModel, as_tool_result
 from .browser import _inspector_url
 from .context import ToolDeps
 from .errors import invalid_input, shown_id, upstream_call
+from .human_steps import ask_to_open
+from .live_view import LIVE_VIEW_META
 from .sessions import SessionRecord
 
 __all__ = ["ProfileInfo", "ProfileList", "ProfileSaved", "ProfileSetup", "register", "saved"]
@@ -82,16 +85,6 @@ START = (
 )
 
 
-class ProfileSetup(OutputModel):
-    profile_id: str
-    session_id: str
-    cdp_url: str
-    base_url: str
-    viewer_url: str | None = None
-    expires_at: str | None = None
-    next_step: str
-
-
 class ProfileSaved(OutputModel):
     profile_id: str
     domains_updated: list[str]
@@ -100,6 +93,19 @@ class ProfileSaved(OutputModel):
     rejected_sites: list[str] | None = None
     domains_failed: list[str] | None = None
     note: str | None = None
+
+
+class ProfileSetup(OutputModel):
+    profile_id: str
+    session_id: str
+    cdp_url: str
+    base_url: str
+    viewer_url: str | None = None
+    expires_at: str | None = None
+    next_step: str
+    # Set when the client could ask the user to sign in (URL elicitation): what they answered.
+    user_answer: str | None = None
+    saved: ProfileSaved | None = None
 
 
 class SetupCancelled(OutputModel):
@@ -177,7 +183,41 @@ async def _create(deps: ToolDeps, key: str, request: ProfileCreateRequest) -> Pr
         ) from None
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+async def _ask_to_sign_in(
+    deps: ToolDeps, key: str, ctx: Context[Any, Any], setup: ProfileSetup, viewer: str
+) -> ProfileSetup:
+    """Where the client can ask (URL elicitation): sign in, then save; a no closes the browser."""
+    message = (
+        f"Open this browser and sign in to the sites profile {setup.profile_id} should keep, then accept "
+        "to save the sign-in. Decline to close the browser without saving."
+    )
+    answer = await ask_to_open(ctx, deps.settings, message, viewer)
+    if answer == "not_asked":
+        return setup
+    if answer == "accept":
+        request = ProfileSaveRequest(session_id=setup.session_id)
+        result = await upstream_call(
+            f"saving profile {setup.profile_id}", deps.client.profiles.save(key, setup.profile_id, request)
+        )
+        await _ended(deps, key, setup.session_id)
+        done = f"Saved: runs can now pass profile_id='{setup.profile_id}'."
+        return setup.model_copy(
+            update={"user_answer": answer, "saved": saved(setup.profile_id, result), "next_step": done}
+        )
+    if answer in ("decline", "cancel"):
+        await upstream_call(
+            f"cancelling the setup of profile {setup.profile_id}",
+            deps.client.profiles.cancel_setup(key, setup.profile_id, setup.session_id),
+        )
+        await _ended(deps, key, setup.session_id)
+        closed = "The user declined: the setup browser was closed and nothing was saved."
+        return setup.model_copy(update={"user_answer": answer, "next_step": closed})
+    seconds = f"{deps.settings.mcp_elicitation_timeout:g}"
+    waiting = f"The user did not answer within {seconds} s; the browser is still open. " + setup.next_step
+    return setup.model_copy(update={"user_answer": answer, "next_step": waiting})
+
+
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the profile tools on ``mcp``."""
 
     @mcp.tool(
@@ -218,12 +258,14 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description=START,
+        meta=LIVE_VIEW_META,
         annotations=ToolAnnotations(
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),
     )
     async def start_profile_setup_session(
         profile_id: ProfileArg,
+        ctx: Context[Any, Any],
         url: Annotated[str | None, Field(description="the sign-in page to open")] = None,
         timeout_seconds: Annotated[int | None, Field(ge=5, le=86_400)] = None,
     ) -> Annotated[CallToolResult, ProfileSetup]:
@@ -241,19 +283,20 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         await deps.record_owned(key, "profile_setup", [session.session_id])
         await _remember(deps, key, session, timeout_seconds)
         live = await _inspector_url(deps.client, key, session.base_url) if url else None
-        return as_tool_result(
-            ProfileSetup(
-                profile_id=profile_id,
-                session_id=session.session_id,
-                cdp_url=session.cdp_url,
-                base_url=session.base_url,
-                viewer_url=live,
-                expires_at=session.expires_at,
-                next_step="Once the user has signed in, call save_profile_setup_session("
-                f"profile_id='{profile_id}', session_id='{session.session_id}', signed_in_sites=[...]); "
-                "or cancel_profile_setup_session.",
-            )
+        setup = ProfileSetup(
+            profile_id=profile_id,
+            session_id=session.session_id,
+            cdp_url=session.cdp_url,
+            base_url=session.base_url,
+            viewer_url=live,
+            expires_at=session.expires_at,
+            next_step="Once the user has signed in, call save_profile_setup_session("
+            f"profile_id='{profile_id}', session_id='{session.session_id}', signed_in_sites=[...]); "
+            "or cancel_profile_setup_session.",
         )
+        if live is not None:
+            setup = await _ask_to_sign_in(deps, key, ctx, setup, live)
+        return as_tool_result(setup)
 
     @mcp.tool(
         description="Save the signed-in state of a profile setup browser into the profile and close "

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
+
+from ..pipeline.catalog import Catalog
 
 __all__ = ["GOAL_GUIDE", "register_prompts", "write_goal_text"]
 
@@ -52,7 +53,7 @@ def write_goal_text(task: str, url: str | None = None) -> str:
     )
 
 
-def register_prompts(mcp: MCPServer) -> None:
+def register_prompts(mcp: Catalog) -> None:
     """Register the goal-writing prompt on ``mcp``."""
 
     @mcp.prompt(

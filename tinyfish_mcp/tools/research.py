@@ -12,17 +12,19 @@ and ``cancel_research`` manage runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..follow import Closed, Job, Look, Progress, follow, within_window
+from ..pipeline.catalog import Catalog, Nature
 from ..upstream.errors import (
     RateLimitError,
     ServerError,
@@ -48,7 +50,6 @@ from ._research_out import (
     research_row,
 )
 from ._research_owned import own_research
-from ._watch import Job, Progress, within_window
 from .context import ToolDeps
 from .errors import explain, invalid_input, shown_id, upstream_call
 
@@ -77,116 +78,110 @@ RUN = (
 
 
 @dataclass
-class Tracker:
+class ResearchWork:
+    """One research run as the follower's work: the stream resumes with ``Last-Event-ID``."""
+
+    deps: ToolDeps
+    key: str
+    budget: int
+    request: ResearchRequest | None = None  # what starts it; None: an existing run
     cursor: EventCursor = field(default_factory=EventCursor)
     quick: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
     error: str | None = None
     writing: bool = False
+    status: str | None = None  # the last status a look reported
+    noun: str = "research run"
+    reconnects: int = MAX_RECONNECTS
+    dropped_note: str = "The event stream dropped; resuming it"
+    polling_note: str = "The event stream keeps dropping; following the research run by polling"
+    transient: tuple[type[UpstreamError], ...] = _DROPPED
 
+    def ident(self) -> str | None:
+        return self.cursor.run_id
 
-async def _consume(events: Any, tracker: Tracker, progress: Progress) -> bool:
-    """Report one connection's new events; True once ``done`` came."""
-    async for event_id, event in events:
-        if not tracker.cursor.accept(event_id, event):
-            continue  # replayed state or an event this call already reported
-        await _report(event, tracker, progress)
+    def open(self) -> Events:
+        if self.request is not None and self.cursor.run_id is None:
+            return self.deps.client.research.stream(self.key, self.request)
+        assert self.cursor.run_id is not None
+        return self.deps.client.research.events(self.key, self.cursor.run_id, self.cursor.last_event_id)
+
+    async def on_event(
+        self, item: tuple[str | None, ResearchEvent], progress: Progress
+    ) -> ResearchResult | None:
+        event_id, event = item
+        if not self.cursor.accept(event_id, event):
+            return None  # replayed state or an event this call already reported
+        await self._report(event, progress)
         if event.event == "done":
-            return True
-    return False
+            return await self._finished()
+        return None
 
+    async def _report(self, event: ResearchEvent, progress: Progress) -> None:
+        if event.event == "partial_summary" and isinstance(event.get("answer"), str):
+            self.quick = {"answer": event.get("answer"), "citations": event.get("citations") or []}
+        elif event.event == "final_result":
+            self.report = {
+                "result": event.get("result") or "",
+                "citations": event.get("citations") or [],
+                "termination_reason": event.get("termination_reason"),
+            }
+        elif event.event == "error":
+            self.error = str(event.get("message") or "the research pipeline failed")
+        elif event.event == "synthesis_delta":
+            if self.writing:
+                await progress(None)  # many deltas: one message, then keep-alives
+                return
+            self.writing = True
+        await progress(describe(event))
 
-async def _report(event: ResearchEvent, tracker: Tracker, progress: Progress) -> None:
-    if event.event == "partial_summary" and isinstance(event.get("answer"), str):
-        tracker.quick = {"answer": event.get("answer"), "citations": event.get("citations") or []}
-    elif event.event == "final_result":
-        tracker.report = {
-            "result": event.get("result") or "",
-            "citations": event.get("citations") or [],
-            "termination_reason": event.get("termination_reason"),
-        }
-    elif event.event == "error":
-        tracker.error = str(event.get("message") or "the research pipeline failed")
-    elif event.event == "synthesis_delta":
-        if tracker.writing:
-            await progress(None)  # many deltas: one message, then keep-alives
-            return
-        tracker.writing = True
-    await progress(describe(event))
+    async def closed(self, progress: Progress) -> ResearchResult | Closed:
+        if self.cursor.run_id is None:
+            raise ToolError(f"TinyFish closed the research stream before naming the run. {_MAYBE_STARTED}")
+        return "reopen"
 
-
-async def _poll(deps: ToolDeps, key: str, run_id: str, progress: Progress) -> ResearchRunDetail:
-    delay, failures, status = deps.settings.mcp_poll_initial, 0, None
-    while True:
-        try:
-            run = await deps.client.research.get(key, run_id)
-        except _DROPPED as exc:
-            failures += 1
-            if failures >= MAX_RECONNECTS:
-                raise await explain(
-                    exc, action="checking on the research run", run_id=run_id, find=FIND
-                ) from None
-        except UpstreamError as exc:
-            raise await explain(
-                exc, action="checking on the research run", run_id=run_id, find=FIND
-            ) from None
-        else:
-            failures = 0
-            if run.status != status:
-                status = run.status
-                await progress(f"Research run {run_id} is {status}")
-            else:
-                await progress(None)
-            if run.status in TERMINAL_RESEARCH:
-                return run
-        await anyio.sleep(delay)
-        delay = min(delay * 2, deps.settings.mcp_poll_max)
-
-
-async def _follow(
-    deps: ToolDeps,
-    key: str,
-    open_first: Callable[[], Events],
-    tracker: Tracker,
-    progress: Progress,
-    budget: int,
-) -> ResearchResult:
-    """Read the stream to ``done``, resuming it after a drop; poll when it keeps failing."""
-    opener, drops = open_first, 0
-    while True:
-        try:
-            async with opener() as events:
-                if await _consume(events, tracker, progress):
-                    break
-        except _DROPPED as exc:
-            run_id = tracker.cursor.run_id
+    async def failed(self, exc: UpstreamError) -> None:
+        run_id = self.cursor.run_id
+        if isinstance(exc, _DROPPED):
             if run_id is None:
                 error = await explain(exc, action="starting the research run", find=FIND)
                 raise ToolError(f"{error} {_MAYBE_STARTED}") from None
-            drops += 1
-            log.info("research stream of %s dropped (%s); resuming", run_id, exc.code)
-            if drops > MAX_RECONNECTS:
-                await progress("The event stream keeps dropping; following the research run by polling")
-                return research_result(await _poll(deps, key, run_id, progress), budget, tracker.quick)
-            await progress("The event stream dropped; resuming it")
-            await anyio.sleep(min(0.2 * drops, 2.0))
-        except UpstreamError as exc:
-            run_id = tracker.cursor.run_id
-            action = "starting the research run" if run_id is None else "following the research run"
-            raise await explain(exc, action=action, run_id=run_id, find=FIND) from None
-        run_id = tracker.cursor.run_id
-        if run_id is None:
-            raise ToolError(f"TinyFish closed the research stream before naming the run. {_MAYBE_STARTED}")
-        opener = _resume(deps, key, tracker)
-    return await _finished(deps, key, tracker, budget)
+            return
+        action = "starting the research run" if run_id is None else "following the research run"
+        raise await explain(exc, action=action, run_id=run_id, find=FIND) from None
 
+    async def look(self, progress: Progress) -> ResearchResult | None:
+        run_id = self.cursor.run_id
+        assert run_id is not None
+        run = await self.deps.client.research.get(self.key, run_id)
+        if run.status != self.status:
+            self.status = run.status
+            await progress(f"Research run {run_id} is {run.status}")
+        else:
+            await progress(None)
+        if run.status in TERMINAL_RESEARCH:
+            return research_result(run, self.budget, self.quick)
+        return None
 
-def _resume(deps: ToolDeps, key: str, tracker: Tracker) -> Callable[[], Events]:
-    def opener() -> Events:
-        assert tracker.cursor.run_id is not None
-        return deps.client.research.events(key, tracker.cursor.run_id, tracker.cursor.last_event_id)
+    async def poll_error(self, exc: UpstreamError) -> Exception:
+        run_id = self.cursor.run_id
+        return await explain(exc, action="checking on the research run", run_id=run_id, find=FIND)
 
-    return opener
+    async def _finished(self) -> ResearchResult:
+        run_id = self.cursor.run_id or ""
+        detail = await _detail(self.deps, self.key, run_id)
+        if detail is not None:
+            return research_result(detail, self.budget, self.quick, self.report)
+        status = "FAILED" if self.error else "COMPLETED"
+        stub = ResearchRunDetail(research_run_id=run_id, status=status)
+        return research_result(stub, self.budget, self.quick, self.report, error=self.error)
+
+    async def snapshot(self) -> ResearchResult:
+        """The run as the call window closed."""
+        run_id = self.cursor.run_id or ""
+        detail = await _detail(self.deps, self.key, run_id)
+        detail = detail or ResearchRunDetail(research_run_id=run_id, status="RUNNING")
+        return research_result(detail, self.budget, self.quick, self.report)
 
 
 async def _detail(deps: ToolDeps, key: str, run_id: str) -> ResearchRunDetail | None:
@@ -198,32 +193,18 @@ async def _detail(deps: ToolDeps, key: str, run_id: str) -> ResearchRunDetail | 
     return None
 
 
-async def _finished(deps: ToolDeps, key: str, tracker: Tracker, budget: int) -> ResearchResult:
-    run_id = tracker.cursor.run_id or ""
-    detail = await _detail(deps, key, run_id)
-    if detail is not None:
-        return research_result(detail, budget, tracker.quick, tracker.report)
-    status = "FAILED" if tracker.error else "COMPLETED"
-    stub = ResearchRunDetail(research_run_id=run_id, status=status)
-    return research_result(stub, budget, tracker.quick, tracker.report, error=tracker.error)
-
-
-async def _snapshot(deps: ToolDeps, key: str, tracker: Tracker, budget: int) -> ResearchResult:
-    run_id = tracker.cursor.run_id or ""
-    detail = await _detail(deps, key, run_id) or ResearchRunDetail(research_run_id=run_id, status="RUNNING")
-    return research_result(detail, budget, tracker.quick, tracker.report)
-
-
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the five research tools on ``mcp``."""
+    mcp.add_task_kind(ResearchTasks(deps))
     window = deps.settings.mcp_call_window
     budget = deps.settings.mcp_max_result_chars
     reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)
 
-    def _job(key: str, tracker: Tracker, *, cancels: bool) -> Job[ResearchResult]:
+    def _job(work: ResearchWork, *, cancels: bool) -> Job[ResearchResult]:
+        key = work.key
         return Job(
             noun="research run",
-            ident=lambda: tracker.cursor.run_id,
+            ident=work.ident,
             cancel=(lambda run_id: deps.client.research.cancel(key, run_id)) if cancels else None,
             check=lambda run_id: f"continue with wait_for_research(research_run_id='{run_id}')",
             maybe_started=_MAYBE_STARTED,
@@ -231,6 +212,7 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description=RUN.format(window=window),
+        nature=Nature(billed=True, long_running=True, task="research"),
         annotations=ToolAnnotations(
             readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
         ),
@@ -267,20 +249,19 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from None
         key = await deps.resolve_key()
-        tracker, progress = Tracker(), Progress(ctx)
-        opener: Callable[[], Events] = lambda: deps.client.research.stream(key, request)  # noqa: E731
+        work, progress = ResearchWork(deps, key, budget, request), Progress(ctx)
         try:
             done = await within_window(
-                deps,
-                _job(key, tracker, cancels=True),
-                lambda: _follow(deps, key, opener, tracker, progress, budget),
+                deps.settings,
+                _job(work, cancels=True),
+                lambda: follow(deps.settings, work, progress),
                 max_wait_seconds or window,
             )
         finally:
             # Whatever happened, a research run that was named is its caller's.
-            if tracker.cursor.run_id:
-                await deps.record_owned(key, "research", [tracker.cursor.run_id])
-        return _deliver(done or await _snapshot(deps, key, tracker, budget))
+            if work.cursor.run_id:
+                await deps.record_owned(key, "research", [work.cursor.run_id])
+        return _deliver(done or await work.snapshot())
 
     @mcp.tool(
         description="Continue a research run (after RUNNING) with progress, up to max_wait_seconds; "
@@ -299,15 +280,16 @@ def register(mcp: MCPServer, deps: ToolDeps) -> None:
         )
         if first.status in TERMINAL_RESEARCH:
             return _deliver(research_result(first, budget))
-        tracker, progress = Tracker(cursor=EventCursor(run_id=first.research_run_id)), Progress(ctx)
+        work = ResearchWork(deps, key, budget, cursor=EventCursor(run_id=first.research_run_id))
+        progress = Progress(ctx)
         await progress(f"Research run {first.research_run_id} is {first.status}")
         done = await within_window(
-            deps,
-            _job(key, tracker, cancels=False),
-            lambda: _follow(deps, key, _resume(deps, key, tracker), tracker, progress, budget),
+            deps.settings,
+            _job(work, cancels=False),
+            lambda: follow(deps.settings, work, progress),
             max_wait_seconds or window,
         )
-        return _deliver(done or await _snapshot(deps, key, tracker, budget))
+        return _deliver(done or await work.snapshot())
 
     @mcp.tool(
         description="A research run's report (part 'report', paged by offset), its evidence (part "
@@ -394,3 +376,26 @@ def _deliver(out: Any) -> CallToolResult:
     from ._schema import as_tool_result
 
     return as_tool_result(out)
+
+
+@dataclass
+class ResearchTasks:
+    """Research runs as MCP tasks (``follow.TaskKind``)."""
+
+    deps: ToolDeps
+    name: str = "research"
+
+    def ident(self, structured: Mapping[str, Any]) -> str | None:
+        run_id = structured.get("research_run_id")
+        return str(run_id) if run_id else None
+
+    async def look(self, key: str, ident: str) -> Look:
+        run = await self.deps.client.research.get(key, ident)
+        message = f"Research run {ident} is {run.status}"
+        if run.status not in TERMINAL_RESEARCH:
+            return Look("working", message)
+        result = _deliver(research_result(run, self.deps.settings.mcp_max_result_chars))
+        return Look("cancelled" if run.status == "CANCELLED" else "completed", message, result=result)
+
+    async def cancel(self, key: str, ident: str) -> None:
+        await self.deps.client.research.cancel(key, ident)

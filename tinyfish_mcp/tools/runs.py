@@ -10,11 +10,11 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp_types import CallToolResult, ContentBlock, ImageContent, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..pipeline.catalog import Catalog
 from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.models import CancelResult, ListRunsParams, Run
 from ._owned_lists import owned_page
@@ -164,7 +164,7 @@ def _check_time(name: str, value: str | None) -> None:
         ) from None
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the runs tools and the run resource on ``mcp``."""
     default_chars = deps.settings.mcp_max_result_chars
 

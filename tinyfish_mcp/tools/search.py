@@ -13,11 +13,11 @@ import json
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..pipeline.catalog import Catalog, Nature
 from ..upstream.models import FetchRequest, SearchParams, SearchResult
 from ..upstream.models.products import (
     MAX_SELECTORS,
@@ -204,11 +204,12 @@ async def _read_top(
     return pages, failures_of(response.errors)
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``search`` on ``mcp``."""
 
     @mcp.tool(
         description=DESCRIPTION,
+        nature=Nature(budget="search"),
         annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
     )
     async def search(

@@ -7,7 +7,7 @@ RUNNING answers name. :func:`keep_hosted_tools` removes the rest after the tools
 registered theirs.
 
 Results and errors that suggest another tool ask :func:`served` first. The argument
-layer (``_arguments.CheckedTool``) sets the served names for the length of each call, so
+layer (``pipeline/arguments.ArgumentChecks``) sets the served names for the length of each call, so
 wording code needs no handle on the server; outside a call everything counts as served.
 """
 
@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from ..pipeline.catalog import Catalog
 
 __all__ = ["HOSTED_SERVED", "HOSTED_TOOLS", "keep_hosted_tools", "served", "serving"]
 
@@ -59,8 +58,8 @@ def serving(names: frozenset[str] | None) -> Iterator[None]:
         _SERVED.reset(token)
 
 
-def keep_hosted_tools(mcp: MCPServer[Any]) -> None:
-    """Remove every registered tool the hosted surface does not serve."""
-    for tool in mcp._tool_manager.list_tools():
+def keep_hosted_tools(catalog: Catalog) -> None:
+    """Remove every catalogued tool the hosted surface does not serve (before the server is built)."""
+    for tool in catalog.tools:
         if tool.name not in HOSTED_SERVED:
-            mcp.remove_tool(tool.name)
+            catalog.remove_tool(tool.name)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
+from ..pipeline.catalog import Catalog
 from ..upstream.usage import UsagePage, UsageQuery
 from ._inputs import iso_filter
 from ._schema import OutputModel, as_tool_result
@@ -80,7 +80,7 @@ def usage_page(response: UsagePage, *, page: int, limit: int, budget: int) -> Us
     )
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``get_search_usage`` and ``list_fetch_usage`` on ``mcp``."""
     budget = deps.settings.mcp_max_result_chars
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from ..pipeline.catalog import Catalog
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
 from .errors import upstream_call
@@ -73,7 +73,7 @@ def _bounded_record(record: dict[str, Any]) -> dict[str, Any]:
     return {**small, "omitted": "nested fields left out to bound the result"}
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``list_vault_items`` and ``get_usage`` on ``mcp``."""
     budget = deps.settings.mcp_max_result_chars
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 
+from ..pipeline.catalog import Catalog
 from ..upstream.wallet import TOP_UP_URL, WalletResponse
 from ._schema import OutputModel, as_tool_result
 from .context import ToolDeps
@@ -81,7 +81,7 @@ def wallet_info(wallet: WalletResponse) -> WalletInfo:
     )
 
 
-def register(mcp: MCPServer, deps: ToolDeps) -> None:
+def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``get_wallet`` on ``mcp``."""
 
     @mcp.tool(description=DESCRIPTION, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))

@@ -7,6 +7,8 @@ stdio server pays it on every launch. So ``schemas.json`` (next to this module) 
 the SDK generated, per tool, and a tool is registered from it through the SDK's public
 constructors (``Tool``, ``FuncMetadata`` with its ``output_schema`` given) instead of
 ``Tool.from_function``; the argument model itself is built on the tool's first call.
+The tools so built reach the server as ``MCPServer(tools=...)`` (``catalog.py``): the
+SDK's own constructor argument, so its tool manager is used as it is.
 
 An entry is used only when everything the SDK reads to generate it is the same:
 
@@ -39,21 +41,18 @@ from typing import Annotated, Any, get_args, get_origin
 
 import mcp
 import pydantic_core
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools.base import Tool
-from mcp.server.mcpserver.tools.tool_manager import ToolManager
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
-from mcp.server.mcpserver.utilities.logging import get_logger
 from mcp.shared.tool_name_validation import validate_and_warn_tool_name
 from mcp_types import CallToolResult, Icon, ToolAnnotations
 from pydantic import BaseModel, PrivateAttr
 from pydantic.version import VERSION as PYDANTIC_VERSION
 
-__all__ = ["CACHE_FILE", "engine_versions", "recording", "use_precomputed_schemas"]
+__all__ = ["CACHE_FILE", "build_tool", "engine_versions", "load_cache", "recording"]
 
-CACHE_FILE = Path(__file__).with_name("schemas.json")
+# Kept beside the toolsets whose schemas it holds (and named in the package data).
+CACHE_FILE = Path(__file__).parent.parent / "tools" / "schemas.json"
 
-_sdk_log = get_logger("mcp.server.mcpserver.tools.tool_manager")
 # Set while ``recording()``: registrations go through the SDK and are written down here.
 _recorder: dict[str, dict[str, Any]] | None = None
 
@@ -217,42 +216,33 @@ def _precomputed_tool(
     )
 
 
-class _PrecomputedToolManager(ToolManager):
-    """The SDK's tool manager, registering a tool from the cache when it has the tool."""
-
-    _schema_cache: dict[str, list[dict[str, Any]]]
-
-    def add_tool(
-        self,
-        fn: Callable[..., Any],
-        name: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        annotations: ToolAnnotations | None = None,
-        icons: list[Icon] | None = None,
-        meta: dict[str, Any] | None = None,
-        structured_output: bool | None = None,
-    ) -> Tool:
-        options: dict[str, Any] = dict(
-            name=name, title=title, description=description, annotations=annotations, icons=icons, meta=meta
-        )
-        tool = _precomputed_tool(self._schema_cache, fn, structured_output=structured_output, **options)
-        if tool is None:
-            tool = super().add_tool(fn, structured_output=structured_output, **options)
-            signature = _signature(fn) if _recorder is not None else None
-            key = fingerprint(fn, structured_output, signature) if signature else None
-            if _recorder is not None and signature is not None and key:
-                entry = _entry(tool, key, signature)
-                if entry is not None:
-                    _record(f"{tool.name}\n{key}", json.loads(json.dumps(entry)))
-            return tool
-        existing = self._tools.get(tool.name)
-        if existing:
-            if self.warn_on_duplicate_tools:
-                _sdk_log.warning(f"Tool already exists: {tool.name}")
-            return existing
-        self._tools[tool.name] = tool
+def build_tool(
+    cache: dict[str, list[dict[str, Any]]],
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    annotations: ToolAnnotations | None = None,
+    icons: list[Icon] | None = None,
+    meta: dict[str, Any] | None = None,
+    structured_output: bool | None = None,
+) -> Tool:
+    """The SDK's ``Tool`` for ``fn``: from ``cache`` when it has the tool, else built by the SDK."""
+    options: dict[str, Any] = dict(
+        name=name, title=title, description=description, annotations=annotations, icons=icons, meta=meta
+    )
+    tool = _precomputed_tool(cache, fn, structured_output=structured_output, **options)
+    if tool is not None:
         return tool
+    tool = Tool.from_function(fn, structured_output=structured_output, **options)
+    signature = _signature(fn) if _recorder is not None else None
+    key = fingerprint(fn, structured_output, signature) if signature else None
+    if _recorder is not None and signature is not None and key:
+        entry = _entry(tool, key, signature)
+        if entry is not None:
+            _record(f"{tool.name}\n{key}", json.loads(json.dumps(entry)))
+    return tool
 
 
 def _record(label: str, entry: dict[str, Any]) -> None:
@@ -264,8 +254,10 @@ def _record(label: str, entry: dict[str, Any]) -> None:
         raise RuntimeError(f"tool {label.split()[0]}: its schema is not determined by its signature")
 
 
-def _load() -> dict[str, list[dict[str, Any]]]:
-    """The cached entries by tool name; none when the file is missing or another SDK wrote it."""
+def load_cache() -> dict[str, list[dict[str, Any]]]:
+    """The cached entries by tool name; none while recording, or when the file is missing or stale."""
+    if _recorder is not None:
+        return {}  # while recording, everything is generated by the SDK: that is what is written down
     try:
         data = json.loads(CACHE_FILE.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -274,19 +266,6 @@ def _load() -> dict[str, list[dict[str, Any]]]:
         return {}
     tools: dict[str, list[dict[str, Any]]] = data.get("tools", {})
     return tools
-
-
-def use_precomputed_schemas(server: MCPServer[Any]) -> None:
-    """Register ``server``'s tools from the cache from now on (before any toolset registers).
-
-    ``MCPServer`` has no public way to choose how a tool is built, hence the private access
-    (like ``_arguments.install_argument_checks``).
-    """
-    manager = server._tool_manager
-    manager.__class__ = _PrecomputedToolManager
-    assert isinstance(manager, _PrecomputedToolManager)
-    # While recording, everything is generated by the SDK: that is what is written down.
-    manager._schema_cache = {} if _recorder is not None else _load()
 
 
 @contextmanager

@@ -14,43 +14,42 @@ schema and argument model it
   (``_wording.py``), instead of the SDK's pydantic dump.
 
 A refused call never reaches the tool, so nothing is sent upstream and nothing billed.
-``MCPServer`` offers no public hook before its own validation: the registered
-``Tool``/``Prompt`` objects are swapped for subclasses that check first (the one
-private access, like ``_schema.compact_tool_schemas``).
+Tools are checked by :class:`ArgumentChecks`, an ``Extension`` whose ``tools/call``
+interceptor answers a refusal as the tool's error result; prompts by
+:class:`PromptChecks`, a ``Server`` middleware (the SDK has no prompt interceptor)
+that refuses with a JSON-RPC invalid-params error.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import logging
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.mcpserver.prompts.base import Message, Prompt
-from mcp.server.mcpserver.prompts.manager import PromptManager
-from mcp.server.mcpserver.tools.base import Tool
-from mcp.server.mcpserver.tools.tool_manager import ToolManager
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
+from mcp.server.extension import Extension
+from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, InputRequiredResult
-from pydantic import Field, ValidationError
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from mcp_types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, TextContent
+from pydantic import ValidationError
 
-from ._wording import describe_errors, join_problems, safe_message, safe_text, shown
-from .surface import serving
-
-if TYPE_CHECKING:
-    from mcp.server.mcpserver.context import Context
+from ..tools.surface import serving
+from .catalog import Catalog
+from .wording import describe_errors, join_problems, safe_message, safe_text, shown
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_TEXT",
     "MAX_VALUE_CHARS",
+    "ArgumentChecks",
     "ArgumentError",
+    "PromptChecks",
     "check_arguments",
-    "install_argument_checks",
 ]
+
+log = logging.getLogger("mcp.server.mcpserver.server")  # where the SDK logs the refusals it makes
 
 MAX_TEXT = 10_000
 """Characters in one string argument whose schema sets no ``maxLength``."""
@@ -191,48 +190,72 @@ def check_arguments(
     return cleaned
 
 
-def _cause(problems: list[str]) -> ValidationError:
-    """A ValidationError the SDK logs as field names only (never the caller's values)."""
-    details: list[InitErrorDetails] = [
-        {
-            "type": PydanticCustomError("argument", "invalid argument"),
-            "loc": (line.split("`")[1] if line.count("`") >= 2 else "(arguments)",),
-            "input": None,
-        }
-        for line in problems[:8]
-    ]
-    return ValidationError.from_exception_data("arguments", details)
+def _cause(problems: list[str]) -> list[str]:
+    """The argument names a refusal is about, for the log (never the caller's values)."""
+    return sorted({line.split("`")[1] if line.count("`") >= 2 else "(arguments)" for line in problems[:8]})
 
 
-class CheckedTool(Tool):
-    """A registered tool whose arguments pass :func:`check_arguments` before the SDK's validation."""
+def _unknown_name(kind: str, name: str, known: list[str]) -> str:
+    """The message for a call to a tool or prompt that does not exist, naming those that do."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if len(name) <= MAX_NAME else []
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    return f"Unknown {kind} `{safe_text(name, MAX_NAME)}`{hint}. This server's {kind}s: {', '.join(known)}."
 
-    # Arguments of the tool that the active provider cannot honour, with the reason.
-    unavailable: dict[str, str] = Field(default_factory=dict, exclude=True)
-    # The tools this server serves, for wording that names another tool (None: not narrowed).
-    served: frozenset[str] | None = Field(default=None, exclude=True)
 
-    async def run(
-        self,
-        arguments: dict[str, Any],
-        context: Context[Any, Any],
-        convert_result: bool = False,
-    ) -> Any:
+def _error(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+class ArgumentChecks(Extension):
+    """The argument layer of ``tools/call``: unknown tools and bad arguments answered in our words.
+
+    A call that passes goes on with its arguments normalized (a lone string where a list
+    is expected). The SDK's interceptor seam has no way to hand the handler other
+    arguments, but it documents that the handler is invoked with the very ``params``
+    object the interceptor received: the normalized arguments are written into that
+    object's ``arguments`` dict (the one exception to "no rewriting", kept to this line).
+    Error texts a tool built from its input are made safe on the way out.
+    """
+
+    identifier = "ai.tinyfish/arguments"
+
+    def __init__(self, catalog: Catalog, unavailable: dict[str, dict[str, str]] | None = None) -> None:
+        self._catalog = catalog
+        self._unavailable = unavailable or {}
+        self._served = frozenset(tool.name for tool in catalog.tools)
+
+    async def intercept_tool_call(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        tool = self._catalog.get_tool(params.name)
+        if tool is None:
+            text = _unknown_name("tool", params.name, [t.name for t in self._catalog.tools])
+            log.info("Tool %r failed: %r", safe_text(params.name, MAX_NAME), text)
+            return _error(text)
+        arguments = params.arguments if params.arguments is not None else {}
         try:
             cleaned = check_arguments(
-                arguments, self.parameters, self.fn_metadata.validate_arguments, unavailable=self.unavailable
+                arguments,
+                tool.parameters,
+                tool.fn_metadata.validate_arguments,
+                unavailable=self._unavailable.get(tool.name),
             )
         except ArgumentError as exc:
-            raise ToolError(f"Error executing tool {self.name}: {exc}") from _cause(exc.problems)
-        try:
-            with serving(self.served):
-                return await super().run(cleaned, context, convert_result)
-        except ToolError as exc:
-            # Tool code quotes its input in errors ("while cancelling run <id>"): make it safe here.
-            safe = safe_message(str(exc))
-            if safe == str(exc):
-                raise
-            raise type(exc)(safe) from exc.__cause__
+            log.info("Tool %r rejected arguments: %r", tool.name, _cause(exc.problems))
+            return _error(f"Error executing tool {tool.name}: {exc}")
+        if params.arguments is None:
+            params.arguments = cleaned
+        else:
+            params.arguments.clear()
+            params.arguments.update(cleaned)
+        # Wording that names another tool asks whether this server serves it (tools/surface.py).
+        with serving(self._served):
+            result = await call_next(ctx)
+        if isinstance(result, CallToolResult) and result.is_error:
+            for block in result.content:
+                if isinstance(block, TextContent):
+                    block.text = safe_message(block.text)
+        return result
 
 
 def _prompt_schema(prompt: Prompt) -> dict[str, Any]:
@@ -244,86 +267,41 @@ def _prompt_schema(prompt: Prompt) -> dict[str, Any]:
     }
 
 
-class CheckedPrompt(Prompt):
-    """A prompt whose arguments are checked like a tool's; a problem is a JSON-RPC invalid-params error."""
-
-    async def render(
-        self, arguments: dict[str, Any] | None, context: Context[Any, Any]
-    ) -> list[Message] | InputRequiredResult:
-        schema = _prompt_schema(self)
-        given = dict(arguments or {})
-        problems = [
-            f"`{name}` must be a string; got {shown(value)}"
-            for name, value in given.items()
-            if name in schema["properties"] and not isinstance(value, str)
-        ]
-        problems.extend(
-            f"`{name}` is required and missing" for name in schema["required"] if name not in given
-        )
-        try:
-            check_arguments(given, schema, what="prompt")
-        except ArgumentError as exc:
-            problems = exc.problems + problems
-        if problems:
-            message = join_problems(problems, footer=f"The prompt {self.name} takes: {_takes(schema)}.")
-            raise MCPError(code=INVALID_PARAMS, message=message)
-        return await super().render(given, context)
+def _prompt_problems(prompt: Prompt, given: dict[str, Any]) -> list[str]:
+    schema = _prompt_schema(prompt)
+    problems = [
+        f"`{name}` must be a string; got {shown(value)}"
+        for name, value in given.items()
+        if name in schema["properties"] and not isinstance(value, str)
+    ]
+    problems.extend(f"`{name}` is required and missing" for name in schema["required"] if name not in given)
+    try:
+        check_arguments(given, schema, what="prompt")
+    except ArgumentError as exc:
+        problems = exc.problems + problems
+    return problems
 
 
-def _unknown_name(kind: str, name: str, known: list[str]) -> str:
-    """The message for a call to a tool or prompt that does not exist, naming those that do."""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if len(name) <= MAX_NAME else []
-    hint = f" (did you mean `{close[0]}`?)" if close else ""
-    return f"Unknown {kind} `{safe_text(name, MAX_NAME)}`{hint}. This server's {kind}s: {', '.join(known)}."
+class PromptChecks(ServerMiddleware[Any]):
+    """``prompts/get`` with an unknown name or bad arguments: one invalid-params error in our words."""
 
+    def __init__(self, catalog: Catalog) -> None:
+        self._prompts = {prompt.name: prompt for prompt in catalog.prompts}
 
-class _CheckedToolManager(ToolManager):
-    """The SDK's tool manager, with a call to an unknown tool answered by name (bounded, with the list)."""
-
-    async def call_tool(
-        self,
-        name: str,
-        arguments: dict[str, Any],
-        context: Context[Any, Any],
-        convert_result: bool = False,
-    ) -> Any:
-        if name not in self._tools:
-            raise ToolError(_unknown_name("tool", name, list(self._tools)))
-        return await super().call_tool(name, arguments, context, convert_result)
-
-
-class _CheckedPromptManager(PromptManager):
-    """The SDK's prompt manager, with an unknown prompt an invalid-params error (not a logged crash)."""
-
-    def get_prompt(self, name: str) -> Prompt | None:
-        prompt = super().get_prompt(name)
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "prompts/get" or not ctx.params or not isinstance(ctx.params.get("name"), str):
+            return await call_next(ctx)
+        name: str = ctx.params["name"]
+        prompt = self._prompts.get(name)
         if prompt is None:
             raise MCPError(code=INVALID_PARAMS, message=_unknown_name("prompt", name, list(self._prompts)))
-        return prompt
-
-
-def install_argument_checks(
-    mcp: MCPServer[Any], unavailable: dict[str, dict[str, str]] | None = None
-) -> None:
-    """Put the argument layer in front of every tool and prompt registered on ``mcp``.
-
-    ``unavailable`` maps a tool to the arguments it cannot take here and why. Each call
-    also learns which tools the server serves (``surface.served``), so that its answer
-    names no other tool.
-    """
-    served = frozenset(mcp._tool_manager._tools)
-    # The managers gain behaviour, not state: swapping their class keeps everything registered.
-    mcp._tool_manager.__class__ = _CheckedToolManager
-    mcp._prompt_manager.__class__ = _CheckedPromptManager
-    tools = mcp._tool_manager._tools
-    for name, tool in list(tools.items()):
-        if not isinstance(tool, CheckedTool):
-            tools[name] = CheckedTool(
-                **{field: getattr(tool, field) for field in Tool.model_fields},
-                unavailable=(unavailable or {}).get(name, {}),
-                served=served,
+        arguments = ctx.params.get("arguments")
+        given = dict(arguments) if isinstance(arguments, dict) else {}
+        problems = _prompt_problems(prompt, given)
+        if problems:
+            takes = _takes(_prompt_schema(prompt))
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=join_problems(problems, footer=f"The prompt {name} takes: {takes}."),
             )
-    prompts = mcp._prompt_manager._prompts
-    for name, prompt in list(prompts.items()):
-        if not isinstance(prompt, CheckedPrompt):
-            prompts[name] = CheckedPrompt(**{field: getattr(prompt, field) for field in Prompt.model_fields})
+        return await call_next(ctx)

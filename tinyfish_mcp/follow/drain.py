@@ -1,6 +1,6 @@
 """One process-wide signal that closes every live call window early, for shutdown.
 
-Each follower of long-running work (``_watch.py``) opens its call window through
+Each follower of long-running work (``follow.window``) opens its call window through
 :func:`call_window`. When the process shuts down, :func:`close_windows` cancels every
 window whose work already has an id: the follower then answers as it does when its
 window closes by itself (the run's id and its current status, RUNNING when it goes on),

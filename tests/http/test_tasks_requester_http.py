@@ -1,0 +1,97 @@
+"""MCP Tasks over streamable HTTP, driven by the official requester (npm ``@modelcontextprotocol/ext-tasks``).
+
+The HTTP side of ``tests/test_tasks_requester.py``: ``@modelcontextprotocol/client`` 2.x pinned
+to 2026-07-28, with the package's task session on top, against two hosted replicas in oauth
+mode that share ``TINYFISH_MCP_SECRET`` and a database, as behind a load balancer. The user
+signs in once; the requester then sends the token to either replica. A slow run settles as a
+task with the run's own result, a cancelled task cancels the run upstream, and a task created
+through one replica is settled through the other, while another user's token finds nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from _requester import SLOW_URL, assert_settled_with_the_run, cancels, creates, requester
+from hosted import Replica, Served, serve_app
+from oauth_helpers import BASE, SECRET, tokens_for
+
+TOOL = "run_web_automation"
+ARGUMENTS = {"url": SLOW_URL, "goal": "List products"}
+
+
+@pytest.fixture
+def replicas(emulator: Any, tmp_path: Path) -> Iterator[tuple[Served, Served]]:
+    settings = {
+        "mcp_auth": "oauth",
+        "mcp_secret": SECRET,
+        "mcp_database_url": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
+        "mcp_public_url": BASE,
+        "base_url": emulator.base_url,
+    }
+    with serve_app(**settings) as first, serve_app(**settings) as second:
+        yield first, second
+
+
+async def _sign_in(served: Served, api_key: str) -> str:
+    async with httpx2.AsyncClient(transport=Replica(served), base_url=BASE) as browser:
+        _, tokens = await tokens_for(browser, api_key=api_key)
+    return tokens.access_token
+
+
+def _http(served: Served, token: str) -> dict[str, Any]:
+    return {"kind": "http", "url": served.mcp_url, "headers": {"Authorization": f"Bearer {token}"}}
+
+
+async def _requester(transport: dict[str, Any], action: str, **job: Any) -> dict[str, Any]:
+    return await asyncio.to_thread(requester, transport, action, **job)
+
+
+async def test_a_slow_run_settles_as_a_task_with_its_result(
+    replicas: tuple[Served, Served], emulator: Any
+) -> None:
+    first, _ = replicas
+    token = await _sign_in(first, emulator.api_key)
+    report = await _requester(_http(first, token), "settle", tool=TOOL, arguments=ARGUMENTS)
+    assert_settled_with_the_run(report, emulator)
+    assert [seen["status"] for seen in report["seen"]].count("working") >= 2
+    assert len(creates(emulator)) == 1 and not cancels(emulator)
+
+
+async def test_a_cancelled_task_cancels_the_run_upstream(
+    replicas: tuple[Served, Served], emulator: Any
+) -> None:
+    first, _ = replicas
+    token = await _sign_in(first, emulator.api_key)
+    report = await _requester(_http(first, token), "cancel", tool=TOOL, arguments=ARGUMENTS)
+    assert "error" not in report, report.get("error", "") + report["stderr"][-3000:]
+    assert report["kind"] == "task" and report["afterCancel"]["status"] == "cancelled"
+    assert len(creates(emulator)) == 1
+    (run_id,) = cancels(emulator)
+    upstream = emulator.run(run_id)
+    assert upstream["cancel_requested"] is True and upstream["status"] == "CANCELLED"
+
+
+async def test_a_task_is_settled_through_the_other_replica(
+    replicas: tuple[Served, Served], emulator: Any
+) -> None:
+    first, second = replicas
+    token = await _sign_in(first, emulator.api_key)
+    started = await _requester(_http(first, token), "start", tool=TOOL, arguments=ARGUMENTS)
+    assert "error" not in started, started.get("error", "") + started["stderr"][-3000:]
+    assert started["kind"] == "task"
+    # Another user, on the other replica, holding the reference: "not found".
+    other = await _sign_in(second, emulator.other_key)
+    theirs = await _requester(_http(second, other), "resume", reference=started["reference"])
+    assert theirs["code"] == -32602 and "not found" in theirs["error"]
+    resumed = await _requester(_http(second, token), "resume", reference=started["reference"])
+    assert resumed["taskId"] == started["taskId"]
+    assert_settled_with_the_run(resumed, emulator)
+    assert len(creates(emulator)) == 1 and not cancels(emulator)
+    run_id = resumed["result"]["structuredContent"]["run_id"]
+    assert emulator.run(run_id)["owner_key_suffix"] == emulator.api_key[-4:]
