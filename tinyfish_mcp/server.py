@@ -35,7 +35,7 @@ from .tools.ownership import Ownership, OwnershipStore, say_account_wide
 from .tools.sessions import BrowserSessionStore, observed_sessions
 from .tracing import note_user
 from .upstream.client import TinyFishClient
-from .upstream.providers import build_providers
+from .upstream.vendors import build_providers
 
 __all__ = ["TOOLSETS", "TinyFishServer", "build_server", "instructions_for", "streaming_tools"]
 
