@@ -283,7 +283,7 @@ def _close_browser_sessions(settings: Settings, sessions: Any) -> None:
 
     from .runtime.sessions import close_open_sessions
     from .upstream.client import TinyFishClient
-    from .upstream.providers import build_providers
+    from .upstream.vendors import build_providers
 
     key = settings.api_key.get_secret_value().strip() if settings.api_key is not None else ""
 

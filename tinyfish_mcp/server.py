@@ -35,7 +35,7 @@ from .runtime.sessions import BrowserSessionStore, observed_sessions
 from .settings import Settings, Surface, Toolset
 from .tracing import note_user
 from .upstream.client import TinyFishClient
-from .upstream.providers import build_providers
+from .upstream.vendors import build_providers
 
 __all__ = ["TOOLSETS", "TinyFishServer", "build_server", "instructions_for", "streaming_tools"]
 

@@ -12,14 +12,16 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tinyfish_mcp.http.app import create_app
 from tinyfish_mcp.settings import Settings
@@ -43,16 +45,6 @@ MCP_HEADERS = {
     "Accept": "application/json, text/event-stream",
     "Content-Type": "application/json",
     "MCP-Protocol-Version": "2025-06-18",
-}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-test-client", "version": "0"},
-    },
 }
 
 
@@ -119,3 +111,14 @@ class Replica(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+@asynccontextmanager
+async def replica_client(served: Served, public_mcp_url: str, token: str) -> AsyncIterator[Client]:
+    """An MCP client with a bearer ``token`` whose requests for ``public_mcp_url`` reach ``served``."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx2.AsyncClient(transport=Replica(served), headers=headers, timeout=30) as http,
+        Client(streamable_http_client(public_mcp_url, http_client=http)) as client,
+    ):
+        yield client

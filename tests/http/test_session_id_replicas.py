@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +18,16 @@ import httpx2
 import pg
 import pytest
 from _mcp import result_json, result_text
-from hosted import Replica, Served, serve_app
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
+from hosted import Replica, Served, replica_client, serve_app
 from oauth_helpers import BASE, RESOURCE, SECRET, Database, tokens_for
 
-DATABASES = ["sqlite", "postgres"] if pg.find_bindir() is not None else ["sqlite"]
 SLOW = "https://shop.example.com/?tf_scenario=slow&tf_steps=30&tf_step_delay=0.1"
 CREATES = ("/v1/automation/run-sse", "/v1/automation/run-async")
 
 
-@pytest.fixture(scope="module")
-def pg_cluster() -> Iterator[pg.Cluster]:
-    with pg.running_cluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture(params=DATABASES)
+@pytest.fixture(params=pg.DATABASES)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    if request.param == "sqlite":
-        return Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}")
-    cluster: pg.Cluster = request.getfixturevalue("pg_cluster")
-    await cluster.empty_database("tfmcp_run_keys")
-    return Database("postgres", cluster.url("tfmcp_run_keys"))
+    return await Database.fresh(request, tmp_path, "tfmcp_run_keys")
 
 
 @pytest.fixture
@@ -55,16 +41,6 @@ def replicas(emulator: Any, database: Database) -> Iterator[tuple[Served, Served
     }
     with serve_app(**settings) as first, serve_app(**settings) as second:
         yield first, second
-
-
-@asynccontextmanager
-async def _client(served: Served, access_token: str) -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {access_token}"}
-    async with (
-        httpx2.AsyncClient(transport=Replica(served), headers=headers, timeout=30) as http,
-        Client(streamable_http_client(RESOURCE, http_client=http)) as client,
-    ):
-        yield client
 
 
 async def _sign_in(served: Served, api_key: str) -> str:
@@ -83,10 +59,10 @@ async def test_a_retry_on_the_other_replica_follows_the_same_run(
     first, second = replicas
     token = await _sign_in(first, emulator.api_key)
     args = {"url": SLOW, "goal": "Slow task", "session_id": str(uuid.uuid4()), "max_wait_seconds": 1}
-    async with _client(first, token) as on_first:
+    async with replica_client(first, RESOURCE, token) as on_first:
         started = result_json(await on_first.call_tool("run_web_automation", args))
     assert started["status"] in ("PENDING", "RUNNING")
-    async with _client(second, token) as on_second:
+    async with replica_client(second, RESOURCE, token) as on_second:
         again = result_json(await on_second.call_tool("run_web_automation", {**args, "max_wait_seconds": 60}))
         # The async tool takes no max_wait_seconds (an unknown argument is refused).
         start_only = {key: value for key, value in args.items() if key != "max_wait_seconds"}
@@ -105,7 +81,10 @@ async def test_simultaneous_calls_on_both_replicas_start_one_run(
     first, second = replicas
     token = await _sign_in(first, emulator.api_key)
     args = {"url": "https://shop.example.com/?tf_steps=4", "goal": "Both at once", "session_id": "s-42"}
-    async with _client(first, token) as on_first, _client(second, token) as on_second:
+    async with (
+        replica_client(first, RESOURCE, token) as on_first,
+        replica_client(second, RESOURCE, token) as on_second,
+    ):
         results = await asyncio.gather(
             on_first.call_tool("run_web_automation", args),
             on_second.call_tool("run_web_automation", args),
@@ -117,7 +96,7 @@ async def test_simultaneous_calls_on_both_replicas_start_one_run(
     assert len(_creates(emulator)) == 1
     # Another user's identical session_id is their own.
     other_token = await _sign_in(second, emulator.other_key)
-    async with _client(second, other_token) as theirs:
+    async with replica_client(second, RESOURCE, other_token) as theirs:
         their_run = result_json(await theirs.call_tool("run_web_automation", args))
     assert their_run["run_id"] != runs[0]["run_id"] and len(_creates(emulator)) == 2
 
@@ -128,14 +107,14 @@ async def test_a_session_id_reused_for_another_goal_is_refused_on_any_replica(
     first, second = replicas
     token = await _sign_in(first, emulator.api_key)
     session_id = str(uuid.uuid4())
-    async with _client(first, token) as on_first:
+    async with replica_client(first, RESOURCE, token) as on_first:
         result_json(
             await on_first.call_tool(
                 "run_web_automation",
                 {"url": SLOW, "goal": "A", "session_id": session_id, "max_wait_seconds": 1},
             )
         )
-    async with _client(second, token) as on_second:
+    async with replica_client(second, RESOURCE, token) as on_second:
         refused = await on_second.call_tool(
             "run_web_automation", {"url": SLOW, "goal": "B", "session_id": session_id}
         )
@@ -149,11 +128,11 @@ async def test_a_claim_left_by_a_crashed_replica_is_never_re_created(
     first, second = replicas
     token = await _sign_in(first, emulator.api_key)
     args = {"url": SLOW, "goal": "Interrupted", "session_id": str(uuid.uuid4()), "max_wait_seconds": 1}
-    async with _client(first, token) as on_first:
+    async with replica_client(first, RESOURCE, token) as on_first:
         result_json(await on_first.call_tool("run_web_automation", args))
     # As if the replica had died after sending the create and before recording the run id.
     await database.execute("UPDATE tfmcp_run_keys SET state = 'starting', run_id = NULL, claimed_at = 0")
-    async with _client(second, token) as on_second:
+    async with replica_client(second, RESOURCE, token) as on_second:
         retried = await on_second.call_tool("run_web_automation", args)
     text = result_text(retried)
     assert retried.is_error and "may have started a run" in text and "list_runs" in text

@@ -19,7 +19,7 @@ from sqlalchemy import Column, ColumnElement, Float, Index, String, Table, delet
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..runtime.idempotency import RunKey, RunKeyState
+from ..records import RunKey, RunKeyState
 from .store import _metadata
 
 __all__ = ["SqlRunKeyStore", "run_keys"]

@@ -8,11 +8,9 @@ the key of the token's user (the auth layer passes its own resolver).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from mcp.server.mcpserver.exceptions import ToolError
-
+from ..callers import KeyResolver, MissingKeyError, OwnerResolver
 from ..settings import Settings
 from ..upstream.client import TinyFishClient
 from ..upstream.providers import Providers
@@ -21,16 +19,6 @@ from .ownership import Kind, Ownership
 from .sessions import BrowserSessionStore, owner_of_key
 
 __all__ = ["KeyResolver", "MissingKeyError", "OwnerResolver", "ToolDeps", "settings_key_resolver"]
-
-KeyResolver = Callable[[], Awaitable[str]]
-"""Returns the TinyFish API key for the current request, or raises ``ToolError``."""
-
-OwnerResolver = Callable[[str], Awaitable[str]]
-"""Given the request's key, names the user who owns what the request creates (a digest)."""
-
-
-class MissingKeyError(ToolError):
-    """No TinyFish API key is configured for this caller."""
 
 
 def settings_key_resolver(settings: Settings) -> KeyResolver:

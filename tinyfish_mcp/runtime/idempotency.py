@@ -24,12 +24,11 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
-from typing import Literal, Protocol
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
+from ..records import RunKey, RunKeyState, RunKeyStore
 from ..upstream.errors import APIError, UpstreamError
 from ..upstream.models import RunRequest
 
@@ -48,7 +47,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RunKeyState = Literal["starting", "started", "unknown"]
 # A claim still "starting" after this long belongs to a call that died mid-way (a crashed
 # replica): its run may exist, so it is treated like "unknown", never re-created.
 STARTING_LIMIT = 120.0
@@ -56,41 +54,6 @@ STARTING_LIMIT = 120.0
 # its run id, and how often it looks.
 WAIT_LIMIT = 30.0
 _LOOK_FIRST, _LOOK_MAX = 0.1, 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class RunKey:
-    """What is recorded for one (owner, session_id)."""
-
-    state: RunKeyState
-    fingerprint: str
-    claimed_at: float
-    run_id: str | None = None
-
-
-class RunKeyStore(Protocol):
-    """Where session_ids are remembered: for ``ttl`` seconds, keyed by owner and session_id.
-
-    ``owner`` is already a digest of the API key (:func:`owner_of`). Every method is atomic
-    with respect to every other caller of the same store, in every process that shares it.
-    """
-
-    async def claim(self, owner: str, session_id: str, fingerprint: str) -> RunKey | None:
-        """Claim ``session_id`` for a new run: ``None`` when this call now owns it (state
-        "starting"), otherwise what is already recorded (the claim is not taken)."""
-        ...
-
-    async def started(self, owner: str, session_id: str, run_id: str) -> None:
-        """The claimed run exists: remember its id."""
-        ...
-
-    async def lost(self, owner: str, session_id: str) -> None:
-        """The claimed run may exist but its id was never learnt: never create it again."""
-        ...
-
-    async def release(self, owner: str, session_id: str) -> None:
-        """The claimed run was provably never created: forget the claim, so a retry creates it."""
-        ...
 
 
 class MemoryRunKeyStore:

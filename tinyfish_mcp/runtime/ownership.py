@@ -19,11 +19,11 @@ import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import anyio
 
+from ..records import Kind, OwnedRecord
 from ..upstream.errors import NotFoundError
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["run", "research", "dataset", "monitor", "profile_setup"]
 KINDS: tuple[Kind, ...] = ("run", "research", "dataset", "monitor", "profile_setup")
 
 # How a missing record is named in the "not found" answer (the same words TinyFish uses).
@@ -51,14 +50,6 @@ _NOUNS: dict[Kind, str] = {
     "monitor": "Monitor",
     "profile_setup": "Profile setup session",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class OwnedRecord:
-    kind: Kind
-    resource_id: str
-    owner: str
-    created_at: float
 
 
 class OwnershipStore(Protocol):

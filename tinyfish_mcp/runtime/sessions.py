@@ -10,16 +10,16 @@ any replica can list and close any of a user's sessions.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 import anyio
 
 from .. import observe
+from ..callers import owner_of_key
+from ..records import FORGET_AFTER, MAX_SESSIONS_PER_OWNER, SessionRecord
 from ..upstream.errors import UpstreamError
 from ..upstream.providers import BrowserProvider
 
@@ -38,36 +38,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_SESSIONS_PER_OWNER = 50  # the oldest are forgotten first
-FORGET_AFTER = timedelta(hours=24)  # an ended session stays listed for a day
 EXIT_BUDGET = 15.0  # stdio: how long closing the open sessions may hold up the exit
-
-
-def owner_of_key(key: str) -> str:
-    """The owner of sessions created with ``key``: a digest, so no store ever holds a key."""
-    return "key:" + hashlib.sha256(key.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    session_id: str
-    owner: str
-    cdp_url: str
-    base_url: str
-    timeout_seconds: int
-    created_at: datetime
-    # The last activity we observed: the creation, or a change in the session's pages.
-    last_activity: datetime
-    ended_at: datetime | None = None
-    pages_digest: str | None = None  # what /pages showed last, to notice activity
-
-    @property
-    def expires_at(self) -> datetime:
-        """When the inactivity timeout ends the session, if nothing happened since ``last_activity``."""
-        return self.last_activity + timedelta(seconds=self.timeout_seconds)
-
-    def changed(self, **fields: object) -> SessionRecord:
-        return replace(self, **fields)  # type: ignore[arg-type]
 
 
 class BrowserSessionStore(Protocol):

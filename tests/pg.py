@@ -4,6 +4,7 @@
 PATH, or Debian's ``/usr/lib/postgresql/<version>/bin``); the tests only generate their
 ``postgres`` cases when it finds them, so nothing is ever skipped.
 
+The ``pg_cluster`` fixture (``tests/conftest.py``) is one such cluster for the session.
 ``running_cluster()`` makes a cluster in a fresh temporary directory (``initdb``, trust
 authentication, no fsync: the data is thrown away), starts it with ``pg_ctl`` listening on
 127.0.0.1 only, on a free port, with its unix socket inside that directory, and stops and
@@ -21,7 +22,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -29,8 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from _servers import free_port
 
-__all__ = ["SERVER_USER", "SUPERUSER", "Cluster", "PostgresStartError", "find_bindir", "running_cluster"]
+__all__ = [
+    "DATABASES",
+    "SERVER_USER",
+    "SUPERUSER",
+    "Cluster",
+    "PostgresStartError",
+    "find_bindir",
+    "running_cluster",
+]
 
 # The cluster's superuser (a database role; no OS account of that name is needed).
 SUPERUSER = "tfmcp"
@@ -68,11 +77,8 @@ def find_bindir() -> Path | None:
     return next((bindir for bindir in candidates if _complete(bindir)), None)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+# The database kinds the storage tests run on: PostgreSQL too where its programs are found.
+DATABASES = ["sqlite", "postgres"] if find_bindir() is not None else ["sqlite"]
 
 
 def _log_tail(log: Path, lines: int = 30) -> str:
@@ -252,7 +258,7 @@ def running_cluster(bindir: Path | None = None) -> Iterator[Cluster]:
         raise PostgresStartError("No PostgreSQL server programs (initdb, pg_ctl, postgres) were found.")
     run_as = _server_user()
     root = _make_root(run_as)
-    cluster = Cluster(bindir, root, _free_port(), run_as)
+    cluster = Cluster(bindir, root, free_port(), run_as)
     try:
         cluster.init()
         for attempt in range(1, _START_ATTEMPTS + 1):
@@ -264,7 +270,7 @@ def running_cluster(bindir: Path | None = None) -> Iterator[Cluster]:
                 cluster.stop()
                 if attempt == _START_ATTEMPTS or not in_use:
                     raise
-                cluster.port = _free_port()
+                cluster.port = free_port()
         yield cluster
     finally:
         cluster.stop()
