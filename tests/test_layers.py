@@ -108,21 +108,12 @@ def test_upstream_has_no_import_circle() -> None:
 
 
 def _room(module: str) -> str:
-    """The package a module belongs to: ``tools`` for ``tinyfish_mcp.tools.x``, or the top module."""
+    """The package a module belongs to: ``runtime`` for ``tinyfish_mcp.runtime.x``, or the top module."""
     return module.split(".")[1] if module.count(".") else ""
 
 
 def _private(name: str | None) -> bool:
     return bool(name) and name.startswith("_") and not name.startswith("__")  # type: ignore[union-attr]
-
-
-# Today's crossings into ``tools/``'s private modules. They go with the restructuring of
-# ``tools/`` (issue 25, part B: the runtime the toolsets share gets a public home); each
-# line goes when its import does, and the list must end empty.
-ALLOWED_CROSSINGS = {
-    # the schema compaction the server applies to every tool
-    ("tinyfish_mcp.server", "tinyfish_mcp.tools._schema"),
-}
 
 
 def crossings() -> set[tuple[str, str]]:
@@ -137,27 +128,22 @@ def crossings() -> set[tuple[str, str]]:
     return found
 
 
+def test_the_crossing_finder_finds_a_private_import() -> None:
+    private = Import("tinyfish_mcp.server", "tinyfish_mcp.toolsets._inputs", None, 1)
+    assert _room(private.importer) != _room(private.target)
+    assert any(_private(part) for part in private.target.split(".")[2:])
+
+
 def test_packages_import_only_each_others_public_names() -> None:
-    unexpected = {
-        (importer, target)
-        for importer, target in crossings()
-        if (importer, target.split(":")[0]) not in ALLOWED_CROSSINGS
-    }
-    assert not unexpected, sorted(unexpected)
-
-
-def test_the_allowed_crossings_still_exist() -> None:
-    """An allowance whose import has gone is removed, so the list only shrinks."""
-    present = {(importer, target.split(":")[0]) for importer, target in crossings()}
-    assert present >= ALLOWED_CROSSINGS, sorted(ALLOWED_CROSSINGS - present)
+    assert not crossings(), sorted(crossings())
 
 
 def test_auth_shares_with_the_tools_through_modules_below_both() -> None:
     """What the auth layer's stores keep for the tools (records, resolvers) lives in
-    ``records.py`` and ``callers.py``, so ``auth/`` imports nothing from ``tools/``."""
+    ``records.py`` and ``callers.py``, so ``auth/`` imports nothing from ``runtime/`` or ``toolsets/``."""
     reaching = sorted(
         f"{imp.importer}:{imp.line} -> {imp.target}"
         for imp in imports()
-        if _room(imp.importer) == "auth" and _room(imp.target) == "tools"
+        if _room(imp.importer) == "auth" and _room(imp.target) in {"runtime", "toolsets"}
     )
     assert not reaching, reaching

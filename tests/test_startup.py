@@ -59,7 +59,7 @@ HEAVY: dict[str, str] = {
 }
 # Opt-in toolsets (not enabled by default) and the product APIs they call.
 for _name in set(TOOLSETS) - set(DEFAULT_TOOLSETS):
-    HEAVY[f"tinyfish_mcp.tools.{TOOLSETS[_name]}"] = "an opt-in toolset"
+    HEAVY[f"tinyfish_mcp.toolsets.{TOOLSETS[_name]}"] = "an opt-in toolset"
     HEAVY[f"tinyfish_mcp.upstream.{_name}"] = "the product API of an opt-in toolset"
 
 _IMPORT = re.compile(r"^import time:\s+\d+\s*\|\s*\d+\s*\|\s*(\S+)\s*$")

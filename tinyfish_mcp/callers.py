@@ -2,7 +2,7 @@
 
 The tools call these resolvers; the transports supply them (stdio: the key in the
 environment; the HTTP server's auth layer: the key and owner of the request's token).
-They sit below both, so ``auth/`` and ``tools/`` share them without importing each other.
+They sit below both, so ``auth/`` and ``runtime/`` share them without importing each other.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the server remembers between calls, as the tools write it and the stores keep it.
 
-The tools (``tools/idempotency.py``, ``tools/ownership.py``, ``tools/sessions.py``) fill
+The tools (``runtime/idempotency.py``, ``runtime/ownership.py``, ``runtime/sessions.py``) fill
 these records and define the logic around them; the shared database's stores
 (``auth/idempotency.py``, ``auth/ownership_store.py``, ``auth/sessions_store.py``) keep
 them for every replica. Both import them from here, so neither package reaches into the other.
@@ -40,7 +40,7 @@ class RunKey:
 class RunKeyStore(Protocol):
     """Where session_ids are remembered: for ``ttl`` seconds, keyed by owner and session_id.
 
-    ``owner`` is already a digest of the API key (``tools.idempotency.owner_of``). Every
+    ``owner`` is already a digest of the API key (``runtime.idempotency.owner_of``). Every
     method is atomic with respect to every other caller of the same store, in every process
     that shares it.
     """

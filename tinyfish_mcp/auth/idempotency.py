@@ -1,6 +1,6 @@
 """Run session_ids in the shared database, so that every replica recognises a retried call.
 
-The tools layer's :class:`~tinyfish_mcp.tools.idempotency.RunKeyStore`, on the OAuth
+The tools layer's :class:`~tinyfish_mcp.runtime.idempotency.RunKeyStore`, on the OAuth
 store's engine and metadata (the table is created with the others, under the same
 replica-safe lock). One row per (owner, session_id): the owner is already a SHA-256 of
 the API key and the request only a fingerprint, so nothing secret is stored.

@@ -30,9 +30,9 @@ from starlette.types import ASGIApp
 from .. import __version__
 from ..callers import KeyResolver
 from ..gctune import settle_heap
+from ..runtime.context import settings_key_resolver
 from ..server import TinyFishServer, build_server, streaming_tools
 from ..settings import Settings
-from ..tools.context import settings_key_resolver
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import AuthenticationError, PermissionDeniedError
 from ..upstream.models import ListRunsParams
@@ -168,7 +168,7 @@ class _Records:
 def _hosted_records(settings: Settings, setup: AuthSetup | None) -> _Records:
     """Every hosted mode keeps its records in the shared database, so that any replica lists and
     closes a user's browser sessions and recognises a retried session_id. Where users share
-    one key (jwt), it also records the owner of everything started (tools/ownership.py).
+    one key (jwt), it also records the owner of everything started (runtime/ownership.py).
 
     They use the auth layer's database engine when it has one (oauth), else one of their own.
     """

@@ -18,8 +18,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import WithJsonSchema, field_validator
 
 from ..upstream.models import Run, RunError, RunStep
-from ._schema import OutputModel
 from .bounds import clip
+from .schema import OutputModel
 from .surface import served
 
 __all__ = [

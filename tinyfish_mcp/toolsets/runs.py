@@ -11,17 +11,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp_types import CallToolResult, ContentBlock, ImageContent, ToolAnnotations
+from mcp_types import CallToolResult, ContentBlock, ImageContent
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
-from ..upstream.errors import NotFoundError, UpstreamError
-from ..upstream.models import CancelResult, ListRunsParams, Run
-from ._owned_lists import owned_page
-from ._schema import as_tool_result
-from .context import ToolDeps
-from .errors import invalid_input, shown_id, tool_error, upstream_call
-from .results import (
+from ..runtime.annotations import CANCELS_RUNS, READS_RUNS
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, shown_id, tool_error, upstream_call
+from ..runtime.results import (
     CancelBatch,
     CancelInfo,
     RunDetail,
@@ -33,6 +30,10 @@ from .results import (
     run_row,
     step_rows,
 )
+from ..runtime.schema import as_tool_result
+from ..upstream.errors import NotFoundError, UpstreamError
+from ..upstream.models import CancelResult, ListRunsParams, Run
+from ._owned_lists import owned_page
 
 __all__ = ["register", "run_detail", "step_page"]
 
@@ -42,9 +43,6 @@ DEFAULT_STEPS = 20
 MAX_SCREENSHOTS = 5
 RunIds = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=MAX_IDS)]
 Status = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
-
-_READS = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
-_CANCELS = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
 
 
 def run_detail(run: Run, *, max_chars: int, offset: int = 0) -> RunDetail:
@@ -169,7 +167,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     default_chars = deps.settings.mcp_max_result_chars
 
     @mcp.tool(
-        annotations=_READS,
+        annotations=READS_RUNS,
         description=(
             "Get a run by id: status, result, error, goal, timestamps. Free. A long result is clipped: "
             "read on with offset (and a larger max_chars)."
@@ -187,7 +185,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         return as_tool_result(run_detail(run, max_chars=max_chars or default_chars, offset=offset))
 
     @mcp.tool(
-        annotations=_READS,
+        annotations=READS_RUNS,
         description=(
             "The steps a run's agent took (what it did, when, how long), a page at a time from offset. "
             f"Free. screenshots=true adds each step's screenshot as an image (50-100 KB each, so at most "
@@ -215,7 +213,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         return as_tool_result(page, images)
 
     @mcp.tool(
-        annotations=_READS,
+        annotations=READS_RUNS,
         description=(
             "List runs, newest first, as short rows: find a run whose id you lost. Free. goal: text "
             "search; status filters; created_after/created_before: ISO 8601; cursor: the last next_cursor."
@@ -257,7 +255,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         )
 
     @mcp.tool(
-        annotations=_CANCELS,
+        annotations=CANCELS_RUNS,
         description="Stop a running or pending run, which stops its billing (idempotent; a finished run "
         "stays as it is).",
     )
@@ -268,7 +266,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         return as_tool_result(_cancel_info(res))
 
     @mcp.tool(
-        annotations=_READS,
+        annotations=READS_RUNS,
         description=(
             f"Status of up to {MAX_IDS} runs at once (e.g. from batch_create), as short rows, plus the "
             "ids not found. Free; poll every 30-60 s until all are COMPLETED, FAILED or CANCELLED."
@@ -284,7 +282,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         return as_tool_result(RunsBatch(runs=runs, not_found=[*res.not_found, *others]))
 
     @mcp.tool(
-        annotations=_CANCELS,
+        annotations=CANCELS_RUNS,
         description=f"Stop up to {MAX_IDS} runs at once (idempotent), plus the ids not found.",
     )
     async def batch_cancel(run_ids: RunIds) -> Annotated[CallToolResult, CancelBatch]:

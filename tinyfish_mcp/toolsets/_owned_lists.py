@@ -17,9 +17,9 @@ from typing import Generic, TypeVar
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
+from ..runtime.context import ToolDeps
+from ..runtime.ownership import Kind, encode_cursor
 from ..upstream.errors import NotFoundError
-from .context import ToolDeps
-from .ownership import Kind, encode_cursor
 
 __all__ = ["MAX_SCANNED", "OwnedPage", "fetch_each", "owned_page"]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from ..runtime.context import ToolDeps
+from ..runtime.errors import upstream_call
 from ..upstream.research import ResearchRunDetail
 from ._owned_lists import fetch_each, owned_page
 from ._research_out import ResearchPage, research_row
-from .context import ToolDeps
-from .errors import upstream_call
 
 __all__ = ["own_research"]
 

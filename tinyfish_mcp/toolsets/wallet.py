@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 
 from ..pipeline.catalog import Catalog
+from ..runtime.annotations import READ_ONLY
+from ..runtime.context import ToolDeps
+from ..runtime.errors import upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.wallet import TOP_UP_URL, WalletResponse
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import upstream_call
 
 __all__ = ["AutoReloadInfo", "RateInfo", "WalletInfo", "register", "wallet_info"]
 
@@ -84,7 +85,7 @@ def wallet_info(wallet: WalletResponse) -> WalletInfo:
 def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``get_wallet`` on ``mcp``."""
 
-    @mcp.tool(description=DESCRIPTION, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    @mcp.tool(description=DESCRIPTION, annotations=READ_ONLY)
     async def get_wallet() -> Annotated[CallToolResult, WalletInfo]:
         """The wallet (see DESCRIPTION)."""
         key = await deps.resolve_key()

@@ -11,23 +11,23 @@ one tool with a ``kind`` argument is cheaper in the tools/list budget than two.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field
 
 from ..pipeline.catalog import Catalog
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import upstream_call
+from ..runtime.annotations import READ_ONLY
+from ..runtime.bounds import records_within
+from ..runtime.context import ToolDeps
+from ..runtime.errors import upstream_call
+from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
 
 __all__ = ["UsageResult", "VaultConnectionInfo", "VaultItemInfo", "VaultItems", "register"]
 
 MAX_ITEMS = 100
 USAGE_LIMIT_RANGE = (1, 100)
-RECORD_CHARS = 1000  # one usage record is a small object; this only guards against a runaway one
 
 ITEMS_DESCRIPTION = (
     "Credentials in the user's password managers (no secrets). To log in during a run, pass "
@@ -65,21 +65,13 @@ class UsageResult(OutputModel):
     note: str | None = None
 
 
-def _bounded_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The record itself, or a note saying it was too large to show."""
-    if len(json.dumps(record, default=str)) <= RECORD_CHARS:
-        return record
-    small = {k: v for k, v in record.items() if not isinstance(v, dict | list)}
-    return {**small, "omitted": "nested fields left out to bound the result"}
-
-
 def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``list_vault_items`` and ``get_usage`` on ``mcp``."""
     budget = deps.settings.mcp_max_result_chars
 
     @mcp.tool(
         description=ITEMS_DESCRIPTION,
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
+        annotations=READ_ONLY,
     )
     async def list_vault_items() -> Annotated[CallToolResult, VaultItems]:
         """List vault items and connections (see ITEMS_DESCRIPTION)."""
@@ -119,15 +111,13 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description=USAGE_DESCRIPTION,
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
+        annotations=READ_ONLY,
     )
     async def get_usage(
         kind: Literal["browser", "search"],
         limit: Annotated[
             int,
-            Field(
-                json_schema_extra={"minimum": USAGE_LIMIT_RANGE[0], "maximum": USAGE_LIMIT_RANGE[1]},
-            ),
+            schema_bounds(*USAGE_LIMIT_RANGE),
         ] = 20,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
     ) -> Annotated[CallToolResult, UsageResult]:
@@ -140,14 +130,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         response = await upstream_call(f"reading {kind} usage", read(key, limit=limit, cursor=cursor))
         # The service pages by limit already; the slice and the character budget bound the
         # result even when a page is larger than asked for or its records are large.
-        records: list[dict[str, Any]] = []
-        used = 0
-        for raw in response.data[:limit]:
-            record = _bounded_record(raw)
-            used += len(json.dumps(record, default=str))
-            if records and used > budget:
-                break
-            records.append(record)
+        records = records_within(response.data, limit=limit, budget=budget)
         note = None
         if len(records) < min(limit, len(response.data)):
             note = (

@@ -14,10 +14,17 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
+from ..runtime.annotations import CREATES, DESTRUCTIVE, READ_ONLY
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, shown_id, upstream_call
+from ..runtime.human_steps import ask_to_open
+from ..runtime.live_view import LIVE_VIEW_META
+from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.sessions import SessionRecord
 from ..upstream.errors import APIError, UpstreamError
 from ..upstream.profiles import (
     Profile,
@@ -27,13 +34,7 @@ from ..upstream.profiles import (
     ProfileSetupRequest,
     ProfileSetupSession,
 )
-from ._schema import OutputModel, as_tool_result
 from .browser import _inspector_url
-from .context import ToolDeps
-from .errors import invalid_input, shown_id, upstream_call
-from .human_steps import ask_to_open
-from .live_view import LIVE_VIEW_META
-from .sessions import SessionRecord
 
 __all__ = ["ProfileInfo", "ProfileList", "ProfileSaved", "ProfileSetup", "register", "saved"]
 
@@ -222,9 +223,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description=CREATE,
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
-        ),
+        annotations=CREATES,
     )
     async def create_profile(
         name: Annotated[str, Field(min_length=1, max_length=100, description="1-100 characters")],
@@ -244,7 +243,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             info.is_default = True
         return as_tool_result(info)
 
-    @mcp.tool(description=LIST, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    @mcp.tool(description=LIST, annotations=READ_ONLY)
     async def list_profiles() -> Annotated[CallToolResult, ProfileList]:
         key = await deps.resolve_key()
         listed = await upstream_call("listing the profiles", deps.client.profiles.list(key))
@@ -259,9 +258,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description=START,
         meta=LIVE_VIEW_META,
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
-        ),
+        annotations=CREATES,
     )
     async def start_profile_setup_session(
         profile_id: ProfileArg,
@@ -301,9 +298,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description="Save the signed-in state of a profile setup browser into the profile and close "
         "the browser. signed_in_sites: the sites the user signed in to (hosts or URLs).",
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
-        ),
+        annotations=CREATES,
     )
     async def save_profile_setup_session(
         profile_id: ProfileArg,
@@ -328,9 +323,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description="Close a profile setup browser without saving anything.",
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
-        ),
+        annotations=DESTRUCTIVE,
     )
     async def cancel_profile_setup_session(
         profile_id: ProfileArg, session_id: SessionArg

@@ -12,10 +12,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
+from ..runtime.annotations import CHANGES, CREATES, DESTRUCTIVE, READ_ONLY
+from ..runtime.bounds import clip
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, shown_id, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.monitors import (
     FetchMonitorRun,
     Monitor,
@@ -24,10 +29,6 @@ from ..upstream.monitors import (
     monitor_config,
 )
 from ._cron import checks_per_day
-from ._schema import OutputModel, as_tool_result
-from .bounds import clip
-from .context import ToolDeps
-from .errors import invalid_input, shown_id, upstream_call
 
 __all__ = ["CHECK_PRICE_USD", "CheckResult", "MonitorInfo", "MonitorRows", "register", "schedule_cost"]
 
@@ -184,14 +185,8 @@ async def _require(deps: ToolDeps, key: str, monitor_id: str) -> None:
 def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the seven monitor tools on ``mcp``."""
     budget = deps.settings.mcp_max_result_chars
-    reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)
 
-    def changes(*, destructive: bool = False, idempotent: bool = True) -> ToolAnnotations:
-        return ToolAnnotations(
-            readOnlyHint=False, destructiveHint=destructive, idempotentHint=idempotent, openWorldHint=True
-        )
-
-    @mcp.tool(description=CREATE, annotations=changes(idempotent=False))
+    @mcp.tool(description=CREATE, annotations=CREATES)
     async def create_monitor(
         type: Literal["search", "fetch"],
         config: dict[str, Any],
@@ -230,7 +225,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         )
 
-    @mcp.tool(description="Your monitors: id, type, target, schedule and status.", annotations=reads)
+    @mcp.tool(description="Your monitors: id, type, target, schedule and status.", annotations=READ_ONLY)
     async def list_monitors() -> Annotated[CallToolResult, MonitorRows]:
         key = await deps.resolve_key()
         listed = await upstream_call("listing monitors", deps.client.monitors.list(key))
@@ -245,7 +240,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description="A monitor's config, schedule, cost, status and last_error (relay it when status is "
         "failed). It has no check results: run_monitor checks now.",
-        annotations=reads,
+        annotations=READ_ONLY,
     )
     async def get_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorInfo]:
         key = await deps.resolve_key()
@@ -255,7 +250,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         )
         return as_tool_result(monitor_info(monitor, detail=True))
 
-    @mcp.tool(description=RUN, annotations=changes(idempotent=False))
+    @mcp.tool(description=RUN, annotations=CREATES)
     async def run_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, CheckResult]:
         key = await deps.resolve_key()
         await _require(deps, key, monitor_id)
@@ -278,21 +273,21 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description="Stop a monitor's schedule (no checks, no cost) until resume_monitor.",
-        annotations=changes(),
+        annotations=CHANGES,
     )
     async def pause_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
         return await _set(monitor_id, "paused", "pausing")
 
     @mcp.tool(
         description="Restart a paused monitor's schedule (its checks are billed again).",
-        annotations=changes(),
+        annotations=CHANGES,
     )
     async def resume_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
         return await _set(monitor_id, "active", "resuming")
 
     @mcp.tool(
         description="Delete a monitor and its schedule. Only when the user explicitly asks.",
-        annotations=changes(destructive=True),
+        annotations=DESTRUCTIVE,
     )
     async def cancel_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
         key = await deps.resolve_key()

@@ -16,8 +16,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.wording import safe_text, shown
+from ..runtime.errors import invalid_input
 from ..upstream.models import RunBatchRequest, RunRequest, api_integration_for
-from .errors import invalid_input
 
 __all__ = [
     "AgentConfigInput",

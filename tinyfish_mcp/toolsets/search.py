@@ -14,10 +14,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.annotations import READ_ONLY
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
 from ..upstream.models import FetchRequest, SearchParams, SearchResult
 from ..upstream.models.products import (
     MAX_SELECTORS,
@@ -26,9 +30,6 @@ from ..upstream.models.products import (
     SEARCH_RECENCY_MAX_MINUTES,
 )
 from ._provider_args import hide_arguments
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import invalid_input, upstream_call
 from .fetch import FetchedPage, FetchFailure, bounded_pages, failures_of
 
 __all__ = ["MAX_QUERY_STRING", "SearchHit", "SearchWebResult", "check_query_length", "register"]
@@ -210,7 +211,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description=DESCRIPTION,
         nature=Nature(budget="search"),
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
+        annotations=READ_ONLY,
     )
     async def search(
         query: str,
@@ -219,17 +220,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         domain_type: Literal["web", "news", "research_paper"] | None = None,
         recency_minutes: Annotated[
             int | None,
-            Field(
-                description="Past N minutes (1440 = a day)",
-                json_schema_extra={"minimum": 1, "maximum": SEARCH_RECENCY_MAX_MINUTES},
-            ),
+            schema_bounds(1, SEARCH_RECENCY_MAX_MINUTES, description="Past N minutes (1440 = a day)"),
         ] = None,
         after_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
         before_date: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
         include_thumbnail: bool | Literal["true", "false"] = False,
-        page: Annotated[
-            int | None, Field(json_schema_extra={"minimum": 0, "maximum": SEARCH_MAX_PAGE})
-        ] = None,
+        page: Annotated[int | None, schema_bounds(0, SEARCH_MAX_PAGE)] = None,
         purpose: Annotated[str | None, Field(description="Why you search")] = None,
         include_domains: Annotated[
             str | list[str] | None, Field(description="Comma-separated or a list, e.g. github.com,arxiv.org")
@@ -237,8 +233,8 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         exclude_domains: Annotated[
             str | list[str] | None, Field(description="Comma-separated or a list")
         ] = None,
-        pub_year_min: Annotated[int | None, Field(json_schema_extra={"minimum": 0})] = None,
-        pub_year_max: Annotated[int | None, Field(json_schema_extra={"maximum": 9999})] = None,
+        pub_year_min: Annotated[int | None, schema_bounds(0)] = None,
+        pub_year_max: Annotated[int | None, schema_bounds(maximum=9999)] = None,
         fetch: Annotated[
             str | dict[str, Any] | None,
             Field(

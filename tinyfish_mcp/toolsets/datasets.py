@@ -18,11 +18,15 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field, ValidationError
 
 from ..follow import Closed, Job, Look, Progress, follow, within_window
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.annotations import CREATES, DESTRUCTIVE, READ_ONLY
+from ..runtime.context import ToolDeps
+from ..runtime.errors import explain, invalid_input, shown_id, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.datasets import IN_PROGRESS, Dataset, DatasetCreateRequest, DatasetEvent
 from ..upstream.errors import (
     RateLimitError,
@@ -33,9 +37,6 @@ from ..upstream.errors import (
     UpstreamTimeoutError,
 )
 from ._owned_lists import fetch_each, owned_page
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import explain, invalid_input, shown_id, upstream_call
 
 __all__ = ["DatasetResult", "register"]
 
@@ -218,17 +219,13 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the dataset tools on ``mcp``."""
     window = deps.settings.mcp_call_window
     budget = deps.settings.mcp_max_result_chars
-    reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)
     follows = Nature(billed=True, long_running=True, task="dataset")
     mcp.add_task_kind(DatasetTasks(deps))
-    starts = ToolAnnotations(
-        readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
-    )
 
     @mcp.tool(
         description="Design a dataset's columns from a prompt (nothing is created). Pass the spec, "
         "edited if needed, to create_dataset.",
-        annotations=reads,
+        annotations=READ_ONLY,
     )
     async def plan_dataset(
         prompt: Annotated[str, Field(min_length=1, max_length=4000)],
@@ -246,7 +243,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         description="Create a dataset from a prompt or a spec (one of them) and populate it with agent "
         f"runs (billed per step) to target_rows, rows arriving as progress. Waits max_wait_seconds "
         f"(default {window:g}); if still populating, call populate_dataset(dataset_id) to follow it.",
-        annotations=starts,
+        annotations=CREATES,
         nature=follows,
     )
     async def create_dataset(
@@ -277,7 +274,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description="Populate a dataset (billed), or follow its population run if one is going; rows "
         "arrive as progress. reset starts from no rows.",
-        annotations=starts,
+        annotations=CREATES,
         nature=follows,
     )
     async def populate_dataset(
@@ -301,7 +298,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         return await _watch_population(deps, key, dataset, ctx, max_wait_seconds or window)
 
-    @mcp.tool(description="A dataset's status and rows, paged with next_cursor. Free.", annotations=reads)
+    @mcp.tool(description="A dataset's status and rows, paged with next_cursor. Free.", annotations=READ_ONLY)
     async def read_dataset(
         dataset_id: IdArg,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
@@ -333,7 +330,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             out.next_step = f"More rows: read_dataset(dataset_id='{dataset_id}', cursor='{out.next_cursor}')."
         return as_tool_result(out)
 
-    @mcp.tool(description="Your datasets with status and row count, newest first. Free.", annotations=reads)
+    @mcp.tool(
+        description="Your datasets with status and row count, newest first. Free.", annotations=READ_ONLY
+    )
     async def list_datasets(
         cursor: str | None = None, limit: Annotated[int, Field(ge=1, le=100)] = 20
     ) -> Annotated[CallToolResult, DatasetRows]:
@@ -353,9 +352,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description="Stop a dataset's population run; rows already found stay.",
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
-        ),
+        annotations=DESTRUCTIVE,
     )
     async def cancel_dataset_run(dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
         key = await deps.resolve_key()
@@ -376,9 +373,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description="Delete a dataset and its rows. Only when the user asks.",
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
-        ),
+        annotations=DESTRUCTIVE,
     )
     async def delete_dataset(dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
         key = await deps.resolve_key()

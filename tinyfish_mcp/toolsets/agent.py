@@ -13,10 +13,24 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field, ValidationError, WithJsonSchema
 
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.annotations import CREATES, READS_RUNS
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, shown_id, tool_error, upstream_call
+from ..runtime.idempotency import RunClaim, claim_run
+from ..runtime.live_view import LIVE_VIEW_META
+from ..runtime.recover import NotStartedError, create_runs
+from ..runtime.results import (
+    RunResult,
+    StartedRun,
+    StartedRuns,
+    bound_result,
+    failed_run_error,
+)
+from ..runtime.schema import as_tool_result, compact_input_schema
 from ..upstream.errors import UpstreamError
 from ..upstream.models import RunRequest
 from ._inputs import (
@@ -36,21 +50,8 @@ from ._inputs import (
     batch_request,
     run_request,
 )
-from ._recover import NotStartedError, create_runs
 from ._run_work import RunTasks, follow_existing_run, follow_new_run
-from ._schema import as_tool_result, compact_input_schema
-from .context import ToolDeps
-from .errors import invalid_input, shown_id, tool_error, upstream_call
-from .idempotency import RunClaim, claim_run
-from .live_view import LIVE_VIEW_META
 from .prompts import register_prompts
-from .results import (
-    RunResult,
-    StartedRun,
-    StartedRuns,
-    bound_result,
-    failed_run_error,
-)
 
 __all__ = ["MAX_BATCH", "register"]
 
@@ -79,12 +80,10 @@ Specs = Annotated[
     Field(min_length=1, max_length=MAX_BATCH),
 ]
 
-_STARTS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
 # What the tools are, for deadlines, recovery and Tasks (pipeline/catalog.py).
 _BILLS = Nature(billed=True)
 _FOLLOWS = Nature(billed=True, long_running=True, task="run")
 _BATCH = Nature(billed=True, long_running=True, task="batch")
-_WAITS = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 
 def _deliver(deps: ToolDeps, out: RunResult) -> CallToolResult:
@@ -121,7 +120,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     window = deps.settings.mcp_call_window
 
     @mcp.tool(
-        annotations=_STARTS,
+        annotations=CREATES,
         meta=LIVE_VIEW_META,
         nature=_FOLLOWS,
         description=(
@@ -178,7 +177,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         return _deliver(deps, out)
 
     @mcp.tool(
-        annotations=_WAITS,
+        annotations=READS_RUNS,
         meta=LIVE_VIEW_META,
         description=(
             f"Wait up to max_wait_seconds (default {window:g}) for a run to finish, reporting its steps "
@@ -194,7 +193,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         return _deliver(deps, out)
 
     @mcp.tool(
-        annotations=_STARTS,
+        annotations=CREATES,
         nature=_BILLS,
         description=(
             "Start the same run as run_web_automation (same arguments, billed per step) but return its "
@@ -264,7 +263,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         )
 
     @mcp.tool(
-        annotations=_STARTS,
+        annotations=CREATES,
         nature=_BATCH,
         description=(
             f"Start 1-{MAX_BATCH} runs at once, all or none (the API's limit; TinyFish's hosted server "

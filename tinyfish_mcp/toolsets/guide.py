@@ -16,16 +16,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import anyio
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 
 from ..pipeline.catalog import Catalog
+from ..runtime.annotations import READ_ONLY
+from ..runtime.context import ToolDeps
+from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.surface import served
 from ..upstream.errors import UpstreamError
 from ..upstream.models import ListRunsParams
 from ..upstream.usage import UsageQuery
 from ..upstream.wallet import TOP_UP_URL
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .surface import served
 
 __all__ = ["AccountState", "NextStep", "register"]
 
@@ -198,7 +199,7 @@ async def _read(deps: ToolDeps, key: str) -> AccountState:
 def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``guide_next_step`` on ``mcp``."""
 
-    @mcp.tool(description=DESCRIPTION, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    @mcp.tool(description=DESCRIPTION, annotations=READ_ONLY)
     async def guide_next_step() -> Annotated[CallToolResult, NextStep]:
         key = await deps.resolve_key()
         state = await _read(deps, key)

@@ -12,18 +12,19 @@ import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.catalog import Catalog, Nature
-from ..upstream.models import FetchHighlights, FetchProxyConfig, FetchRequest, FetchResult
+from ..runtime.annotations import READ_ONLY
+from ..runtime.bounds import clip
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
+from ..upstream.models import FetchHighlights, FetchProxyConfig, FetchRequest, FetchResponse, FetchResult
 from ..upstream.models.products import MAX_SELECTORS, PER_URL_TIMEOUT_MS
 from ._inputs import normalize_url
 from ._provider_args import hide_arguments
-from ._schema import OutputModel, as_tool_result
-from .bounds import clip
-from .context import ToolDeps
-from .errors import invalid_input, upstream_call
 
 __all__ = [
     "FetchContentResult",
@@ -31,7 +32,10 @@ __all__ = [
     "FetchedPage",
     "Highlights",
     "bounded_pages",
+    "call_fetch",
     "failures_of",
+    "fetch_request",
+    "fetch_result",
     "register",
 ]
 
@@ -64,10 +68,8 @@ class Highlights(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: Annotated[str, Field(description="What to find")]
-    max_snippets: Annotated[
-        int | None, Field(description="Default 5", json_schema_extra={"minimum": 1, "maximum": 20})
-    ] = None
-    max_characters: Annotated[int | None, Field(json_schema_extra={"minimum": 1})] = None
+    max_snippets: Annotated[int | None, schema_bounds(1, 20, description="Default 5")] = None
+    max_characters: Annotated[int | None, schema_bounds(1)] = None
     include_full_page_text: bool = False
 
 
@@ -267,6 +269,86 @@ def _hint(
     return " ".join(notes) or None
 
 
+def fetch_request(
+    urls: list[str],
+    *,
+    max_chars: int | None,
+    offset: int,
+    highlights: Highlights | None,
+    proxy_country: str | None,
+    **fields: Any,
+) -> FetchRequest:
+    """The upstream request of a ``fetch_content`` call, its bounds checked in our words.
+
+    ``fields`` are the other ``FetchRequest`` fields, as the tool passes them.
+    """
+    if not urls:
+        raise ToolError("urls is empty: give 1 to 10 page URLs.")
+    if len(urls) > MAX_URLS:
+        raise ToolError(
+            f"fetch_content takes at most {MAX_URLS} URLs per call (got {len(urls)}): "
+            "split them into several calls."
+        )
+    low, high = MAX_CHARS_RANGE
+    if max_chars is not None and not low <= max_chars <= high:
+        raise ToolError(f"max_chars must be between {low} and {high} (got {max_chars}).")
+    if offset < 0:
+        raise ToolError(f"offset must be 0 or more (got {offset}): use the next_offset of a cut page.")
+    normalized = [normalize_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
+    try:
+        return FetchRequest(
+            urls=normalized,
+            highlights=FetchHighlights(
+                query=highlights.query,
+                max_snippets=highlights.max_snippets,
+                max_characters=highlights.max_characters,
+                include_full_page_text=highlights.include_full_page_text or None,
+            )
+            if highlights
+            else None,
+            proxy_config=FetchProxyConfig(country_code=proxy_country) if proxy_country else None,
+            **fields,
+        )
+    except ValidationError as exc:
+        raise invalid_input(exc) from exc
+
+
+async def call_fetch(deps: ToolDeps, request: FetchRequest) -> FetchResponse:
+    """The fetch provider's answer to ``request``, upstream failures as tool errors."""
+    provider = deps.providers.fetch
+    key = await provider.credential()
+    return await upstream_call("fetching the pages", provider.fetch(key, request))
+
+
+def fetch_result(
+    response: FetchResponse, request: FetchRequest, *, budget: int, max_chars: int | None, offset: int
+) -> FetchContentResult:
+    """The bounded result of a fetch: its pages share ``budget``; cut text says how to read on."""
+    want = {"links": bool(request.links), "image_links": bool(request.image_links)}
+    pages, omitted = bounded_pages(
+        response.results,
+        budget=budget,
+        count=len(request.urls),
+        max_chars=max_chars,
+        offset=offset,
+        want=want,
+    )
+    return FetchContentResult(
+        results=pages,
+        errors=failures_of(response.errors),
+        hint=_hint(
+            pages,
+            omitted,
+            fmt=request.format or "markdown",
+            max_chars=max_chars or budget,
+            scope={
+                "include_selectors": request.include_selectors or [],
+                "exclude_selectors": request.exclude_selectors or [],
+            },
+        ),
+    )
+
+
 DESCRIPTION = (
     "Read 1-10 known URLs in one call, free (rendered in a real browser; markdown, html or json). "
     "Use it rather than a paid automation run whenever you only need to read. Long page? "
@@ -284,12 +366,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description=DESCRIPTION,
         nature=Nature(budget="fetch"),
-        annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True),
+        annotations=READ_ONLY,
     )
     async def fetch_content(
         urls: Annotated[
             list[str],
-            Field(json_schema_extra={"maxItems": MAX_URLS}),
+            schema_bounds(max_items=MAX_URLS),
         ],
         format: Literal["markdown", "html", "json"] = "markdown",
         links: bool = False,
@@ -299,108 +381,57 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         ] = False,
         include_selectors: Annotated[
             list[str] | None,
-            Field(json_schema_extra={"maxItems": MAX_SELECTORS}),
+            schema_bounds(max_items=MAX_SELECTORS),
         ] = None,
         exclude_selectors: Annotated[
             list[str] | None,
-            Field(json_schema_extra={"maxItems": MAX_SELECTORS}),
+            schema_bounds(max_items=MAX_SELECTORS),
         ] = None,
         if_none_match: Annotated[str | None, Field(description="A prior etag")] = None,
         if_modified_since: Annotated[str | None, Field(description="A prior last_modified")] = None,
         include_etag_and_last_modified: bool = False,
         per_url_timeout_ms: Annotated[
             int | None,
-            Field(json_schema_extra={"minimum": PER_URL_TIMEOUT_MS[0], "maximum": PER_URL_TIMEOUT_MS[1]}),
+            schema_bounds(*PER_URL_TIMEOUT_MS),
         ] = None,
         purpose: Annotated[str | None, Field(description="Why you read these pages")] = None,
         highlights: Highlights | None = None,
         include_html_head: bool = False,
         ttl: Annotated[
             int | None,
-            Field(description="Max cache age in s; 0 = live fetch", json_schema_extra={"minimum": 0}),
+            schema_bounds(0, description="Max cache age in s; 0 = live fetch"),
         ] = None,
         proxy_country: Literal["US", "GB", "CA", "DE", "FR", "JP", "AU"] | None = None,
         max_chars: Annotated[
             int | None,
-            Field(
-                description="Per page",
-                json_schema_extra={"minimum": MAX_CHARS_RANGE[0], "maximum": MAX_CHARS_RANGE[1]},
-            ),
+            schema_bounds(*MAX_CHARS_RANGE, description="Per page"),
         ] = None,
-        offset: Annotated[
-            int, Field(description="Text start (a next_offset)", json_schema_extra={"minimum": 0})
-        ] = 0,
+        offset: Annotated[int, schema_bounds(0, description="Text start (a next_offset)")] = 0,
     ) -> Annotated[CallToolResult, FetchContentResult]:
         """Fetch pages through TinyFish Fetch and bound their text (see DESCRIPTION)."""
-        if not urls:
-            raise ToolError("urls is empty: give 1 to 10 page URLs.")
-        if len(urls) > MAX_URLS:
-            raise ToolError(
-                f"fetch_content takes at most {MAX_URLS} URLs per call (got {len(urls)}): "
-                "split them into several calls."
-            )
-        low, high = MAX_CHARS_RANGE
-        if max_chars is not None and not low <= max_chars <= high:
-            raise ToolError(f"max_chars must be between {low} and {high} (got {max_chars}).")
-        if offset < 0:
-            raise ToolError(f"offset must be 0 or more (got {offset}): use the next_offset of a cut page.")
-        normalized = [normalize_url(url, f"urls[{i}]") for i, url in enumerate(urls)]
-        try:
-            request = FetchRequest(
-                urls=normalized,
-                purpose=purpose,
-                format=format,
-                include_html_head=include_html_head or None,
-                page_metadata=page_metadata or None,
-                links=links or None,
-                image_links=image_links or None,
-                ttl=ttl,
-                per_url_timeout_ms=per_url_timeout_ms,
-                if_none_match=if_none_match,
-                if_modified_since=if_modified_since,
-                include_etag_and_last_modified=include_etag_and_last_modified or None,
-                highlights=FetchHighlights(
-                    query=highlights.query,
-                    max_snippets=highlights.max_snippets,
-                    max_characters=highlights.max_characters,
-                    include_full_page_text=highlights.include_full_page_text or None,
-                )
-                if highlights
-                else None,
-                include_selectors=include_selectors or None,
-                exclude_selectors=exclude_selectors or None,
-                proxy_config=FetchProxyConfig(country_code=proxy_country) if proxy_country else None,
-            )
-        except ValidationError as exc:
-            raise invalid_input(exc) from exc
-        provider = deps.providers.fetch
-        key = await provider.credential()
-        response = await upstream_call("fetching the pages", provider.fetch(key, request))
-        want = {"links": links, "image_links": image_links}
-        pages, omitted = bounded_pages(
-            response.results,
-            budget=budget,
-            count=len(normalized),
+        request = fetch_request(
+            urls,
             max_chars=max_chars,
             offset=offset,
-            want=want,
+            purpose=purpose,
+            format=format,
+            include_html_head=include_html_head or None,
+            page_metadata=page_metadata or None,
+            links=links or None,
+            image_links=image_links or None,
+            ttl=ttl,
+            per_url_timeout_ms=per_url_timeout_ms,
+            if_none_match=if_none_match,
+            if_modified_since=if_modified_since,
+            include_etag_and_last_modified=include_etag_and_last_modified or None,
+            highlights=highlights,
+            include_selectors=include_selectors or None,
+            exclude_selectors=exclude_selectors or None,
+            proxy_country=proxy_country,
         )
-        failures = failures_of(response.errors)
+        response = await call_fetch(deps, request)
         return as_tool_result(
-            FetchContentResult(
-                results=pages,
-                errors=failures,
-                hint=_hint(
-                    pages,
-                    omitted,
-                    fmt=format,
-                    max_chars=max_chars or budget,
-                    scope={
-                        "include_selectors": include_selectors or [],
-                        "exclude_selectors": exclude_selectors or [],
-                    },
-                ),
-            )
+            fetch_result(response, request, budget=budget, max_chars=max_chars, offset=offset)
         )
 
     hide_arguments(mcp, "fetch_content", deps.providers.fetch.hidden_arguments)

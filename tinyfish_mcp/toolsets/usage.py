@@ -9,22 +9,21 @@ not these.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
+from ..runtime.annotations import READ_ONLY
+from ..runtime.bounds import records_within
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.usage import UsagePage, UsageQuery
 from ._inputs import iso_filter
-from ._schema import OutputModel, as_tool_result
-from .context import ToolDeps
-from .errors import invalid_input, upstream_call
 
 __all__ = ["UsageRecords", "register", "usage_page"]
-
-RECORD_CHARS = 1000  # one record is a small object; this only guards against a runaway one
 
 SEARCH = (
     "Past searches (query, status, result count), newest first, to audit usage: never to check that "
@@ -48,23 +47,9 @@ class UsageRecords(OutputModel):
     note: str | None = None
 
 
-def _bounded(record: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(record, default=str)) <= RECORD_CHARS:
-        return record
-    small = {k: v for k, v in record.items() if not isinstance(v, dict | list)}
-    return {**small, "omitted": "nested fields left out to bound the result"}
-
-
 def usage_page(response: UsagePage, *, page: int, limit: int, budget: int) -> UsageRecords:
     """One page of records within ``budget`` characters; a shortened page says how to read on."""
-    records: list[dict[str, Any]] = []
-    used = 0
-    for raw in response.records[:limit]:
-        record = _bounded(raw)
-        used += len(json.dumps(record, default=str))
-        if records and used > budget:
-            break
-        records.append(record)
+    records = records_within(response.records, limit=limit, budget=budget)
     note = None
     if len(records) < min(limit, len(response.records)):
         note = f"Only {len(records)} records fit in one result: call again with limit={len(records)}."
@@ -106,7 +91,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         response = await upstream_call(f"reading {kind} usage", deps.client.usage.list(key, kind, query))
         return as_tool_result(usage_page(response, page=page, limit=limit, budget=budget))
 
-    @mcp.tool(description=SEARCH, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    @mcp.tool(description=SEARCH, annotations=READ_ONLY)
     async def get_search_usage(
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
         page: Page = 1,
@@ -116,7 +101,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     ) -> Annotated[CallToolResult, UsageRecords]:
         return await listing("search", limit, page, status, start_after, end_before)
 
-    @mcp.tool(description=FETCH, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True))
+    @mcp.tool(description=FETCH, annotations=READ_ONLY)
     async def list_fetch_usage(
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         page: Page = 1,

@@ -18,10 +18,17 @@ from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.annotations import CREATES, DESTRUCTIVE
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input
+from ..runtime.live_view import LIVE_VIEW_META
+from ..runtime.recover import create_session
+from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
+from ..runtime.sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
@@ -29,14 +36,8 @@ from ..upstream.providers import BrowserProvider, ListedSession, OpenSession, Se
 from ..upstream.tinyfish import inspector_url
 from ._inputs import normalize_url
 from ._provider_args import with_extra_arguments
-from ._recover import create_session
-from ._schema import OutputModel, as_tool_result
 from .browser_extras import register_extras
 from .browser_list import BrowserSessionInfo, BrowserSessionList, register_listing, session_info
-from .context import ToolDeps
-from .errors import invalid_input
-from .live_view import LIVE_VIEW_META
-from .sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
 
 __all__ = [
     "BrowserSessionInfo",
@@ -132,10 +133,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         url: Annotated[str | None, Field(description="Start page (no need to goto it)")] = None,
         timeout_seconds: Annotated[
             int | None,
-            Field(
-                description="Idle seconds before it ends",
-                json_schema_extra={"minimum": TIMEOUT_RANGE[0], "maximum": TIMEOUT_RANGE[1]},
-            ),
+            schema_bounds(*TIMEOUT_RANGE, description="Idle seconds before it ends"),
         ] = None,
         proxy_config: BrowserProxyInput | None = None,
         **extras: Any,
@@ -239,18 +237,14 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         nature=Nature(billed=True),
         description=CREATE_DESCRIPTION,
         meta=LIVE_VIEW_META,
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
-        ),
+        annotations=CREATES,
     )(create_browser_session)
 
     register_listing(mcp, provider, store, caller, refresh)
 
     @mcp.tool(
         description=CLOSE_DESCRIPTION,
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
-        ),
+        annotations=DESTRUCTIVE,
     )
     async def close_browser_session(
         session_id: str,

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp_types import CallToolResult, ContentBlock, TextContent
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ..pipeline.catalog import Catalog
 
@@ -32,9 +32,34 @@ __all__ = [
     "compact_input_schema",
     "compact_output_schema",
     "compact_tool_schemas",
+    "schema_bounds",
 ]
 
 _DROP = frozenset({"title", "$defs", "$schema"})
+
+
+def schema_bounds(
+    minimum: int | None = None,
+    maximum: int | None = None,
+    *,
+    max_items: int | None = None,
+    description: str | None = None,
+) -> Any:
+    """The one way a tool argument declares its bounds: a pydantic ``Field`` whose schema shows them.
+
+    The bounds sit at the top of the argument's schema (beside ``anyOf`` for an optional
+    one, where ``Field(ge=, le=)`` would bury them in a branch), and pydantic does not
+    enforce them: the tool checks them itself, so a value out of range gets the tool's own
+    short error naming the range, never a validator dump.
+    """
+    extra: dict[str, Any] = {}
+    if minimum is not None:
+        extra["minimum"] = minimum
+    if maximum is not None:
+        extra["maximum"] = maximum
+    if max_items is not None:
+        extra["maxItems"] = max_items
+    return Field(description=description, json_schema_extra=extra)
 
 
 class OutputModel(BaseModel):

@@ -21,17 +21,18 @@ from typing import Annotated, Literal
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field
 
 from ..pipeline.catalog import Catalog
+from ..runtime.annotations import READ_ONLY
+from ..runtime.errors import tool_error
+from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.sessions import BrowserSessionStore, SessionRecord, owner_of_key
+from ..runtime.surface import served
 from ..upstream.errors import UpstreamError
 from ..upstream.providers import BrowserProvider, ListedSession, SessionQuery
 from ._inputs import iso_filter
-from ._schema import OutputModel, as_tool_result
-from .errors import tool_error
-from .sessions import BrowserSessionStore, SessionRecord, owner_of_key
-from .surface import served
 
 __all__ = ["BrowserSessionInfo", "BrowserSessionList", "register_listing", "session_info"]
 
@@ -143,9 +144,7 @@ def register_listing(
                     group.start_soon(check, index)
         return refreshed
 
-    @mcp.tool(
-        description=LIST_DESCRIPTION, annotations=ToolAnnotations(readOnlyHint=True, openWorldHint=True)
-    )
+    @mcp.tool(description=LIST_DESCRIPTION, annotations=READ_ONLY)
     async def list_browser_sessions(
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
         page: Annotated[int, Field(ge=1, description="1-based")] = 1,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..runtime.bounds import clip
+from ..runtime.schema import OutputModel
 from ..upstream.research import ResearchEvent, ResearchRun, ResearchRunDetail
-from ._schema import OutputModel
-from .bounds import clip
 
 __all__ = [
     "CancelledResearch",

@@ -1,6 +1,6 @@
 """What every tool module needs: settings, the shared client, and the caller's API key.
 
-Each ``tools/<product>.py`` exposes ``register(mcp, deps)``; ``server.build_server``
+Each ``toolsets/<product>.py`` exposes ``register(mcp, deps)``; ``server.build_server``
 calls it for every enabled toolset. The key is resolved per call because the HTTP
 server serves many users: over stdio it is ``TINYFISH_API_KEY``; behind OAuth it is
 the key of the token's user (the auth layer passes its own resolver).

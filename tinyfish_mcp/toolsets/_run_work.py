@@ -9,7 +9,7 @@ Three situations share the one follower (``tinyfish_mcp.follow``):
 
 The call never outlives its window (many clients give up after about 60 s whatever
 progress they see): when it closes, the run's current state is returned and the run
-goes on. A run whose confirmation was lost is looked for (``_recover.py``), never
+goes on. A run whose confirmation was lost is looked for (``runtime/recover.py``), never
 started again.
 """
 
@@ -36,6 +36,20 @@ from ..follow import (
     poll,
     within_window,
 )
+from ..runtime.context import ToolDeps
+from ..runtime.errors import explain, tool_error
+from ..runtime.recover import find_runs, lost_runs_error, not_started_error, utcnow
+from ..runtime.results import (
+    RunResult,
+    RunsBatch,
+    bound_result,
+    error_info,
+    failed_run_error,
+    finish,
+    run_result,
+    run_row,
+)
+from ..runtime.schema import as_tool_result
 from ..upstream.deadline import Deadline
 from ..upstream.errors import (
     RateLimitError,
@@ -54,20 +68,6 @@ from ..upstream.models import (
     RunRequest,
     StartedEvent,
     StreamingUrlEvent,
-)
-from ._recover import find_runs, lost_runs_error, not_started_error, utcnow
-from ._schema import as_tool_result
-from .context import ToolDeps
-from .errors import explain, tool_error
-from .results import (
-    RunResult,
-    RunsBatch,
-    bound_result,
-    error_info,
-    failed_run_error,
-    finish,
-    run_result,
-    run_row,
 )
 
 __all__ = ["RunTasks", "RunWork", "follow_existing_run", "follow_new_run", "run_job"]

@@ -20,11 +20,14 @@ from typing import Annotated, Any, Literal
 import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field, ValidationError
 
 from ..follow import Closed, Job, Look, Progress, follow, within_window
 from ..pipeline.catalog import Catalog, Nature
+from ..runtime.annotations import CREATES, DESTRUCTIVE, READ_ONLY
+from ..runtime.context import ToolDeps
+from ..runtime.errors import explain, invalid_input, shown_id, upstream_call
 from ..upstream.errors import (
     RateLimitError,
     ServerError,
@@ -50,8 +53,6 @@ from ._research_out import (
     research_row,
 )
 from ._research_owned import own_research
-from .context import ToolDeps
-from .errors import explain, invalid_input, shown_id, upstream_call
 
 __all__ = ["register"]
 
@@ -198,7 +199,6 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     mcp.add_task_kind(ResearchTasks(deps))
     window = deps.settings.mcp_call_window
     budget = deps.settings.mcp_max_result_chars
-    reads = ToolAnnotations(readOnlyHint=True, openWorldHint=True)
 
     def _job(work: ResearchWork, *, cancels: bool) -> Job[ResearchResult]:
         key = work.key
@@ -213,9 +213,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description=RUN.format(window=window),
         nature=Nature(billed=True, long_running=True, task="research"),
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
-        ),
+        annotations=CREATES,
     )
     async def run_research(
         query: str,
@@ -266,7 +264,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description="Continue a research run (after RUNNING) with progress, up to max_wait_seconds; "
         "returns it finished or still RUNNING. Free.",
-        annotations=reads,
+        annotations=READ_ONLY,
     )
     async def wait_for_research(
         research_run_id: RunIdArg, ctx: Context[Any, Any], max_wait_seconds: MaxWait = None
@@ -294,7 +292,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     @mcp.tool(
         description="A research run's report (part 'report', paged by offset), its evidence (part "
         "'evidence': sources and claims, paged by offset) or its plan. Free.",
-        annotations=reads,
+        annotations=READ_ONLY,
     )
     async def get_research(
         research_run_id: RunIdArg,
@@ -313,7 +311,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             return _deliver(evidence_page(run, offset, max_chars or budget))
         return _deliver(research_result(run, max_chars or budget, offset=offset))
 
-    @mcp.tool(description="Your research runs, newest first; page with next_cursor. Free.", annotations=reads)
+    @mcp.tool(
+        description="Your research runs, newest first; page with next_cursor. Free.", annotations=READ_ONLY
+    )
     async def list_research(
         status: Literal["QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"] | None = None,
         query: Annotated[str | None, Field(description="words the query contains")] = None,
@@ -340,9 +340,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
 
     @mcp.tool(
         description="Stop a research run (idempotent; a finished run stays as it is).",
-        annotations=ToolAnnotations(
-            readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
-        ),
+        annotations=DESTRUCTIVE,
     )
     async def cancel_research(research_run_id: RunIdArg) -> Annotated[CallToolResult, CancelledResearch]:
         key = await deps.resolve_key()
@@ -373,7 +371,7 @@ async def _require(deps: ToolDeps, key: str, research_run_id: str, verb: str) ->
 
 
 def _deliver(out: Any) -> CallToolResult:
-    from ._schema import as_tool_result
+    from ..runtime.schema import as_tool_result
 
     return as_tool_result(out)
 

@@ -13,14 +13,15 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 
 from ..pipeline.catalog import Catalog
+from ..runtime.annotations import CREATES
+from ..runtime.errors import tool_error, upstream_call
+from ..runtime.schema import OutputModel, as_tool_result
+from ..runtime.sessions import BrowserSessionStore
 from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.providers import BrowserProvider
-from ._schema import OutputModel, as_tool_result
-from .errors import tool_error, upstream_call
-from .sessions import BrowserSessionStore
 
 __all__ = ["NewBrowserContext", "register_extras"]
 
@@ -66,9 +67,7 @@ def register_extras(
 
         @mcp.tool(
             description=CONTEXT_DESCRIPTION,
-            annotations=ToolAnnotations(
-                readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True
-            ),
+            annotations=CREATES,
         )
         async def create_browser_context() -> Annotated[CallToolResult, NewBrowserContext]:
             key, _ = await caller()
