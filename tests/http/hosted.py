@@ -29,6 +29,8 @@ from tinyfish_mcp.settings import Settings
 # The browser side of the OAuth flow (consent form, PKCE helpers) lives with the auth tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "auth"))
 
+import oauth_helpers
+
 SECRET = "http-test-secret-" + "y" * 40
 
 FAST: dict[str, Any] = {
@@ -122,3 +124,25 @@ async def replica_client(served: Served, public_mcp_url: str, token: str) -> Asy
         Client(streamable_http_client(public_mcp_url, http_client=http)) as client,
     ):
         yield client
+
+
+@contextmanager
+def oauth_replicas(upstream_url: str, database_url: str) -> Iterator[tuple[Served, Served]]:
+    """Two replicas in oauth mode sharing a database and a secret, as behind a load balancer
+    at ``oauth_helpers.BASE``; ``upstream_url`` is the emulator's base URL."""
+    settings = {
+        "mcp_auth": "oauth",
+        "mcp_secret": oauth_helpers.SECRET,
+        "mcp_database_url": database_url,
+        "mcp_public_url": oauth_helpers.BASE,
+        "base_url": upstream_url,
+    }
+    with serve_app(**settings) as first, serve_app(**settings) as second:
+        yield first, second
+
+
+async def sign_in(served: Served, api_key: str) -> str:
+    """The access token a user gets by signing in with ``api_key`` through ``served``."""
+    async with httpx2.AsyncClient(transport=Replica(served), base_url=oauth_helpers.BASE) as browser:
+        _, tokens = await oauth_helpers.tokens_for(browser, api_key=api_key)
+    return tokens.access_token

@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pg
 import pytest
 from _mcp import result_json, result_text
-from hosted import Replica, Served, replica_client, serve_app
-from oauth_helpers import BASE, RESOURCE, SECRET, Database, tokens_for
+from hosted import Served, oauth_replicas, replica_client, sign_in
+from oauth_helpers import RESOURCE, Database
 
 SLOW = "https://shop.example.com/?tf_scenario=slow&tf_steps=30&tf_step_delay=0.1"
 CREATES = ("/v1/automation/run-sse", "/v1/automation/run-async")
@@ -32,21 +31,8 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
 
 @pytest.fixture
 def replicas(emulator: Any, database: Database) -> Iterator[tuple[Served, Served]]:
-    settings = {
-        "mcp_auth": "oauth",
-        "mcp_secret": SECRET,
-        "mcp_database_url": database.url,
-        "mcp_public_url": BASE,
-        "base_url": emulator.base_url,
-    }
-    with serve_app(**settings) as first, serve_app(**settings) as second:
-        yield first, second
-
-
-async def _sign_in(served: Served, api_key: str) -> str:
-    async with httpx2.AsyncClient(transport=Replica(served), base_url=BASE) as browser:
-        _, tokens = await tokens_for(browser, api_key=api_key)
-    return tokens.access_token
+    with oauth_replicas(emulator.base_url, database.url) as both:
+        yield both
 
 
 def _creates(emulator: Any) -> list[dict[str, Any]]:
@@ -57,7 +43,7 @@ async def test_a_retry_on_the_other_replica_follows_the_same_run(
     replicas: tuple[Served, Served], emulator: Any, database: Database
 ) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     args = {"url": SLOW, "goal": "Slow task", "session_id": str(uuid.uuid4()), "max_wait_seconds": 1}
     async with replica_client(first, RESOURCE, token) as on_first:
         started = result_json(await on_first.call_tool("run_web_automation", args))
@@ -79,7 +65,7 @@ async def test_simultaneous_calls_on_both_replicas_start_one_run(
     replicas: tuple[Served, Served], emulator: Any
 ) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     args = {"url": "https://shop.example.com/?tf_steps=4", "goal": "Both at once", "session_id": "s-42"}
     async with (
         replica_client(first, RESOURCE, token) as on_first,
@@ -95,7 +81,7 @@ async def test_simultaneous_calls_on_both_replicas_start_one_run(
     assert len({run["run_id"] for run in runs}) == 1 and {run["status"] for run in runs} == {"COMPLETED"}
     assert len(_creates(emulator)) == 1
     # Another user's identical session_id is their own.
-    other_token = await _sign_in(second, emulator.other_key)
+    other_token = await sign_in(second, emulator.other_key)
     async with replica_client(second, RESOURCE, other_token) as theirs:
         their_run = result_json(await theirs.call_tool("run_web_automation", args))
     assert their_run["run_id"] != runs[0]["run_id"] and len(_creates(emulator)) == 2
@@ -105,7 +91,7 @@ async def test_a_session_id_reused_for_another_goal_is_refused_on_any_replica(
     replicas: tuple[Served, Served], emulator: Any
 ) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     session_id = str(uuid.uuid4())
     async with replica_client(first, RESOURCE, token) as on_first:
         result_json(
@@ -126,7 +112,7 @@ async def test_a_claim_left_by_a_crashed_replica_is_never_re_created(
     replicas: tuple[Served, Served], emulator: Any, database: Database
 ) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     args = {"url": SLOW, "goal": "Interrupted", "session_id": str(uuid.uuid4()), "max_wait_seconds": 1}
     async with replica_client(first, RESOURCE, token) as on_first:
         result_json(await on_first.call_tool("run_web_automation", args))
