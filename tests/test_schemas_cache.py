@@ -10,9 +10,12 @@ know is generated.
 
 from __future__ import annotations
 
+import inspect
 import json
+import sys
+import types
 from importlib.metadata import version
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import pytest
 from mcp.server.mcpserver.tools.base import Tool
@@ -23,6 +26,7 @@ from tinyfish_mcp.pipeline.catalog import Catalog
 from tinyfish_mcp.pipeline.precomputed import (
     CACHE_FILE,
     LazyArguments,
+    describe_annotation,
     engine_versions,
     recording,
 )
@@ -99,3 +103,32 @@ def test_a_tool_the_cache_does_not_know_is_generated_by_the_sdk() -> None:
     expected = Tool.from_function(get_run)
     assert tool.parameters == expected.parameters
     assert tool.output_schema == expected.output_schema
+
+
+
+def test_a_parametrized_generic_is_described_by_its_origin_not_by_who_parametrized_it_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pydantic names ``Model[X]`` after the module that wrote it first; the fingerprint must not.
+
+    Otherwise a tool taking ``ctx: Context[Any, Any]`` misses the cache whenever another module
+    (a test, a plugin) happened to parametrize ``Context`` before the toolset did.
+    """
+    T = TypeVar("T")
+
+    class Box(BaseModel, Generic[T]):
+        item: T | None = None
+
+    elsewhere = types.ModuleType("somewhere_else")
+    monkeypatch.setitem(sys.modules, "somewhere_else", elsewhere)
+    namespace: dict[str, Any] = {"__name__": "somewhere_else", "Box": Box}
+    exec("Parametrized = Box[int]", namespace)  # noqa: S102 (parametrized from another module's globals)
+    assert namespace["Parametrized"].__module__ == "somewhere_else"  # what pydantic does
+
+    def tool(box: Any) -> str:
+        return ""
+
+    # Set, not written: this module's annotations are strings (``from __future__ import annotations``).
+    tool.__annotations__ = {"box": Box[int], "return": str}
+    described = describe_annotation(inspect.signature(tool).parameters["box"].annotation)
+    assert described == f"{Box.__module__}.{Box.__qualname__}[builtins.int]"

@@ -48,7 +48,15 @@ from mcp_types import CallToolResult, Icon, ToolAnnotations
 from pydantic import BaseModel, PrivateAttr
 from pydantic.version import VERSION as PYDANTIC_VERSION
 
-__all__ = ["CACHE_FILE", "build_tool", "engine_versions", "load_cache", "recording"]
+__all__ = [
+    "CACHE_FILE",
+    "build_tool",
+    "describe_annotation",
+    "engine_versions",
+    "fingerprint",
+    "load_cache",
+    "recording",
+]
 
 # Kept beside the toolsets whose schemas it holds (and named in the package data).
 CACHE_FILE = Path(__file__).parent / "schemas.json"
@@ -75,10 +83,16 @@ def engine_versions() -> dict[str, str]:
     return {"mcp": _mcp_version(), "pydantic": PYDANTIC_VERSION, "pydantic-core": pydantic_core.__version__}
 
 
-def _described(value: Any) -> str:
+def describe_annotation(value: Any) -> str:
     if value is inspect.Parameter.empty:
         return "-"
     if isinstance(value, type):
+        # A parametrized pydantic generic (``Context[Any, Any]``) is a class whose ``__module__`` is
+        # whichever module parametrized it first, so it is named by its origin and arguments instead.
+        generic = getattr(value, "__pydantic_generic_metadata__", None)
+        if generic and generic.get("origin") is not None:
+            arguments = ", ".join(describe_annotation(argument) for argument in generic["args"])
+            return f"{describe_annotation(generic['origin'])}[{arguments}]"
         return f"{value.__module__}.{value.__qualname__}"
     return repr(value)
 
@@ -94,9 +108,9 @@ def fingerprint(
     fn: Callable[..., Any], structured_output: bool | None, signature: inspect.Signature
 ) -> str | None:
     """A digest of what the SDK reads from ``fn`` to build its schemas, or None if it has no stable one."""
-    parts = [f"{fn.__name__}|{structured_output}|{_described(signature.return_annotation)}"]
+    parts = [f"{fn.__name__}|{structured_output}|{describe_annotation(signature.return_annotation)}"]
     parts += [
-        f"{p.name}|{p.kind.name}|{_described(p.annotation)}|{_described(p.default)}"
+        f"{p.name}|{p.kind.name}|{describe_annotation(p.annotation)}|{describe_annotation(p.default)}"
         for p in signature.parameters.values()
     ]
     text = "\n".join(parts)

@@ -210,6 +210,15 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             maybe_started=_MAYBE_STARTED,
         )
 
+    async def _follow_within(
+        work: ResearchWork, progress: Progress, *, cancels: bool, wait: float
+    ) -> CallToolResult:
+        """Follow ``work`` within the call window: the run finished, or as it stands when it closes."""
+        done = await within_window(
+            deps.settings, _job(work, cancels=cancels), lambda: follow(deps.settings, work, progress), wait
+        )
+        return _deliver(done or await work.snapshot())
+
     @mcp.tool(
         description=RUN.format(window=window),
         nature=Nature(billed=True, long_running=True, task="research"),
@@ -249,17 +258,11 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         key = await deps.resolve_key()
         work, progress = ResearchWork(deps, key, budget, request), Progress(ctx)
         try:
-            done = await within_window(
-                deps.settings,
-                _job(work, cancels=True),
-                lambda: follow(deps.settings, work, progress),
-                max_wait_seconds or window,
-            )
+            return await _follow_within(work, progress, cancels=True, wait=max_wait_seconds or window)
         finally:
             # Whatever happened, a research run that was named is its caller's.
             if work.cursor.run_id:
                 await deps.record_owned(key, "research", [work.cursor.run_id])
-        return _deliver(done or await work.snapshot())
 
     @mcp.tool(
         description="Continue a research run (after RUNNING) with progress, up to max_wait_seconds; "
@@ -281,13 +284,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         work = ResearchWork(deps, key, budget, cursor=EventCursor(run_id=first.research_run_id))
         progress = Progress(ctx)
         await progress(f"Research run {first.research_run_id} is {first.status}")
-        done = await within_window(
-            deps.settings,
-            _job(work, cancels=False),
-            lambda: follow(deps.settings, work, progress),
-            max_wait_seconds or window,
-        )
-        return _deliver(done or await work.snapshot())
+        return await _follow_within(work, progress, cancels=False, wait=max_wait_seconds or window)
 
     @mcp.tool(
         description="A research run's report (part 'report', paged by offset), its evidence (part "
