@@ -2,9 +2,10 @@
 
 On a handshake connection (stdio, stateful HTTP) whose client declared URL-mode elicitation,
 :func:`ask_to_open` asks the client to open a page for the user and waits for the answer, at
-most ``mcp_elicitation_timeout`` seconds. Elsewhere (a 2026-07-28 connection, a client without
-URL elicitation) it asks nothing and the tool's result says in text what the user should do.
-The 2026-07-28 multi-round ``InputRequiredResult`` is not used yet: see docs/live-view.md.
+most ``mcp_elicitation_timeout`` seconds. On a 2026-07-28 connection there is no
+server-to-client request mid-call: the top-up question rides the multi-round
+``InputRequiredResult`` instead (``pipeline/top_up.py``). Elsewhere nothing is asked and the
+tool's result says in text what the user should do. See docs/live-view.md.
 """
 
 from __future__ import annotations
@@ -13,24 +14,39 @@ import uuid
 from typing import Any, Literal
 
 import anyio
+import mcp_types as types
 from mcp.server.mcpserver import Context
 
 from ..settings import Settings
 
-__all__ = ["Answer", "ask_to_open", "can_ask"]
+__all__ = [
+    "FIRST_STATELESS",
+    "Answer",
+    "ask_on_session",
+    "ask_to_open",
+    "can_ask",
+    "declares_url",
+    "handshake_can_ask",
+]
 
 Answer = Literal["accept", "decline", "cancel", "unanswered", "not_asked"]
 FIRST_STATELESS = "2026-07-28"  # from this version on, no server-to-client requests mid-call
 
 
-def can_ask(ctx: Context[Any, Any]) -> bool:
-    """Whether this call's connection can carry a URL elicitation now."""
-    version = ctx.protocol_version
-    if version is None or version >= FIRST_STATELESS:
-        return False
-    capabilities = ctx.client_capabilities
+def declares_url(capabilities: types.ClientCapabilities | None) -> bool:
+    """Whether the client declared URL-mode elicitation."""
     elicitation = capabilities.elicitation if capabilities is not None else None
     return elicitation is not None and elicitation.url is not None
+
+
+def handshake_can_ask(version: str | None, capabilities: types.ClientCapabilities | None) -> bool:
+    """A handshake connection (before 2026-07-28) whose client takes URL elicitations."""
+    return version is not None and version < FIRST_STATELESS and declares_url(capabilities)
+
+
+def can_ask(ctx: Context[Any, Any]) -> bool:
+    """Whether this call's connection can carry a URL elicitation now."""
+    return handshake_can_ask(ctx.protocol_version, ctx.client_capabilities)
 
 
 async def ask_to_open(ctx: Context[Any, Any], settings: Settings, message: str, url: str) -> Answer:
@@ -39,5 +55,17 @@ async def ask_to_open(ctx: Context[Any, Any], settings: Settings, message: str, 
         return "not_asked"
     with anyio.move_on_after(settings.mcp_elicitation_timeout):
         result = await ctx.elicit_url(message, url, uuid.uuid4().hex)
+        return result.action
+    return "unanswered"
+
+
+async def ask_on_session(
+    session: Any, request_id: types.RequestId | None, settings: Settings, message: str, url: str
+) -> Answer:
+    """:func:`ask_to_open` for code that holds the server session (a ``tools/call`` interceptor)."""
+    with anyio.move_on_after(settings.mcp_elicitation_timeout):
+        result: types.ElicitResult = await session.elicit_url(
+            message, url, uuid.uuid4().hex, related_request_id=request_id
+        )
         return result.action
     return "unanswered"
