@@ -3,13 +3,17 @@
 On a handshake connection (stdio, stateful HTTP) whose client declared URL-mode elicitation,
 :func:`ask_to_open` asks the client to open a page for the user and waits for the answer, at
 most ``mcp_elicitation_timeout`` seconds. On a 2026-07-28 connection there is no
-server-to-client request mid-call: the top-up question rides the multi-round
-``InputRequiredResult`` instead (``pipeline/top_up.py``). Elsewhere nothing is asked and the
-tool's result says in text what the user should do. See docs/live-view.md.
+server-to-client request mid-call: the question rides the multi-round ``InputRequiredResult``
+instead (:func:`question_in_rounds`): the client asks the user and sends the call again with
+the answer and the ``requestState`` we gave, which the SDK's boundary seals and opens with a
+key from the deployment secret (``pipeline/top_up.py``), so any replica reads it. Elsewhere
+nothing is asked and the tool's result says in text what the user should do. See docs/live-view.md.
 """
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from typing import Any, Literal
 
@@ -27,6 +31,9 @@ __all__ = [
     "can_ask",
     "declares_url",
     "handshake_can_ask",
+    "question_in_rounds",
+    "resumed_answer",
+    "rounds_can_ask",
 ]
 
 Answer = Literal["accept", "decline", "cancel", "unanswered", "not_asked"]
@@ -69,3 +76,40 @@ async def ask_on_session(
         )
         return result.action
     return "unanswered"
+
+
+QUESTION = "url"  # our key in an InputRequiredResult's inputRequests
+
+
+def rounds_can_ask(ctx: Context[Any, Any]) -> bool:
+    """A 2026-07-28 connection whose client takes URL elicitations (asked in rounds)."""
+    version = ctx.protocol_version
+    return version is not None and version >= FIRST_STATELESS and declares_url(ctx.client_capabilities)
+
+
+def question_in_rounds(message: str, url: str, state: dict[str, Any]) -> types.InputRequiredResult:
+    """Ask to open ``url`` by returning ``input_required``; ``state`` comes back with the answer."""
+    question = types.ElicitRequest(
+        params=types.ElicitRequestURLParams(message=message, url=url, elicitation_id=uuid.uuid4().hex)
+    )
+    sealed = json.dumps({"asked": time.time(), "state": state})
+    return types.InputRequiredResult(input_requests={QUESTION: question}, request_state=sealed)
+
+
+def resumed_answer(ctx: Context[Any, Any], settings: Settings) -> tuple[Answer, dict[str, Any]] | None:
+    """On the call sent again after :func:`question_in_rounds`: the answer (``unanswered`` past
+    the deadline) and the state; None on a first round. The boundary has checked the seal."""
+    if ctx.request_state is None:
+        return None
+    try:
+        opened = json.loads(ctx.request_state)
+        asked, state = float(opened["asked"]), opened["state"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    response = (ctx.input_responses or {}).get(QUESTION)
+    answer: Answer = response.action if isinstance(response, types.ElicitResult) else "unanswered"
+    if time.time() - asked > settings.mcp_elicitation_timeout:
+        answer = "unanswered"
+    return answer, state
