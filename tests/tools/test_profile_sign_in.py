@@ -81,3 +81,17 @@ async def test_a_client_without_url_elicitation_gets_the_text(emulator: Any, mod
         setup = (await client.call_tool("start_profile_setup_session", START)).structured_content or {}
     assert "user_answer" not in setup and "saved" not in setup  # None fields are left out
     assert setup["next_step"].startswith("Once the user has signed in, call save_profile_setup_session(")
+
+
+async def test_a_slow_yes_still_saves(emulator: Any) -> None:
+    # The user signs in for longer than the call's deadline: saving still has its time.
+    async def late_yes(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        await anyio.sleep(1.5)
+        return types.ElicitResult(action="accept")
+
+    server = _server(emulator, mcp_read_deadline=1.0, mcp_elicitation_timeout=10)
+    async with CheckedClient(server, mode="legacy", elicitation_callback=late_yes) as client:
+        result = await client.call_tool("start_profile_setup_session", START)
+    setup: dict[str, Any] = result.structured_content or {}
+    assert not result.is_error, result.content
+    assert setup["user_answer"] == "accept" and setup["saved"]["profile_id"] == "prof_shop"

@@ -128,3 +128,20 @@ def test_request_state_opens_on_another_replica(tmp_path: Any) -> None:
     assert codec("s" * 32).unseal(token) == b"state"  # a second replica, same deployment secret
     with pytest.raises(InvalidRequestState):
         codec("t" * 32).unseal(token)
+
+
+async def test_the_time_the_user_takes_is_not_the_calls_deadline(emulator: Any) -> None:
+    # The user answers after the call's whole create deadline: the repeat still has its time.
+    emulator.fault(CREATE, method="POST", status=402)
+    asked: list[types.ElicitRequestParams] = []
+
+    async def late_yes(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params)
+        await anyio.sleep(1.5)
+        return types.ElicitResult(action="accept")
+
+    server = _server(emulator, mcp_create_deadline=1.0, mcp_elicitation_timeout=10)
+    async with CheckedClient(server, mode="legacy", elicitation_callback=late_yes) as client:
+        result = await client.call_tool("run_web_automation_async", RUN)
+    assert not result.is_error, result.content
+    assert len(asked) == 1 and len(_creates(emulator)) == 2

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import anyio
@@ -22,6 +24,7 @@ import mcp_types as types
 from mcp.server.mcpserver import Context
 
 from ..settings import Settings
+from ..upstream.deadline import current_deadline
 
 __all__ = [
     "FIRST_STATELESS",
@@ -38,6 +41,19 @@ __all__ = [
 
 Answer = Literal["accept", "decline", "cancel", "unanswered", "not_asked"]
 FIRST_STATELESS = "2026-07-28"  # from this version on, no server-to-client requests mid-call
+
+
+@contextmanager
+def _not_counted() -> Iterator[None]:
+    """The time the user takes to answer is not drawn from the call's upstream deadline: what
+    the call does next (save the profile, send the create again) gets the time it had left."""
+    deadline = current_deadline()
+    started = anyio.current_time()
+    try:
+        yield
+    finally:
+        if deadline is not None:
+            deadline.end += anyio.current_time() - started
 
 
 def declares_url(capabilities: types.ClientCapabilities | None) -> bool:
@@ -60,7 +76,7 @@ async def ask_to_open(ctx: Context[Any, Any], settings: Settings, message: str, 
     """Ask the user to open ``url``: their answer, ``unanswered`` after the deadline, or ``not_asked``."""
     if not can_ask(ctx):
         return "not_asked"
-    with anyio.move_on_after(settings.mcp_elicitation_timeout):
+    with _not_counted(), anyio.move_on_after(settings.mcp_elicitation_timeout):
         result = await ctx.elicit_url(message, url, uuid.uuid4().hex)
         return result.action
     return "unanswered"
@@ -70,7 +86,7 @@ async def ask_on_session(
     session: Any, request_id: types.RequestId | None, settings: Settings, message: str, url: str
 ) -> Answer:
     """:func:`ask_to_open` for code that holds the server session (a ``tools/call`` interceptor)."""
-    with anyio.move_on_after(settings.mcp_elicitation_timeout):
+    with _not_counted(), anyio.move_on_after(settings.mcp_elicitation_timeout):
         result: types.ElicitResult = await session.elicit_url(
             message, url, uuid.uuid4().hex, related_request_id=request_id
         )
