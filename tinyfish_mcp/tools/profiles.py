@@ -199,14 +199,18 @@ async def _ask_to_sign_in(
 
 async def _resumed(deps: ToolDeps, key: str, ctx: Context[Any, Any]) -> ProfileSetup | None:
     """The call sent again with the user's answer (2026-07-28): act on it for the setup it names."""
+    if ctx.request_state is None:
+        return None
     resumed = resumed_answer(ctx, deps.settings)
-    if resumed is None:
-        return None
-    answer, state = resumed
     try:
+        answer, state = resumed if resumed is not None else ("unanswered", {})
         setup = ProfileSetup.model_validate(state.get("setup"))
-    except ValidationError:
-        return None
+    except ValidationError:  # never open a second setup browser for an answer we cannot read
+        raise ToolError(
+            "This call's requestState is not a sign-in question of this tool. Call "
+            "start_profile_setup_session again without it (cancel_profile_setup_session closes a "
+            "setup browser left open)."
+        ) from None
     await upstream_call(  # the sealed state is bound to the caller; the owner check still applies
         f"reading profile setup session {shown_id(setup.session_id)}",
         deps.require_owned(key, "profile_setup", setup.session_id),
