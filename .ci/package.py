@@ -35,7 +35,7 @@ def check_contents(wheel: Path, sdist: Path) -> None:
         "tinyfish_mcp/__init__.py",
         "tinyfish_mcp/emulator/data/article.html",
         "tinyfish_mcp/emulator/data/search_corpus.json",
-        "tinyfish_mcp/tools/schemas.json",
+        "tinyfish_mcp/pipeline/schemas.json",
     ):
         if needed not in names:
             raise SystemExit(f"package: {needed} is missing from {wheel.name}")

@@ -32,6 +32,8 @@ from tinyfish_mcp.settings import Settings
 
 __all__ = [
     "FAST_POLL",
+    "INITIALIZE",
+    "INITIALIZED",
     "CheckedClient",
     "ProgressLog",
     "check_structured_content",
@@ -43,6 +45,20 @@ __all__ = [
     "shared_stdio_server",
     "stdio_server",
 ]
+
+# What a raw JSON-RPC client sends first (a line on stdio, or the body of an HTTP POST), and
+# the notification that follows its answer. Use ``{**INITIALIZE, "id": ...}`` for another id.
+INITIALIZE: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw-test-client", "version": "0"},
+    },
+}
+INITIALIZED: dict[str, Any] = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 
 # Settings that keep polling and retry tests quick (the real defaults are seconds).
 FAST_POLL: dict[str, str] = {

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import pg
 import pytest
 from _browsers import require_chromium
 
@@ -140,6 +141,22 @@ def emulator(emulator_server: EmulatorHandle, _control_http: httpx.Client) -> Em
     )
     emu.reset()
     return emu
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg.Cluster]:
+    """One throwaway PostgreSQL server for the whole session, started on first use (``pg.py``).
+
+    Parametrized tests only ask for it where ``pg.DATABASES`` has "postgres"; a test that
+    asks for it outright fails under ``CI=true`` when PostgreSQL is missing, else skips.
+    """
+    if pg.find_bindir() is None:
+        message = "PostgreSQL's server programs are not installed (.ci/run installs them)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with pg.running_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import tempfile
 from typing import Any
 
 import pytest
-from _mcp import ProgressLog, result_json, stdio_server
+from _mcp import INITIALIZE, ProgressLog, result_json, stdio_server
 
 from tinyfish_mcp import __version__
 from tinyfish_mcp.cli import main
@@ -139,11 +140,7 @@ def test_a_client_that_hangs_up_ends_the_server_quietly(emulator: Any) -> None:
             text=True,
         )
         assert server.stdin is not None and server.stdout is not None
-        init = (
-            '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
-            '"capabilities":{},"clientInfo":{"name":"t","version":"0"}}}\n'
-        )
-        server.stdin.write(init)
+        server.stdin.write(json.dumps(INITIALIZE) + "\n")
         server.stdin.flush()
         assert '"id":1' in server.stdout.readline()
         server.stdout.close()  # the client goes away without a word...

@@ -186,7 +186,7 @@ async def test_tool_schemas_match_the_snapshot(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_the_precomputed_schemas_are_what_the_sdk_generates_now() -> None:
-    """The start-up loads the schemas from tinyfish_mcp/tools/schemas.json: it must never go stale.
+    """The start-up loads the schemas from tinyfish_mcp/pipeline/schemas.json: it must never go stale.
 
     A signature change is also caught at run time (the entry's fingerprint no longer matches),
     but an edit inside an input or result model is caught only here.

@@ -1,4 +1,4 @@
-"""The precomputed tool schemas (tools/schemas.json): the same tools as the SDK builds.
+"""The precomputed tool schemas (pipeline/schemas.json): the same tools as the SDK builds.
 
 The cache exists for the stdio cold start (``pipeline/precomputed.py``); that the committed
 file is what the installed SDK generates now is tests/test_schemas.py's check (it runs on

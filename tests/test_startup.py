@@ -16,6 +16,8 @@ import sys
 import threading
 from typing import Any
 
+from _mcp import INITIALIZE, INITIALIZED
+
 from tinyfish_mcp.server import TOOLSETS
 from tinyfish_mcp.settings import DEFAULT_TOOLSETS
 
@@ -25,7 +27,7 @@ HEAVY: dict[str, str] = {
     "aiosqlite": "the hosted server's database",
     "asyncpg": "the hosted server's database",
     "alembic": "database migrations",
-    "authlib": "OAuth for the hosted server",
+    "joserfc": "JWT sign-in for the hosted server",
     "jwt": "JWT sign-in for the hosted server",
     "redis": "shared rate limits between replicas",
     "prometheus_client": "the hosted server's /metrics",
@@ -57,7 +59,7 @@ HEAVY: dict[str, str] = {
 }
 # Opt-in toolsets (not enabled by default) and the product APIs they call.
 for _name in set(TOOLSETS) - set(DEFAULT_TOOLSETS):
-    HEAVY[f"tinyfish_mcp.tools.{TOOLSETS[_name]}"] = "an opt-in toolset"
+    HEAVY[f"tinyfish_mcp.toolsets.{TOOLSETS[_name]}"] = "an opt-in toolset"
     HEAVY[f"tinyfish_mcp.upstream.{_name}"] = "the product API of an opt-in toolset"
 
 _IMPORT = re.compile(r"^import time:\s+\d+\s*\|\s*\d+\s*\|\s*(\S+)\s*$")
@@ -99,11 +101,9 @@ def test_a_stdio_start_imports_nothing_heavy() -> None:
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
-        client = {"name": "t", "version": "1"}
-        hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client}
-        _send(proc.stdin, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello})
+        _send(proc.stdin, INITIALIZE)
         assert "result" in _read_reply(proc.stdout, 1)
-        _send(proc.stdin, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+        _send(proc.stdin, INITIALIZED)
         _send(proc.stdin, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
         tools = _read_reply(proc.stdout, 2)["result"]["tools"]
     finally:

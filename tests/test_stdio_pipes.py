@@ -16,21 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _mcp import FAST_POLL
+from _mcp import FAST_POLL, INITIALIZE, INITIALIZED
 
 CALLS = 200
 SLOW = "https://shop.example.com/?tf_scenario=slow&tf_steps=2&tf_step_delay=0.2"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": "init",
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+INIT = {**INITIALIZE, "id": "init"}
 
 
 def _env(emulator: Any) -> dict[str, str]:

@@ -20,18 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from _mcp import INITIALIZE
+
 SLOW_URL = "https://shop.example.com/?tf_scenario=slow&tf_steps=30&tf_step_delay=0.1"
 CREATES = ("/v1/automation/run-sse", "/v1/automation/run-async")
-_INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 
 
 @contextmanager
@@ -50,7 +42,7 @@ def _server(emulator: Any, state: Path) -> Iterator[subprocess.Popen[bytes]]:
         stderr=subprocess.DEVNULL,
     ) as process:
         try:
-            _send(process, _INIT)
+            _send(process, INITIALIZE)
             _read_until(process, lambda m: m.get("id") == 1)
             _send(process, {"jsonrpc": "2.0", "method": "notifications/initialized"})
             yield process

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 import pytest
-from _mcp import result_json, stdio_server
+from _mcp import INITIALIZE, result_json, stdio_server
 
 from tinyfish_mcp.stdio_shutdown import ANSWER_SECONDS
 
@@ -27,16 +27,6 @@ SLOW_URL = "https://shop.example.com/?tf_scenario=slow&tf_steps=40&tf_step_delay
 GRACE = 1.0
 # Only a guard against a hung process: the bound is the grace plus the answer time.
 EXIT_GUARD = GRACE + ANSWER_SECONDS + 20
-_INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "0"},
-    },
-}
 
 
 class _Pipes:
@@ -111,7 +101,7 @@ def _server(emulator: Any, grace: float = GRACE, *, handshake: bool = True) -> I
         pipes = _Pipes(process, errlog)
         try:
             if handshake:
-                pipes.send(_INIT)
+                pipes.send(INITIALIZE)
                 pipes.read_until(lambda m: m.get("id") == 1)
                 pipes.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
             yield pipes

@@ -235,8 +235,7 @@ async def _rotate_client_secrets(store: Any, cipher: Any) -> tuple[int, int]:
     from sqlalchemy import select, update
 
     from .auth.crypto import DecryptionError
-    from .auth.provider import _SEALED as SEALED_PREFIX
-    from .auth.provider import _client_binding as client_binding
+    from .auth.provider import is_sealed_secret, open_client_secret, seal_client_secret
     from .auth.store import clients
 
     done = failed = 0
@@ -251,18 +250,14 @@ async def _rotate_client_secrets(store: Any, cipher: Any) -> tuple[int, int]:
                 continue
             info = json.loads(row.info_json)
             sealed = info.get("client_secret")
-            if not isinstance(sealed, str) or not sealed.startswith(SEALED_PREFIX):
+            if not isinstance(sealed, str) or not is_sealed_secret(sealed):
                 continue
             try:
-                secret = cipher.decrypt_text(
-                    sealed.removeprefix(SEALED_PREFIX), bound_to=client_binding(client_id)
-                )
+                secret = open_client_secret(cipher, client_id, sealed)
             except DecryptionError:
                 failed += 1
                 continue
-            info["client_secret"] = SEALED_PREFIX + cipher.encrypt_text(
-                secret, bound_to=client_binding(client_id)
-            )
+            info["client_secret"] = seal_client_secret(cipher, client_id, secret)
             await conn.execute(
                 update(clients).where(clients.c.client_id == client_id).values(info_json=json.dumps(info))
             )
@@ -274,7 +269,7 @@ async def _unowned(store: Any, settings: Settings, *, as_json: bool, limit: int)
     """Print what the deployment's key holds upstream that no user owns (jwt mode shows it to no one)."""
     from .auth import AuthConfigurationError
     from .auth.ownership_store import SqlOwnershipStore
-    from .tools.ownership import Kind
+    from .records import Kind
     from .upstream.client import TinyFishClient
     from .upstream.errors import UpstreamError
     from .upstream.models import ListRunsParams

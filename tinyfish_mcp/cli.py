@@ -237,9 +237,9 @@ def _serve_stdio(settings: Settings) -> int:
 
 
 def _start_stdio(settings: Settings) -> int:
+    from .runtime.sessions import MemorySessionStore
     from .server import build_server
     from .stdio import run_stdio
-    from .tools.sessions import MemorySessionStore
 
     if settings.api_key is None:
         log.warning("TINYFISH_API_KEY is not set: tools are listed, but every call will say how to set it")
@@ -281,9 +281,9 @@ def _close_browser_sessions(settings: Settings, sessions: Any) -> None:
         return
     import anyio
 
-    from .tools.sessions import close_open_sessions
+    from .runtime.sessions import close_open_sessions
     from .upstream.client import TinyFishClient
-    from .upstream.providers import build_providers
+    from .upstream.vendors import build_providers
 
     key = settings.api_key.get_secret_value().strip() if settings.api_key is not None else ""
 

@@ -49,9 +49,9 @@ def run_db(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(action: str, url: str) -> int:
     from .auth.migrations import HEAD, state, upgrade
-    from .auth.store import _engine
+    from .auth.store import open_engine
 
-    engine = _engine(url)
+    engine = open_engine(url)
     try:
         if action == "upgrade":
             before, after = await upgrade(engine)

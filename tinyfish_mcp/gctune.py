@@ -2,8 +2,8 @@
 
 CPython's cyclic collector runs a young collection every 700 net allocations and, every
 so often, a full one that walks every tracked object. A started server holds ~100,000
-(auth ``none``) to ~170,000 (``oauth``: SQLAlchemy, authlib) objects that live as long as
-the process: measured under load on two cores, each full collection took 150-190 ms,
+(auth ``none``) to ~170,000 (``oauth``: SQLAlchemy and the OAuth stack) objects that live
+as long as the process: measured under load on two cores, each full collection took 150-190 ms,
 stalling every call in flight, and collections cost 0.4-0.6 ms of CPU per tool call.
 
 So, once the server is built: :func:`gc.freeze` moves everything alive into the

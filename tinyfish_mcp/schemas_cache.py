@@ -1,7 +1,7 @@
 """``python -m tinyfish_mcp.schemas_cache --write | --check``: the precomputed tool schemas.
 
-The stdio server registers its tools from ``tools/schemas.json`` instead of generating
-every schema at each start (see ``tools/_precomputed.py``). This writes that file from
+The stdio server registers its tools from ``pipeline/schemas.json`` instead of generating
+every schema at each start (see ``pipeline/precomputed.py``). This writes that file from
 what the SDK generates for every cached configuration, or (``--check``, run by ``.ci/run``)
 fails, naming the tools, when the committed file differs from a fresh generation: run
 ``--write`` after changing a tool's signature, an input or result model, or the SDK.

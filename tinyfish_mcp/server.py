@@ -27,22 +27,22 @@ from .pipeline.task_ids import TaskSeal
 from .pipeline.tasks import Tasks
 from .pipeline.top_up import TopUps, request_state_security
 from .pipeline.tracing import RequestIds
+from .runtime.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
+from .runtime.errors import remember_caller
+from .runtime.idempotency import MemoryRunKeyStore, RunKeyStore
+from .runtime.ownership import Ownership, OwnershipStore, say_account_wide
+from .runtime.schema import compact_tool_schemas
+from .runtime.sessions import BrowserSessionStore, observed_sessions
 from .settings import Settings, Surface, Toolset
-from .tools._schema import compact_tool_schemas
-from .tools.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
-from .tools.errors import remember_caller
-from .tools.idempotency import MemoryRunKeyStore, RunKeyStore
-from .tools.ownership import Ownership, OwnershipStore, say_account_wide
-from .tools.sessions import BrowserSessionStore, observed_sessions
 from .tracing import note_user
 from .upstream.client import TinyFishClient
-from .upstream.providers import build_providers
+from .upstream.vendors import build_providers
 
 __all__ = ["TOOLSETS", "TinyFishServer", "build_server", "instructions_for", "streaming_tools"]
 
 log = logging.getLogger(__name__)
 
-# The module of each toolset under ``tools/``, imported only when the toolset is enabled:
+# The module of each toolset under ``toolsets/``, imported only when the toolset is enabled:
 # the stdio cold start does not pay for opt-in products.
 TOOLSETS: dict[Toolset, str] = {
     "agent": "agent",
@@ -141,7 +141,7 @@ def build_server(
     ``browser_sessions`` and ``resolve_owner`` say where browser sessions are recorded and
     whose they are (default: this process's memory, owned by whoever holds the key).
     ``owners``, given where users share one key (jwt mode), records and checks the owner of
-    every run, research run, dataset, monitor and profile setup (``tools/ownership.py``).
+    every run, research run, dataset, monitor and profile setup (``runtime/ownership.py``).
     ``call_metrics`` builds the middleware that counts tool calls (HTTP with metrics on).
     """
     owned = client is None
@@ -180,9 +180,9 @@ def build_server(
     # Tools are built from the schemas precomputed at build time when they match (pipeline/precomputed.py).
     catalog = Catalog()
     for name in settings.mcp_toolsets:
-        import_module(f"{__package__}.tools.{TOOLSETS[name]}").register(catalog, deps)
+        import_module(f"{__package__}.toolsets.{TOOLSETS[name]}").register(catalog, deps)
     if settings.mcp_surface == "hosted":
-        from .tools.surface import keep_hosted_tools
+        from .runtime.surface import keep_hosted_tools
 
         keep_hosted_tools(catalog)
     compact_tool_schemas(catalog)
@@ -236,7 +236,7 @@ def default_run_keys(settings: Settings) -> RunKeyStore:
     file under the user's state directory (stdio), so a retry after a restart is recognised."""
     if settings.mcp_session_id_store == "memory":
         return MemoryRunKeyStore(settings.mcp_session_id_ttl)
-    from .tools.runkeys_file import FileRunKeyStore
+    from .runtime.runkeys_file import FileRunKeyStore
 
     return FileRunKeyStore(settings.state_dir() / "session-ids.sqlite3", settings.mcp_session_id_ttl)
 

@@ -61,7 +61,7 @@ TOOLSETS: tuple[Toolset, ...] = (
 # every turn and the default list keeps within its 20 KB budget (see docs/tools.md, "Toolsets").
 DEFAULT_TOOLSETS: tuple[Toolset, ...] = ("agent", "runs", "fetch", "search", "browser", "vault", "wallet")
 # ``--toolsets hosted``: the tools of TinyFish's hosted MCP server, and no others (see
-# ``tools/surface.py``). These toolsets hold them; the tools they add beyond it are left out.
+# ``runtime/surface.py``). These toolsets hold them; the tools they add beyond it are left out.
 HOSTED_PRESET = "hosted"
 HOSTED_TOOLSETS: tuple[Toolset, ...] = (
     "agent", "runs", "fetch", "search", "browser", "wallet", "monitors", "profiles", "usage", "guide",

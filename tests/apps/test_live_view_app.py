@@ -10,7 +10,7 @@ import pytest
 from _mcp import memory_server
 from mcp.server.apps import APP_MIME_TYPE
 
-from tinyfish_mcp.tools.live_view import LIVE_VIEW_URI
+from tinyfish_mcp.runtime.live_view import LIVE_VIEW_URI
 
 BOUND = {"run_web_automation", "wait_for_run", "create_browser_session", "start_profile_setup_session"}
 

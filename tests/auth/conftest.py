@@ -8,7 +8,7 @@ machine has PostgreSQL's server programs (CI installs them). Where they are miss
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx2
@@ -16,25 +16,11 @@ import pg
 import pytest
 from oauth_helpers import Database, Harness, hosted_harness, make_settings
 
-DATABASES = ["sqlite", "postgres"] if pg.find_bindir() is not None else ["sqlite"]
-_PG_DATABASE = "tfmcp_tests"
 
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[pg.Cluster]:
-    """One throwaway PostgreSQL server for the whole session, started on first use."""
-    with pg.running_cluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture(params=DATABASES)
+@pytest.fixture(params=pg.DATABASES)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
     """An empty database of the parametrized kind, for this test alone."""
-    if request.param == "sqlite":
-        return Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}")
-    cluster: pg.Cluster = request.getfixturevalue("pg_cluster")
-    await cluster.empty_database(_PG_DATABASE)
-    return Database("postgres", cluster.url(_PG_DATABASE))
+    return await Database.fresh(request, tmp_path, "tfmcp_tests")
 
 
 @pytest.fixture

@@ -19,10 +19,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import httpx2
-from _mcp import hold_open
+import pytest
+from _mcp import INITIALIZE, hold_open
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from mcp.client.auth import OAuthClientProvider
 from mcp.server.mcpserver import MCPServer
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from starlette.applications import Starlette
@@ -54,6 +61,16 @@ class Database:
     @classmethod
     def from_url(cls, url: str) -> Database:
         return cls("postgres" if url.startswith("postgresql") else "sqlite", url)
+
+    @classmethod
+    async def fresh(cls, request: pytest.FixtureRequest, tmp_path: Path, name: str) -> Database:
+        """An empty database of the kind ``request.param`` names ("sqlite" or "postgres"), for
+        one test: a new SQLite file in ``tmp_path``, or ``name`` emptied on the ``pg_cluster``."""
+        if request.param == "sqlite":
+            return cls("sqlite", f"sqlite+aiosqlite:///{tmp_path / name}.db")
+        cluster = request.getfixturevalue("pg_cluster")
+        await cluster.empty_database(name)
+        return cls("postgres", cluster.url(name))
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -292,17 +309,7 @@ async def call_mcp(http: httpx2.AsyncClient, access_token: str | None) -> httpx2
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     if access_token is not None:
         headers["Authorization"] = f"Bearer {access_token}"
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "0"},
-        },
-    }
-    return await http.post("/mcp", json=body, headers=headers)
+    return await http.post("/mcp", json=INITIALIZE, headers=headers)
 
 
 # --- the SDK's OAuth client ------------------------------------------------------
@@ -354,3 +361,38 @@ class ScriptedBrowser:
     async def callback_handler(self) -> AuthorizationCodeResult:
         assert self.result is not None
         return self.result
+
+
+@dataclass
+class SdkSignIn:
+    """The SDK's OAuth client on a server at a real address; ``browser`` plays the user."""
+
+    provider: OAuthClientProvider
+    storage: MemoryTokenStorage
+    browser: ScriptedBrowser
+
+    def http(self) -> httpx2.AsyncClient:
+        """An HTTP client that signs the user in on its first request (tokens in ``storage``)."""
+        return httpx2.AsyncClient(auth=self.provider, timeout=30)
+
+
+def sdk_sign_in(server_url: str, api_key: str, *, client_name: str, auth_method: str = "none") -> SdkSignIn:
+    """Sign ``api_key``'s user in on the server at ``server_url`` (its MCP endpoint is ``/mcp``)."""
+    storage = MemoryTokenStorage()
+    browser = ScriptedBrowser(
+        lambda: httpx2.AsyncClient(base_url=server_url, follow_redirects=False), api_key
+    )
+    provider = OAuthClientProvider(
+        server_url=f"{server_url}/mcp",
+        client_metadata=OAuthClientMetadata.model_validate(
+            {
+                "redirect_uris": [REDIRECT],
+                "client_name": client_name,
+                "token_endpoint_auth_method": auth_method,
+            }
+        ),
+        storage=storage,
+        redirect_handler=browser.redirect_handler,
+        callback_handler=browser.callback_handler,
+    )
+    return SdkSignIn(provider, storage, browser)

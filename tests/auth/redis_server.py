@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+from _servers import free_port, stop_process
 
 __all__ = ["find_redis_server", "running_redis", "wanted"]
 
@@ -36,14 +36,8 @@ def wanted() -> bool:
     return find_redis_server() is not None or os.environ.get("CI", "").lower() == "true"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start(program: str, directory: Path) -> tuple[subprocess.Popen[bytes], str] | None:
-    port = _free_port()
+    port = free_port()
     log = directory / f"redis-{port}.log"
     process = subprocess.Popen(  # noqa: S603 - a fixed program, arguments of our own
         [
@@ -98,9 +92,4 @@ def running_redis() -> Iterator[str]:
         try:
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)

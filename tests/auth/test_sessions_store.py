@@ -12,8 +12,8 @@ from mcp.server.auth.provider import AccessToken
 from oauth_helpers import Database
 
 from tinyfish_mcp.auth.sessions_store import SqlSessionStore, owner_resolver
-from tinyfish_mcp.tools.context import MissingKeyError
-from tinyfish_mcp.tools.sessions import SessionRecord, owner_of_key
+from tinyfish_mcp.runtime.context import MissingKeyError
+from tinyfish_mcp.runtime.sessions import SessionRecord, owner_of_key
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

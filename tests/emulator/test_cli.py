@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from _servers import free_port, stop_process
 
 
 def test_cli_serves_configured_keys() -> None:
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "tinyfish_mcp.emulator", "--port", str(port),
         "--api-key", "sk-cli-one", "--api-key", "sk-cli-two", "--no-credit-key", "sk-cli-broke",
@@ -55,5 +48,4 @@ def test_cli_serves_configured_keys() -> None:
                 )  # fmt: skip
                 assert broke.status_code == 403
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop_process(proc)

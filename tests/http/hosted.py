@@ -12,20 +12,24 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tinyfish_mcp.http.app import create_app
 from tinyfish_mcp.settings import Settings
 
 # The browser side of the OAuth flow (consent form, PKCE helpers) lives with the auth tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "auth"))
+
+import oauth_helpers
 
 SECRET = "http-test-secret-" + "y" * 40
 
@@ -43,16 +47,6 @@ MCP_HEADERS = {
     "Accept": "application/json, text/event-stream",
     "Content-Type": "application/json",
     "MCP-Protocol-Version": "2025-06-18",
-}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-test-client", "version": "0"},
-    },
 }
 
 
@@ -119,3 +113,36 @@ class Replica(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+@asynccontextmanager
+async def replica_client(served: Served, public_mcp_url: str, token: str) -> AsyncIterator[Client]:
+    """An MCP client with a bearer ``token`` whose requests for ``public_mcp_url`` reach ``served``."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx2.AsyncClient(transport=Replica(served), headers=headers, timeout=30) as http,
+        Client(streamable_http_client(public_mcp_url, http_client=http)) as client,
+    ):
+        yield client
+
+
+@contextmanager
+def oauth_replicas(upstream_url: str, database_url: str) -> Iterator[tuple[Served, Served]]:
+    """Two replicas in oauth mode sharing a database and a secret, as behind a load balancer
+    at ``oauth_helpers.BASE``; ``upstream_url`` is the emulator's base URL."""
+    settings = {
+        "mcp_auth": "oauth",
+        "mcp_secret": oauth_helpers.SECRET,
+        "mcp_database_url": database_url,
+        "mcp_public_url": oauth_helpers.BASE,
+        "base_url": upstream_url,
+    }
+    with serve_app(**settings) as first, serve_app(**settings) as second:
+        yield first, second
+
+
+async def sign_in(served: Served, api_key: str) -> str:
+    """The access token a user gets by signing in with ``api_key`` through ``served``."""
+    async with httpx2.AsyncClient(transport=Replica(served), base_url=oauth_helpers.BASE) as browser:
+        _, tokens = await oauth_helpers.tokens_for(browser, api_key=api_key)
+    return tokens.access_token

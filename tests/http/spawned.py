@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from _servers import free_port
 
 
 @dataclass
@@ -42,16 +42,10 @@ class Spawned:
         return self.log_path.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def spawned_server(log_dir: Path, env: dict[str, str], *args: str) -> Iterator[Spawned]:
     """Run ``python -m tinyfish_mcp <args> http --port <free>`` until the block ends."""
-    port = _free_port()
+    port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:

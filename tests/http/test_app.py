@@ -7,8 +7,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from _mcp import CheckedClient, ProgressLog, result_json, settled_run
-from hosted import INITIALIZE, MCP_HEADERS, Served
+from _mcp import INITIALIZE, CheckedClient, ProgressLog, result_json, settled_run
+from hosted import MCP_HEADERS, Served
 from mcp.client.streamable_http import streamable_http_client
 
 from tinyfish_mcp.http.app import create_app

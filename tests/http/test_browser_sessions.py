@@ -16,30 +16,13 @@ from _browsers import process_exists
 from _mcp import result_json, result_text
 from hosted import SECRET, Served, serve_app
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
-from oauth_helpers import MemoryTokenStorage, ScriptedBrowser
-
-REDIRECT = "http://127.0.0.1:53682/callback"
+from oauth_helpers import sdk_sign_in
 
 
 def _signed_in(served: Served, api_key: str) -> httpx2.AsyncClient:
     """An HTTP client that signs ``api_key``'s user in on ``served`` (tokens are bound to it)."""
-    storage = MemoryTokenStorage()
-    browser = ScriptedBrowser(
-        lambda: httpx2.AsyncClient(base_url=served.url, follow_redirects=False), api_key
-    )
-    provider = OAuthClientProvider(
-        server_url=served.mcp_url,
-        client_metadata=OAuthClientMetadata(
-            redirect_uris=[REDIRECT], client_name="Browser test", token_endpoint_auth_method="none"
-        ),
-        storage=storage,
-        redirect_handler=browser.redirect_handler,
-        callback_handler=browser.callback_handler,
-    )
-    return httpx2.AsyncClient(auth=provider, timeout=30)
+    return sdk_sign_in(served.url, api_key, client_name="Browser test").http()
 
 
 async def _call(served: Served, http: httpx2.AsyncClient, tool: str, args: dict[str, Any]) -> Any:

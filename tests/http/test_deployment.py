@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import httpx2
 import pg
 import pytest
 from _mcp import ProgressLog, result_json, streamed_http_call
+from _servers import free_port, stop_process
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from test_workers import _server
@@ -43,12 +43,6 @@ def _require(found: object, what: str) -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _haproxy() -> str | None:
@@ -73,12 +67,7 @@ def _proxy(listen: int, replicas: list[str], log: Path) -> Iterator[subprocess.P
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _live_calls(replica: str) -> float:
@@ -93,19 +82,12 @@ def _live_calls(replica: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-@pytest.fixture(scope="module")
-def pg_cluster() -> Iterator[pg.Cluster]:
-    _require(pg.find_bindir(), "PostgreSQL")
-    with pg.running_cluster() as cluster:
-        yield cluster
-
-
 async def test_two_replicas_behind_haproxy_stream_drain_and_hand_over_a_run(
     emulator: Any, pg_cluster: pg.Cluster, tmp_path: Path
 ) -> None:
     _require(_haproxy(), "HAProxy")
     await pg_cluster.empty_database("tfmcp_deployment")
-    listen = _free_port()
+    listen = free_port()
     public = f"http://127.0.0.1:{listen}"
     env = {
         "TINYFISH_BASE_URL": emulator.base_url,

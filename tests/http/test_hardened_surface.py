@@ -13,16 +13,13 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-from _mcp import ProgressLog, result_json
-from hosted import INITIALIZE, MCP_HEADERS, SECRET
+from _mcp import INITIALIZE, ProgressLog, result_json
+from hosted import MCP_HEADERS, SECRET
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
-from oauth_helpers import MemoryTokenStorage, ScriptedBrowser, authorize_params, new_pkce, query_of
+from oauth_helpers import REDIRECT, authorize_params, new_pkce, query_of, sdk_sign_in
 from spawned import Spawned, spawned_server
 
-REDIRECT = "http://127.0.0.1:53682/callback"
 _LIMIT = 128 * 1024
 
 
@@ -83,22 +80,13 @@ def test_chunked_bodies_over_a_limit_get_413_on_every_path_never_a_traceback(
 async def test_no_token_code_or_key_reaches_the_logs_after_an_oauth_session(
     server: Spawned, emulator: Any
 ) -> None:
-    storage = MemoryTokenStorage()
-    browser = ScriptedBrowser(
-        lambda: httpx2.AsyncClient(base_url=server.url, follow_redirects=False), emulator.api_key
+    signing_in = sdk_sign_in(
+        server.url, emulator.api_key, client_name="Log Scan", auth_method="client_secret_post"
     )
-    auth = OAuthClientProvider(
-        server_url=server.mcp_url,
-        client_metadata=OAuthClientMetadata(
-            redirect_uris=[REDIRECT], client_name="Log Scan", token_endpoint_auth_method="client_secret_post"
-        ),
-        storage=storage,
-        redirect_handler=browser.redirect_handler,
-        callback_handler=browser.callback_handler,
-    )
+    storage, browser = signing_in.storage, signing_in.browser
     progress = ProgressLog()
     async with (
-        httpx2.AsyncClient(auth=auth, timeout=30) as http,
+        signing_in.http() as http,
         Client(streamable_http_client(server.mcp_url, http_client=http)) as client,
     ):
         run = result_json(

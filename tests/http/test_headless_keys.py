@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx2
 import pytest
-from hosted import INITIALIZE, MCP_HEADERS, SECRET, serve_app
+from _mcp import INITIALIZE
+from hosted import MCP_HEADERS, SECRET, serve_app
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 

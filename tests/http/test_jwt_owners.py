@@ -16,21 +16,18 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import httpx2
 import pytest
 from _mcp import result_json, result_text
-from hosted import Replica, Served, serve_app
+from hosted import Served, replica_client, serve_app
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from oauth_helpers import BASE, RESOURCE
 
@@ -98,16 +95,6 @@ def replicas(emulator: Any, issuer: _Issuer, tmp_path: Path) -> Iterator[tuple[S
     }
     with serve_app(**settings) as first, serve_app(**settings) as second:
         yield first, second
-
-
-@asynccontextmanager
-async def _client(served: Served, token: str) -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {token}"}
-    async with (
-        httpx2.AsyncClient(transport=Replica(served), headers=headers, timeout=30) as http,
-        Client(streamable_http_client(RESOURCE, http_client=http)) as client,
-    ):
-        yield client
 
 
 def _creates(emulator: Any) -> list[dict[str, Any]]:
@@ -192,7 +179,10 @@ async def test_users_sharing_a_key_reach_only_their_own_work(
 ) -> None:
     first, second = replicas
     session_id = str(uuid.uuid4())
-    async with _client(first, issuer.token("alice")) as alice, _client(second, issuer.token("bob")) as bob:
+    async with (
+        replica_client(first, RESOURCE, issuer.token("alice")) as alice,
+        replica_client(second, RESOURCE, issuer.token("bob")) as bob,
+    ):
         ids = await _start_everything(alice, session_id)
         # The account-wide tools say what they show here.
         tools = {tool.name: tool for tool in (await alice.list_tools()).tools}
@@ -264,7 +254,7 @@ async def test_users_sharing_a_key_reach_only_their_own_work(
         assert his["run_id"] != ids["runs"][0] and len(_creates(emulator)) == creates + 1
 
     # Alice's retry through the other replica follows her run: nothing new upstream.
-    async with _client(second, issuer.token("alice")) as alice_again:
+    async with replica_client(second, RESOURCE, issuer.token("alice")) as alice_again:
         again = result_json(await alice_again.call_tool("run_web_automation", args))
     assert again["run_id"] == ids["runs"][0] and len(_creates(emulator)) == creates + 1
 
@@ -280,7 +270,7 @@ async def test_unowned_runs_are_shown_to_no_one_and_listed_by_admin(
         headers={"X-API-Key": emulator.api_key},
     )
     outside = response.json()["run_id"]
-    async with _client(first, issuer.token("alice")) as alice:
+    async with replica_client(first, RESOURCE, issuer.token("alice")) as alice:
         refused = await alice.call_tool("get_run", {"id": outside})
         assert refused.is_error and "not found" in result_text(refused).lower()
         assert result_json(await alice.call_tool("list_runs", {}))["runs"] == []

@@ -12,37 +12,15 @@ from typing import Any
 
 import anyio
 import httpx2
-from _mcp import CheckedClient, ProgressLog, result_json, result_text
-from hosted import INITIALIZE, MCP_HEADERS, SECRET, Served, serve_app
-from mcp.client.auth import OAuthClientProvider
+from _mcp import INITIALIZE, CheckedClient, ProgressLog, result_json, result_text
+from hosted import MCP_HEADERS, SECRET, Served, serve_app
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
-from oauth_helpers import MemoryTokenStorage, ScriptedBrowser
-
-REDIRECT = "http://127.0.0.1:53682/callback"
-
-
-def _browser(served: Served, api_key: str) -> ScriptedBrowser:
-    return ScriptedBrowser(lambda: httpx2.AsyncClient(base_url=served.url, follow_redirects=False), api_key)
-
-
-def _provider(served: Served, browser: ScriptedBrowser, storage: MemoryTokenStorage) -> OAuthClientProvider:
-    return OAuthClientProvider(
-        server_url=served.mcp_url,
-        client_metadata=OAuthClientMetadata(
-            redirect_uris=[REDIRECT], client_name="E2E Client", token_endpoint_auth_method="none"
-        ),
-        storage=storage,
-        redirect_handler=browser.redirect_handler,
-        callback_handler=browser.callback_handler,
-    )
+from oauth_helpers import MemoryTokenStorage, sdk_sign_in
 
 
 async def _signed_in_client(served: Served, api_key: str) -> tuple[httpx2.AsyncClient, MemoryTokenStorage]:
-    storage = MemoryTokenStorage()
-    browser = _browser(served, api_key)
-    http = httpx2.AsyncClient(auth=_provider(served, browser, storage), timeout=30)
-    return http, storage
+    signing_in = sdk_sign_in(served.url, api_key, client_name="E2E Client")
+    return signing_in.http(), signing_in.storage
 
 
 async def test_sign_in_run_with_progress_refresh_and_revoke(oauth_server: Served, emulator: Any) -> None:
@@ -147,9 +125,7 @@ async def test_two_users_at_once_never_see_each_others_runs(oauth_server: Served
 
 
 async def test_consent_page_refuses_a_key_the_upstream_rejects(oauth_server: Served) -> None:
-    browser = _browser(oauth_server, "sk-tinyfish-not-a-real-key")
-    storage = MemoryTokenStorage()
-    http = httpx2.AsyncClient(auth=_provider(oauth_server, browser, storage), timeout=30)
+    http, storage = await _signed_in_client(oauth_server, "sk-tinyfish-not-a-real-key")
     failed: BaseException | None = None
     try:
         async with http, CheckedClient(streamable_http_client(oauth_server.mcp_url, http_client=http)):

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hosted import INITIALIZE, MCP_HEADERS, Served, serve_app
+from _mcp import INITIALIZE
+from hosted import MCP_HEADERS, Served, serve_app
 
 from tinyfish_mcp.http.routing import wants_stream
 

@@ -10,67 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pg
 import pytest
 from _mcp import result_json, result_text
-from hosted import Replica, Served, serve_app
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from oauth_helpers import BASE, RESOURCE, SECRET, Database, tokens_for
+from hosted import Served, oauth_replicas, replica_client, sign_in
+from oauth_helpers import RESOURCE, Database
 
-DATABASES = ["sqlite", "postgres"] if pg.find_bindir() is not None else ["sqlite"]
 SLOW = "https://shop.example.com/?tf_scenario=slow&tf_steps=30&tf_step_delay=0.1"
 CREATES = ("/v1/automation/run-sse", "/v1/automation/run-async")
 
 
-@pytest.fixture(scope="module")
-def pg_cluster() -> Iterator[pg.Cluster]:
-    with pg.running_cluster() as cluster:
-        yield cluster
-
-
-@pytest.fixture(params=DATABASES)
+@pytest.fixture(params=pg.DATABASES)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    if request.param == "sqlite":
-        return Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}")
-    cluster: pg.Cluster = request.getfixturevalue("pg_cluster")
-    await cluster.empty_database("tfmcp_run_keys")
-    return Database("postgres", cluster.url("tfmcp_run_keys"))
+    return await Database.fresh(request, tmp_path, "tfmcp_run_keys")
 
 
 @pytest.fixture
 def replicas(emulator: Any, database: Database) -> Iterator[tuple[Served, Served]]:
-    settings = {
-        "mcp_auth": "oauth",
-        "mcp_secret": SECRET,
-        "mcp_database_url": database.url,
-        "mcp_public_url": BASE,
-        "base_url": emulator.base_url,
-    }
-    with serve_app(**settings) as first, serve_app(**settings) as second:
-        yield first, second
-
-
-@asynccontextmanager
-async def _client(served: Served, access_token: str) -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {access_token}"}
-    async with (
-        httpx2.AsyncClient(transport=Replica(served), headers=headers, timeout=30) as http,
-        Client(streamable_http_client(RESOURCE, http_client=http)) as client,
-    ):
-        yield client
-
-
-async def _sign_in(served: Served, api_key: str) -> str:
-    async with httpx2.AsyncClient(transport=Replica(served), base_url=BASE) as browser:
-        _, tokens = await tokens_for(browser, api_key=api_key)
-    return tokens.access_token
+    with oauth_replicas(emulator.base_url, database.url) as both:
+        yield both
 
 
 def _creates(emulator: Any) -> list[dict[str, Any]]:
@@ -81,12 +43,12 @@ async def test_a_retry_on_the_other_replica_follows_the_same_run(
     replicas: tuple[Served, Served], emulator: Any, database: Database
 ) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     args = {"url": SLOW, "goal": "Slow task", "session_id": str(uuid.uuid4()), "max_wait_seconds": 1}
-    async with _client(first, token) as on_first:
+    async with replica_client(first, RESOURCE, token) as on_first:
         started = result_json(await on_first.call_tool("run_web_automation", args))
     assert started["status"] in ("PENDING", "RUNNING")
-    async with _client(second, token) as on_second:
+    async with replica_client(second, RESOURCE, token) as on_second:
         again = result_json(await on_second.call_tool("run_web_automation", {**args, "max_wait_seconds": 60}))
         # The async tool takes no max_wait_seconds (an unknown argument is refused).
         start_only = {key: value for key, value in args.items() if key != "max_wait_seconds"}
@@ -103,9 +65,12 @@ async def test_simultaneous_calls_on_both_replicas_start_one_run(
     replicas: tuple[Served, Served], emulator: Any
 ) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     args = {"url": "https://shop.example.com/?tf_steps=4", "goal": "Both at once", "session_id": "s-42"}
-    async with _client(first, token) as on_first, _client(second, token) as on_second:
+    async with (
+        replica_client(first, RESOURCE, token) as on_first,
+        replica_client(second, RESOURCE, token) as on_second,
+    ):
         results = await asyncio.gather(
             on_first.call_tool("run_web_automation", args),
             on_second.call_tool("run_web_automation", args),
@@ -116,8 +81,8 @@ async def test_simultaneous_calls_on_both_replicas_start_one_run(
     assert len({run["run_id"] for run in runs}) == 1 and {run["status"] for run in runs} == {"COMPLETED"}
     assert len(_creates(emulator)) == 1
     # Another user's identical session_id is their own.
-    other_token = await _sign_in(second, emulator.other_key)
-    async with _client(second, other_token) as theirs:
+    other_token = await sign_in(second, emulator.other_key)
+    async with replica_client(second, RESOURCE, other_token) as theirs:
         their_run = result_json(await theirs.call_tool("run_web_automation", args))
     assert their_run["run_id"] != runs[0]["run_id"] and len(_creates(emulator)) == 2
 
@@ -126,16 +91,16 @@ async def test_a_session_id_reused_for_another_goal_is_refused_on_any_replica(
     replicas: tuple[Served, Served], emulator: Any
 ) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     session_id = str(uuid.uuid4())
-    async with _client(first, token) as on_first:
+    async with replica_client(first, RESOURCE, token) as on_first:
         result_json(
             await on_first.call_tool(
                 "run_web_automation",
                 {"url": SLOW, "goal": "A", "session_id": session_id, "max_wait_seconds": 1},
             )
         )
-    async with _client(second, token) as on_second:
+    async with replica_client(second, RESOURCE, token) as on_second:
         refused = await on_second.call_tool(
             "run_web_automation", {"url": SLOW, "goal": "B", "session_id": session_id}
         )
@@ -147,13 +112,13 @@ async def test_a_claim_left_by_a_crashed_replica_is_never_re_created(
     replicas: tuple[Served, Served], emulator: Any, database: Database
 ) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     args = {"url": SLOW, "goal": "Interrupted", "session_id": str(uuid.uuid4()), "max_wait_seconds": 1}
-    async with _client(first, token) as on_first:
+    async with replica_client(first, RESOURCE, token) as on_first:
         result_json(await on_first.call_tool("run_web_automation", args))
     # As if the replica had died after sending the create and before recording the run id.
     await database.execute("UPDATE tfmcp_run_keys SET state = 'starting', run_id = NULL, claimed_at = 0")
-    async with _client(second, token) as on_second:
+    async with replica_client(second, RESOURCE, token) as on_second:
         retried = await on_second.call_tool("run_web_automation", args)
     text = result_text(retried)
     assert retried.is_error and "may have started a run" in text and "list_runs" in text

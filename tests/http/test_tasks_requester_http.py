@@ -15,11 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 from _requester import SLOW_URL, assert_settled_with_the_run, cancels, creates, requester
-from hosted import Replica, Served, serve_app
-from oauth_helpers import BASE, SECRET, tokens_for
+from hosted import Served, oauth_replicas, sign_in
 
 TOOL = "run_web_automation"
 ARGUMENTS = {"url": SLOW_URL, "goal": "List products"}
@@ -27,21 +25,8 @@ ARGUMENTS = {"url": SLOW_URL, "goal": "List products"}
 
 @pytest.fixture
 def replicas(emulator: Any, tmp_path: Path) -> Iterator[tuple[Served, Served]]:
-    settings = {
-        "mcp_auth": "oauth",
-        "mcp_secret": SECRET,
-        "mcp_database_url": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
-        "mcp_public_url": BASE,
-        "base_url": emulator.base_url,
-    }
-    with serve_app(**settings) as first, serve_app(**settings) as second:
-        yield first, second
-
-
-async def _sign_in(served: Served, api_key: str) -> str:
-    async with httpx2.AsyncClient(transport=Replica(served), base_url=BASE) as browser:
-        _, tokens = await tokens_for(browser, api_key=api_key)
-    return tokens.access_token
+    with oauth_replicas(emulator.base_url, f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}") as both:
+        yield both
 
 
 def _http(served: Served, token: str) -> dict[str, Any]:
@@ -56,7 +41,7 @@ async def test_a_slow_run_settles_as_a_task_with_its_result(
     replicas: tuple[Served, Served], emulator: Any
 ) -> None:
     first, _ = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     report = await _requester(_http(first, token), "settle", tool=TOOL, arguments=ARGUMENTS)
     assert_settled_with_the_run(report, emulator)
     assert [seen["status"] for seen in report["seen"]].count("working") >= 2
@@ -67,7 +52,7 @@ async def test_a_cancelled_task_cancels_the_run_upstream(
     replicas: tuple[Served, Served], emulator: Any
 ) -> None:
     first, _ = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     report = await _requester(_http(first, token), "cancel", tool=TOOL, arguments=ARGUMENTS)
     assert "error" not in report, report.get("error", "") + report["stderr"][-3000:]
     assert report["kind"] == "task" and report["afterCancel"]["status"] == "cancelled"
@@ -81,12 +66,12 @@ async def test_a_task_is_settled_through_the_other_replica(
     replicas: tuple[Served, Served], emulator: Any
 ) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
+    token = await sign_in(first, emulator.api_key)
     started = await _requester(_http(first, token), "start", tool=TOOL, arguments=ARGUMENTS)
     assert "error" not in started, started.get("error", "") + started["stderr"][-3000:]
     assert started["kind"] == "task"
     # Another user, on the other replica, holding the reference: "not found".
-    other = await _sign_in(second, emulator.other_key)
+    other = await sign_in(second, emulator.other_key)
     theirs = await _requester(_http(second, other), "resume", reference=started["reference"])
     assert theirs["code"] == -32602 and "not found" in theirs["error"]
     resumed = await _requester(_http(second, token), "resume", reference=started["reference"])

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-from hosted import INITIALIZE, MCP_HEADERS, SECRET
+from _mcp import INITIALIZE
+from hosted import MCP_HEADERS, SECRET
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from spawned import Spawned, spawned_server

@@ -10,7 +10,8 @@ import sys
 from typing import Any
 
 import httpx
-from hosted import INITIALIZE, MCP_HEADERS, Served
+from _mcp import INITIALIZE
+from hosted import MCP_HEADERS, Served
 
 DEPTH = 250  # deeper than the SDK's JSON parser goes (200 levels)
 

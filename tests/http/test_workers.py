@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from _mcp import result_json
+from _servers import free_port
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tinyfish_mcp.http.serving import worker_count
 from tinyfish_mcp.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _workers(pid: int) -> set[int]:
@@ -55,7 +49,7 @@ def _alive(pid: int) -> bool:
 
 @contextmanager
 def _server(*args: str, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    port = _free_port()
+    port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "tinyfish_mcp", "http", "--port", str(port), *args],

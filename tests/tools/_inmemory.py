@@ -15,9 +15,9 @@ from _mcp import CheckedClient
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
+from tinyfish_mcp.runtime.context import KeyResolver
 from tinyfish_mcp.server import build_server
 from tinyfish_mcp.settings import Settings
-from tinyfish_mcp.tools.context import KeyResolver
 from tinyfish_mcp.upstream.client import TinyFishClient
 
 __all__ = ["connect", "emulator_settings", "error_text", "structured"]

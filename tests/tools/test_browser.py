@@ -12,8 +12,8 @@ import pytest
 from _inmemory import connect, error_text, structured
 from _mcp import stdio_server
 
-from tinyfish_mcp.tools.browser import session_info
-from tinyfish_mcp.tools.sessions import MemorySessionStore, SessionRecord, owner_of_key
+from tinyfish_mcp.runtime.sessions import MemorySessionStore, SessionRecord, owner_of_key
+from tinyfish_mcp.toolsets.browser import session_info
 
 
 def parse_time(value: str) -> datetime:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from _inmemory import connect, error_text, structured
 
+from tinyfish_mcp.runtime.surface import HOSTED_SERVED
 from tinyfish_mcp.settings import TOOLSETS
-from tinyfish_mcp.tools.surface import HOSTED_SERVED
 
 ALL_TOOLS = {
     "get_steps", "batch_create", "get_usage", "list_vault_items", "create_browser_context",

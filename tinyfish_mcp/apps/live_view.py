@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from mcp.server.apps import Apps, ResourceCsp
 
+from ..runtime.live_view import LIVE_VIEW_URI
 from ..settings import Settings
-from ..tools.live_view import LIVE_VIEW_URI
 
 __all__ = [
     "DOCUMENTED_FRAME_DOMAINS",

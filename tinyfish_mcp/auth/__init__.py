@@ -12,6 +12,8 @@ HTTP app needs:
   ``Starlette(routes=[*setup.routes, Mount("/", app=mcp_app)])``, so that ours win;
 - ``setup.resolve_key`` — the ``KeyResolver`` for ``ToolDeps``: the TinyFish key of the
   current request's token;
+- ``setup.run_keys`` and ``setup.engine`` (oauth mode) — the stores on the auth database
+  that the server's other records share;
 - ``await setup.startup()`` / ``await setup.shutdown()`` in the app's lifespan;
 - ``setup.wrap_mcp_app(mcp_app)`` (optional, recommended) — adds ``scope="..."`` to the
   SDK's ``WWW-Authenticate`` challenges.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from mcp.server.auth.routes import validate_issuer_url
@@ -32,9 +34,9 @@ from pydantic import AnyHttpUrl, ValidationError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from ..callers import KeyResolver
+from ..records import RunKeyStore
 from ..settings import Settings
-from ..tools.context import KeyResolver
-from ..tools.idempotency import RunKeyStore
 from .apikeys import ApiKeyHeader, HeadlessKeyProvider, headless_key_resolver
 from .authorize import AuthorizeLimits
 from .challenge import ScopeChallenge
@@ -48,6 +50,9 @@ from .provider import OAUTH_SCOPE, TinyFishOAuthProvider
 from .ratelimit_backends import build_rate_limiter
 from .routes import jwt_routes, oauth_routes
 from .store import AuthStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "OAUTH_SCOPE",
@@ -81,6 +86,8 @@ class AuthSetup:
     headless_keys: bool = False
     # Where run session_ids are remembered: the shared database in oauth mode (None: in the process).
     run_keys: RunKeyStore | None = None
+    # The auth store's database (oauth mode): the hosted server keeps its other records there.
+    engine: AsyncEngine | None = None
     _startup: _Hook = field(default=_nothing, repr=False)
     _shutdown: _Hook = field(default=_nothing, repr=False)
 
@@ -239,6 +246,7 @@ def _build_oauth(
         ),
         headless_keys=headless,
         run_keys=SqlRunKeyStore(store.engine, settings.mcp_session_id_ttl),
+        engine=store.engine,
         _startup=store.upgrade_schema,
         _shutdown=shutdown,
     )

@@ -26,7 +26,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..tools.context import KeyResolver
+from ..callers import KeyResolver
 from .provider import OAUTH_SCOPE, TinyFishOAuthProvider
 
 __all__ = [

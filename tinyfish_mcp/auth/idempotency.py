@@ -1,6 +1,6 @@
 """Run session_ids in the shared database, so that every replica recognises a retried call.
 
-The tools layer's :class:`~tinyfish_mcp.tools.idempotency.RunKeyStore`, on the OAuth
+The tools layer's :class:`~tinyfish_mcp.runtime.idempotency.RunKeyStore`, on the OAuth
 store's engine and metadata (the table is created with the others, under the same
 replica-safe lock). One row per (owner, session_id): the owner is already a SHA-256 of
 the API key and the request only a fingerprint, so nothing secret is stored.
@@ -19,7 +19,7 @@ from sqlalchemy import Column, ColumnElement, Float, Index, String, Table, delet
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..tools.idempotency import RunKey, RunKeyState
+from ..records import RunKey, RunKeyState
 from .store import _metadata
 
 __all__ = ["SqlRunKeyStore", "run_keys"]

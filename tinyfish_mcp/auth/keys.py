@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 
-from ..tools.context import KeyResolver, MissingKeyError
+from ..callers import KeyResolver, MissingKeyError
 from .provider import TinyFishOAuthProvider
 
 __all__ = ["deployment_key_resolver", "oauth_key_resolver"]

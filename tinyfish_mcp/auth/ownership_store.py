@@ -14,7 +14,7 @@ from sqlalchemy import Column, Float, Index, String, Table, and_, func, or_, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..tools.ownership import Kind, OwnedRecord
+from ..records import Kind, OwnedRecord
 from .store import _metadata
 
 __all__ = ["SqlOwnershipStore", "owned_records"]

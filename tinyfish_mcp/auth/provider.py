@@ -41,7 +41,16 @@ from .redirects import redirect_uri_problem
 from .store import AuthStore, CodeRecord, PendingRecord, TokenRecord
 from .usage import touch_grant
 
-__all__ = ["OAUTH_SCOPE", "PENDING_TTL", "ConsentExpiredError", "TinyFishOAuthProvider", "same_resource"]
+__all__ = [
+    "OAUTH_SCOPE",
+    "PENDING_TTL",
+    "ConsentExpiredError",
+    "TinyFishOAuthProvider",
+    "is_sealed_secret",
+    "open_client_secret",
+    "same_resource",
+    "seal_client_secret",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +75,24 @@ _SEALED = "sealed:"
 
 def _client_binding(client_id: str) -> str:
     return f"client-secret:{client_id}"
+
+
+def is_sealed_secret(stored: str) -> bool:
+    """Whether a stored ``client_secret`` is one this provider sealed (encrypted)."""
+    return stored.startswith(_SEALED)
+
+
+def seal_client_secret(cipher: KeyCipher, client_id: str, secret: str) -> str:
+    """A registered client's secret as it is stored: encrypted, bound to its client id.
+
+    The SDK compares secrets in plain text, so they are kept encrypted rather than hashed.
+    """
+    return _SEALED + cipher.encrypt_text(secret, bound_to=_client_binding(client_id))
+
+
+def open_client_secret(cipher: KeyCipher, client_id: str, stored: str) -> str:
+    """The plain secret of :func:`seal_client_secret`; raises ``DecryptionError`` if it won't open."""
+    return cipher.decrypt_text(stored.removeprefix(_SEALED), bound_to=_client_binding(client_id))
 
 
 class ConsentExpiredError(Exception):
@@ -133,9 +160,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         if stored is None or not stored.client_secret:
             return stored
         try:
-            secret = self.cipher.decrypt_text(
-                stored.client_secret.removeprefix(_SEALED), bound_to=_client_binding(client_id)
-            )
+            secret = open_client_secret(self.cipher, client_id, stored.client_secret)
         except DecryptionError:
             logger.error("A stored client secret did not decrypt (was TINYFISH_MCP_SECRET changed?)")
             return None
@@ -158,11 +183,8 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
             )
         stored = client_info
         if client_info.client_secret:
-            # The SDK compares secrets in plain text, so they are kept encrypted rather than hashed.
-            sealed = self.cipher.encrypt_text(
-                client_info.client_secret, bound_to=_client_binding(client_info.client_id)
-            )
-            stored = client_info.model_copy(update={"client_secret": _SEALED + sealed})
+            sealed = seal_client_secret(self.cipher, client_info.client_id, client_info.client_secret)
+            stored = client_info.model_copy(update={"client_secret": sealed})
         await self.store.save_client(stored)
 
     # --- authorization -------------------------------------------------------

@@ -34,10 +34,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..tools.context import MissingKeyError, OwnerResolver
-from ..tools.sessions import FORGET_AFTER, MAX_SESSIONS_PER_OWNER, SessionRecord, owner_of_key
+from ..callers import MissingKeyError, OwnerResolver, owner_of_key
+from ..records import FORGET_AFTER, MAX_SESSIONS_PER_OWNER, SessionRecord
 from .migrations import upgrade
-from .store import _engine, _metadata
+from .store import _metadata, open_engine
 
 __all__ = ["SqlSessionStore", "browser_sessions", "owner_resolver"]
 
@@ -86,7 +86,7 @@ class SqlSessionStore:
         if engine is None and database_url is None:
             raise ValueError("SqlSessionStore needs an engine or a database URL")
         self._owns_engine = engine is None
-        self._engine = engine if engine is not None else _engine(str(database_url))
+        self._engine = engine if engine is not None else open_engine(str(database_url))
 
     @property
     def engine(self) -> AsyncEngine:

@@ -46,7 +46,7 @@ from sqlalchemy.pool import StaticPool
 from .crypto import hash_secret
 from .migrations import upgrade
 
-__all__ = ["AuthStore", "CodeRecord", "PendingRecord", "TokenRecord"]
+__all__ = ["AuthStore", "CodeRecord", "PendingRecord", "TokenRecord", "open_engine"]
 
 _metadata = MetaData()
 
@@ -148,7 +148,8 @@ class TokenRecord:
     rotated: bool
 
 
-def _engine(url: str) -> AsyncEngine:
+def open_engine(url: str) -> AsyncEngine:
+    """An engine on the store's database, tuned for it (SQLite waits on a lock; memory is shared)."""
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         # Wait on a locked file instead of failing at once when two requests write together.
@@ -162,7 +163,7 @@ class AuthStore:
     """Repository over the five tables; every method is one short transaction."""
 
     def __init__(self, database_url: str) -> None:
-        self._engine = _engine(database_url)
+        self._engine = open_engine(database_url)
         self._last_purge = 0.0
 
     async def upgrade_schema(self) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -27,10 +28,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from .. import __version__
+from ..callers import KeyResolver
 from ..gctune import settle_heap
-from ..server import build_server, streaming_tools
+from ..runtime.context import settings_key_resolver
+from ..server import TinyFishServer, build_server, streaming_tools
 from ..settings import Settings
-from ..tools.context import KeyResolver, settings_key_resolver
 from ..upstream.client import TinyFishClient
 from ..upstream.errors import AuthenticationError, PermissionDeniedError
 from ..upstream.models import ListRunsParams
@@ -47,6 +49,12 @@ from .security import (
     transport_security,
 )
 from .shutdown import Drain
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from ..auth import AuthSetup
+    from ..auth.sessions_store import SqlSessionStore
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -73,10 +81,6 @@ def _key_checker(client: TinyFishClient) -> Any:
         return True
 
     return verify_key
-
-
-def _unwrapped(app: ASGIApp) -> ASGIApp:
-    return app
 
 
 async def _healthz(_: Request) -> Response:
@@ -112,79 +116,99 @@ def _readyz(drain: Drain, engine: Any) -> Any:
     return readyz
 
 
-async def create_app(
-    settings: Settings, *, client: TinyFishClient | None = None, handle_signals: bool = False
-) -> Starlette:
-    """Build the whole hosted app for ``settings`` (auth mode, public URL, limits).
+@dataclass
+class _Auth:
+    """The authorization layer as the app uses it (``setup`` is None in ``none`` mode)."""
 
-    With ``handle_signals`` (under uvicorn, in its main thread) SIGTERM and SIGINT also
-    start the graceful drain of ``shutdown.py``.
-
-    It also makes every log line of the process mask credentials in URLs (``http.redaction``).
-    """
-    _check_deployment(settings)
-    install_log_redaction()
-    owns_client = client is None
-    client = client or TinyFishClient(settings)
-    extra_routes: list[BaseRoute] = []
     resolve_key: KeyResolver
-    mcp_kwargs: dict[str, Any] = {}
-    auth_setup = None
-    if settings.mcp_auth == "none":
-        resolve_key = settings_key_resolver(settings)
-    else:
-        # The database and crypto stack load only when hosting with auth. No shared http
-        # client is passed: the auth layer's own one refuses proxies and redirects, which its
-        # SSRF fence for client metadata documents relies on.
-        from ..auth import AuthConfigurationError, build_auth
+    setup: AuthSetup | None = None
 
-        try:
-            auth_setup = await build_auth(settings, verify_key=_key_checker(client))
-        except AuthConfigurationError as exc:
-            if owns_client:
-                await client.aclose()
-            raise ConfigError(str(exc)) from None
-        resolve_key = auth_setup.resolve_key
-        extra_routes.extend(auth_setup.routes)
-        mcp_kwargs = {
-            "auth_server_provider": auth_setup.provider,
-            "token_verifier": auth_setup.token_verifier,
-            "auth": auth_setup.auth_settings,
+    @property
+    def server_kwargs(self) -> dict[str, Any]:
+        if self.setup is None:
+            return {}
+        return {
+            "auth_server_provider": self.setup.provider,
+            "token_verifier": self.setup.token_verifier,
+            "auth": self.setup.auth_settings,
         }
 
-    # Every hosted mode keeps its records in the shared database, so that any replica lists and
-    # closes a user's browser sessions and recognises a retried session_id. Where users share
-    # one key (jwt), it also records the owner of everything started (tools/ownership.py).
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        return self.setup.wrap_mcp_app(app) if self.setup is not None else app
+
+
+async def _auth_layer(settings: Settings, client: TinyFishClient) -> _Auth:
+    """The key resolver for ``settings.mcp_auth``; raises ``ConfigError`` when it cannot start."""
+    if settings.mcp_auth == "none":
+        return _Auth(settings_key_resolver(settings))
+    # The database and crypto stack load only when hosting with auth. No shared http
+    # client is passed: the auth layer's own one refuses proxies and redirects, which its
+    # SSRF fence for client metadata documents relies on.
+    from ..auth import AuthConfigurationError, build_auth
+
+    try:
+        setup = await build_auth(settings, verify_key=_key_checker(client))
+    except AuthConfigurationError as exc:
+        raise ConfigError(str(exc)) from None
+    return _Auth(setup.resolve_key, setup)
+
+
+@dataclass
+class _Records:
+    """Where a hosted server keeps what must outlive a request and be seen by every replica."""
+
+    sessions: SqlSessionStore
+    server_kwargs: dict[str, Any]
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.sessions.engine
+
+
+def _hosted_records(settings: Settings, setup: AuthSetup | None) -> _Records:
+    """Every hosted mode keeps its records in the shared database, so that any replica lists and
+    closes a user's browser sessions and recognises a retried session_id. Where users share
+    one key (jwt), it also records the owner of everything started (runtime/ownership.py).
+
+    They use the auth layer's database engine when it has one (oauth), else one of their own.
+    """
     from ..auth.idempotency import SqlRunKeyStore
     from ..auth.sessions_store import SqlSessionStore, owner_resolver
 
-    store = getattr(auth_setup.provider, "store", None) if auth_setup is not None else None
-    engine: Any = getattr(store, "engine", None)
-    sessions = SqlSessionStore(engine, database_url=settings.mcp_database_url)
+    shared = setup.engine if setup is not None else None
+    sessions = SqlSessionStore(shared, database_url=settings.mcp_database_url)
     engine = sessions.engine
-    mcp_kwargs["browser_sessions"] = sessions
-    mcp_kwargs["resolve_owner"] = owner_resolver(settings.mcp_auth)
-    run_keys = auth_setup.run_keys if auth_setup is not None else None
-    if run_keys is None:
-        run_keys = SqlRunKeyStore(engine, settings.mcp_session_id_ttl)
+    run_keys = setup.run_keys if setup is not None else None
+    kwargs: dict[str, Any] = {
+        "browser_sessions": sessions,
+        "resolve_owner": owner_resolver(settings.mcp_auth),
+        "run_keys": run_keys or SqlRunKeyStore(engine, settings.mcp_session_id_ttl),
+    }
     if settings.mcp_auth == "jwt":
         from ..auth.ownership_store import SqlOwnershipStore
 
-        mcp_kwargs["owners"] = SqlOwnershipStore(engine)
+        kwargs["owners"] = SqlOwnershipStore(engine)
+    return _Records(sessions, kwargs)
 
-    metrics_routes: list[BaseRoute] = []
-    if settings.mcp_metrics_token is not None:
-        # prometheus-client loads only when metrics are asked for.
-        from .metrics import CallMetrics, metrics_endpoint, start_observing
 
-        start_observing()
-        mcp_kwargs["call_metrics"] = CallMetrics
-        token = settings.mcp_metrics_token.get_secret_value()
-        metrics_routes.append(Route("/metrics", metrics_endpoint(token), methods=["GET"]))
-    mcp = build_server(settings, client=client, resolve_key=resolve_key, run_keys=run_keys, **mcp_kwargs)
-    wrap = auth_setup.wrap_mcp_app if auth_setup is not None else _unwrapped
+def _metrics(settings: Settings) -> tuple[list[BaseRoute], dict[str, Any]]:
+    """``/metrics`` and the server's per-call metrics, when a token for them is set
+    (prometheus-client loads only then)."""
+    if settings.mcp_metrics_token is None:
+        return [], {}
+    from .metrics import CallMetrics, metrics_endpoint, start_observing
 
-    def mcp_http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:
+    start_observing()
+    token = settings.mcp_metrics_token.get_secret_value()
+    return [Route("/metrics", metrics_endpoint(token), methods=["GET"])], {"call_metrics": CallMetrics}
+
+
+def _mcp_endpoint(
+    settings: Settings, mcp: TinyFishServer, auth: _Auth
+) -> tuple[ASGIApp, list[StreamableHTTPSessionManager]]:
+    """The ``/mcp`` app and the session managers whose ``run()`` the lifespan enters."""
+
+    def http_app(json_response: bool) -> tuple[ASGIApp, StreamableHTTPSessionManager]:
         app = mcp.streamable_http_app(
             streamable_http_path="/mcp",
             json_response=json_response,
@@ -194,54 +218,18 @@ async def create_app(
             host=settings.mcp_host,
         )
         screen_endpoint(app, "/mcp", stateless=settings.mcp_stateless)
-        return wrap(app), mcp.session_manager
+        return auth.wrap(app), mcp.session_manager
 
-    served_app, manager = mcp_http_app(json_response=False)
-    managers = [manager]
-    if settings.mcp_stateless:
-        # Calls that stream nothing are answered as plain JSON (see routing.py).
-        json_app, json_manager = mcp_http_app(json_response=True)
-        managers.append(json_manager)
-        served_app = ResponseModeRouter(served_app, json_app, streaming_tools(mcp), "/mcp")
+    served_app, manager = http_app(json_response=False)
+    if not settings.mcp_stateless:
+        return served_app, [manager]
+    # Calls that stream nothing are answered as plain JSON (see routing.py).
+    json_app, json_manager = http_app(json_response=True)
+    router = ResponseModeRouter(served_app, json_app, streaming_tools(mcp), "/mcp")
+    return router, [manager, json_manager]
 
-    drain = Drain(settings.mcp_shutdown_grace_seconds)
-    store_engine = engine
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if handle_signals:
-            drain.watch_signals()
-        if auth_setup is not None:
-            await auth_setup.startup()
-        await sessions.create_table()
-        try:
-            # A mounted sub-app's lifespan does not run, so the session managers are entered here.
-            async with contextlib.AsyncExitStack() as stack:
-                for each in managers:
-                    await stack.enter_async_context(each.run())
-                settle_heap()
-                yield
-        finally:
-            drain.finish()
-            if metrics_routes:
-                from .metrics import forget_process
-
-                forget_process()
-            if handle_signals:
-                drain.unwatch_signals()
-            if auth_setup is not None:
-                await auth_setup.shutdown()
-            await sessions.dispose()
-            if owns_client:
-                await client.aclose()
-
-    routes: list[BaseRoute] = [
-        Route("/healthz", _healthz, methods=["GET"]),
-        Route("/readyz", _readyz(drain, store_engine), methods=["GET"]),
-        *metrics_routes,
-        *extra_routes,
-        Mount("/", app=served_app),
-    ]
+def _middleware(settings: Settings, *, oauth_refusals: bool) -> list[Middleware]:
     # The access log outermost (every request, every status, one line); then CORS, so that
     # even a 413 carries the headers a browser client needs to read it.
     middleware = [
@@ -265,8 +253,80 @@ async def create_app(
         ),
         Middleware(BodyLimitMiddleware, limit=settings.mcp_max_body_bytes),
     ]
-    if metrics_routes and auth_setup is not None:
+    if oauth_refusals:
         from .metrics import OAuthRefusals
 
         middleware.append(Middleware(OAuthRefusals))
+    return middleware
+
+
+async def create_app(
+    settings: Settings, *, client: TinyFishClient | None = None, handle_signals: bool = False
+) -> Starlette:
+    """Build the whole hosted app for ``settings`` (auth mode, public URL, limits).
+
+    With ``handle_signals`` (under uvicorn, in its main thread) SIGTERM and SIGINT also
+    start the graceful drain of ``shutdown.py``.
+
+    It also makes every log line of the process mask credentials in URLs (``http.redaction``).
+    """
+    _check_deployment(settings)
+    install_log_redaction()
+    owns_client = client is None
+    client = client or TinyFishClient(settings)
+    try:
+        auth = await _auth_layer(settings, client)
+    except ConfigError:
+        if owns_client:
+            await client.aclose()
+        raise
+    records = _hosted_records(settings, auth.setup)
+    metrics_routes, metrics_kwargs = _metrics(settings)
+    mcp = build_server(
+        settings,
+        client=client,
+        resolve_key=auth.resolve_key,
+        **auth.server_kwargs,
+        **records.server_kwargs,
+        **metrics_kwargs,
+    )
+    served_app, managers = _mcp_endpoint(settings, mcp, auth)
+    drain = Drain(settings.mcp_shutdown_grace_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if handle_signals:
+            drain.watch_signals()
+        if auth.setup is not None:
+            await auth.setup.startup()
+        await records.sessions.create_table()
+        try:
+            # A mounted sub-app's lifespan does not run, so the session managers are entered here.
+            async with contextlib.AsyncExitStack() as stack:
+                for each in managers:
+                    await stack.enter_async_context(each.run())
+                settle_heap()
+                yield
+        finally:
+            drain.finish()
+            if metrics_routes:
+                from .metrics import forget_process
+
+                forget_process()
+            if handle_signals:
+                drain.unwatch_signals()
+            if auth.setup is not None:
+                await auth.setup.shutdown()
+            await records.sessions.dispose()
+            if owns_client:
+                await client.aclose()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/readyz", _readyz(drain, records.engine), methods=["GET"]),
+        *metrics_routes,
+        *(auth.setup.routes if auth.setup is not None else []),
+        Mount("/", app=served_app),
+    ]
+    middleware = _middleware(settings, oauth_refusals=bool(metrics_routes) and auth.setup is not None)
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

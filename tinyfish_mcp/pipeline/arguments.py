@@ -35,7 +35,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, TextContent
 from pydantic import ValidationError
 
-from ..tools.surface import serving
+from ..runtime.surface import serving
 from .catalog import Catalog
 from .wording import describe_errors, join_problems, safe_message, safe_text, shown
 
@@ -248,7 +248,7 @@ class ArgumentChecks(Extension):
         else:
             params.arguments.clear()
             params.arguments.update(cleaned)
-        # Wording that names another tool asks whether this server serves it (tools/surface.py).
+        # Wording that names another tool asks whether this server serves it (runtime/surface.py).
         with serving(self._served):
             result = await call_next(ctx)
         if isinstance(result, CallToolResult) and result.is_error:

@@ -6,7 +6,7 @@ tool draws from it. The figure comes from the tool's :class:`~.catalog.Nature` a
 
 * a tool that takes ``max_wait_seconds`` gets its call window (the argument, or
   ``mcp_call_window``) plus ``WINDOW_TAIL`` for the last look taken when the window closes;
-  the run tools then hold themselves to the window itself (``tools/_run_work.py``);
+  the run tools then hold themselves to the window itself (``toolsets/_run_work.py``);
 * a tool that creates something billed gets ``mcp_create_deadline``;
 * every other tool gets the deadline of its budget: ``mcp_search_deadline``,
   ``mcp_fetch_deadline`` or ``mcp_read_deadline``.

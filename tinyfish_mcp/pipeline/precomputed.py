@@ -51,7 +51,7 @@ from pydantic.version import VERSION as PYDANTIC_VERSION
 __all__ = ["CACHE_FILE", "build_tool", "engine_versions", "load_cache", "recording"]
 
 # Kept beside the toolsets whose schemas it holds (and named in the package data).
-CACHE_FILE = Path(__file__).parent.parent / "tools" / "schemas.json"
+CACHE_FILE = Path(__file__).parent / "schemas.json"
 
 # Set while ``recording()``: registrations go through the SDK and are written down here.
 _recorder: dict[str, dict[str, Any]] | None = None

@@ -27,8 +27,8 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.extension import Extension
 from mcp.server.request_state import AESGCMRequestStateCodec, RequestStateSecurity
 
+from ..runtime.human_steps import FIRST_STATELESS, Answer, ask_on_session, declares_url
 from ..settings import Settings
-from ..tools.human_steps import FIRST_STATELESS, Answer, ask_on_session, declares_url
 from ..upstream.wallet import TOP_UP_URL
 from ..upstream.writes import watching
 from .catalog import Catalog

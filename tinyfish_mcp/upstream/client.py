@@ -26,6 +26,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from ..settings import DEFAULT_AGENT_BASE_URL, Product, Settings
 from .constants import SSE_READ_TIMEOUT, RequestKind
+from .core import RoutedCore
 from .errors import InvalidInputError
 from .models import (
     AsyncRunResponse,
@@ -55,7 +56,6 @@ from .models import (
 if TYPE_CHECKING:
     import httpx2
 
-    from ._http import HttpCore
     from .cdp import CloseOutcome
     from .datasets import DatasetsAPI
     from .monitors import MonitorsAPI
@@ -106,18 +106,9 @@ class TinyFishClient:
 
     def __init__(self, settings: Settings, *, http: httpx2.AsyncClient | None = None) -> None:
         self.settings = settings
-        self._shared_http = http
-        self._core_instance: HttpCore | None = None
-
-    @property
-    def _core(self) -> HttpCore:
-        # Built on first use: the stdio server lists its tools (and answers a client's first
-        # requests) before httpx is even imported, which keeps the cold start short.
-        if self._core_instance is None:
-            from ._http import HttpCore
-
-            self._core_instance = HttpCore(self.settings, self._shared_http)
-        return self._core_instance
+        # The HTTP core every product shares (``core.py``): the client and the product
+        # APIs below are all handed this one object, never each other.
+        self._routed = RoutedCore(settings, http)
 
     # ---------------------------------------------------------------- product resources
     # One module per product (models + calls), reached as an attribute of the client and
@@ -126,42 +117,41 @@ class TinyFishClient:
     def wallet(self) -> WalletAPI:
         from .wallet import WalletAPI
 
-        return WalletAPI(self)
+        return WalletAPI(self._routed)
 
     @cached_property
     def monitors(self) -> MonitorsAPI:
         from .monitors import MonitorsAPI
 
-        return MonitorsAPI(self)
+        return MonitorsAPI(self._routed)
 
     @cached_property
     def research(self) -> ResearchAPI:
         from .research import ResearchAPI
 
-        return ResearchAPI(self)
+        return ResearchAPI(self._routed)
 
     @cached_property
     def profiles(self) -> ProfilesAPI:
         from .profiles import ProfilesAPI
 
-        return ProfilesAPI(self)
+        return ProfilesAPI(self._routed)
 
     @cached_property
     def usage(self) -> UsageAPI:
         from .usage import UsageAPI
 
-        return UsageAPI(self)
+        return UsageAPI(self._routed)
 
     @cached_property
     def datasets(self) -> DatasetsAPI:
         from .datasets import DatasetsAPI
 
-        return DatasetsAPI(self)
+        return DatasetsAPI(self._routed)
 
     async def aclose(self) -> None:
         """Close the pool, unless it was handed in by the caller (who then closes it)."""
-        if self._core_instance is not None:
-            await self._core_instance.aclose()
+        await self._routed.aclose()
 
     async def __aenter__(self) -> TinyFishClient:
         return self
@@ -169,39 +159,10 @@ class TinyFishClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _timeout(self, product: Product) -> float:
-        return self.settings.timeout_for(product)
-
-    async def _call(
-        self,
-        model: type[M],
-        method: str,
-        product: Product,
-        path: str = "",
-        *,
-        key: str,
-        kind: RequestKind = IDEMPOTENT,
-        read_timeout: float | None = None,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-    ) -> M:
-        """One request to ``path`` of ``product``, routed and timed out as the settings say."""
-        return await self._core.request_model(
-            model,
-            method,
-            self.settings.product_url(product, path),
-            key=key,
-            kind=kind,
-            product=product,
-            read_timeout=read_timeout or self._timeout(product),
-            json=json,
-            params=params,
-        )
-
     # ---------------------------------------------------------------- agent
     async def run(self, key: str, request: RunRequest) -> SyncRunResponse:
         """POST /v1/automation/run (blocks until the run ends). Never retried once sent."""
-        return await self._call(
+        return await self._routed.call(
             SyncRunResponse,
             "POST",
             "automation",
@@ -214,7 +175,7 @@ class TinyFishClient:
 
     async def run_async(self, key: str, request: RunRequest) -> AsyncRunResponse:
         """POST /v1/automation/run-async. Never re-sent blindly (it may have created a run)."""
-        return await self._call(
+        return await self._routed.call(
             AsyncRunResponse, "POST", "automation", "/run-async", key=key, kind=CREATE, json=request.to_body()
         )
 
@@ -240,9 +201,9 @@ class TinyFishClient:
     async def _stream_run(self, key: str, request: RunRequest) -> AsyncIterator[AsyncIterator[RunEvent]]:
         from .sse import check_event_stream, iter_run_events  # imports httpx-sse: first use only
 
-        async with self._core.stream(
+        async with self._routed.http.stream(
             "POST",
-            self.settings.product_url("automation", "/run-sse"),
+            self._routed.url("automation", "/run-sse"),
             key=key,
             kind=CREATE,
             product="automation",
@@ -259,18 +220,18 @@ class TinyFishClient:
 
     async def run_batch(self, key: str, request: RunBatchRequest) -> BatchRunResponse:
         """POST /v1/automation/run-batch (1-100 runs, atomic, no idempotency key: never re-sent)."""
-        return await self._call(
+        return await self._routed.call(
             BatchRunResponse, "POST", "automation", "/run-batch", key=key, kind=CREATE, json=request.to_body()
         )
 
     # ---------------------------------------------------------------- runs
     async def list_runs(self, key: str, params: ListRunsParams) -> RunList:
         """GET /v1/runs with only the parameters that are set."""
-        return await self._call(RunList, "GET", "runs", key=key, params=params.to_body())
+        return await self._routed.call(RunList, "GET", "runs", key=key, params=params.to_body())
 
     async def get_run(self, key: str, run_id: str, *, screenshots: bool = False) -> Run:
         """GET /v1/runs/{id}; ``screenshots=True`` adds ``?screenshots=base64``."""
-        return await self._call(
+        return await self._routed.call(
             Run,
             "GET",
             "runs",
@@ -281,33 +242,33 @@ class TinyFishClient:
 
     async def get_runs(self, key: str, run_ids: list[str]) -> RunsBatchResponse:
         """POST /v1/runs/batch with ``{"run_ids": [...]}`` (<= 100)."""
-        return await self._call(
+        return await self._routed.call(
             RunsBatchResponse, "POST", "runs", "/batch", key=key, json={"run_ids": _id_list(run_ids)}
         )
 
     async def cancel_run(self, key: str, run_id: str) -> CancelResult:
         """POST /v1/runs/{id}/cancel (idempotent, so safe to retry)."""
-        return await self._call(CancelResult, "POST", "runs", _run_path(run_id, "/cancel"), key=key)
+        return await self._routed.call(CancelResult, "POST", "runs", _run_path(run_id, "/cancel"), key=key)
 
     async def cancel_runs(self, key: str, run_ids: list[str]) -> CancelBatchResponse:
         """POST /v1/runs/batch/cancel with ``{"run_ids": [...]}`` (<= 100, idempotent)."""
-        return await self._call(
+        return await self._routed.call(
             CancelBatchResponse, "POST", "runs", "/batch/cancel", key=key, json={"run_ids": _id_list(run_ids)}
         )
 
     # ---------------------------------------------------------------- fetch and search
     async def fetch(self, key: str, request: FetchRequest) -> FetchResponse:
         """POST /v1/fetch: per-URL failures come back in ``errors[]``, not as exceptions."""
-        return await self._call(FetchResponse, "POST", "fetch", key=key, json=request.to_body())
+        return await self._routed.call(FetchResponse, "POST", "fetch", key=key, json=request.to_body())
 
     async def search(self, key: str, params: SearchParams) -> SearchResponse:
         """GET /v1/search; a 429 backs off from ``search_rate_limit_backoff`` before retrying."""
-        return await self._call(SearchResponse, "GET", "search", key=key, params=params.to_body())
+        return await self._routed.call(SearchResponse, "GET", "search", key=key, params=params.to_body())
 
     # ---------------------------------------------------------------- browser
     async def create_browser_session(self, key: str, request: BrowserSessionRequest) -> BrowserSession:
         """POST /v1/browser (201). A session is billable: never re-sent blindly."""
-        return await self._call(
+        return await self._routed.call(
             BrowserSession, "POST", "browser", key=key, kind=CREATE, json=request.to_body()
         )
 
@@ -326,14 +287,14 @@ class TinyFishClient:
                 details=[{"path": ["base_url"], "message": "not an absolute http(s) URL"}],
             )
         url = base_url.strip().rstrip("/") + "/pages"
-        return await self._core.request_adapter(
+        return await self._routed.http.request_adapter(
             _PAGES,
             "GET",
             url,
             key=key if self._is_tinyfish_host(parts.scheme, parts.netloc) else "",
             kind=IDEMPOTENT,
             product="browser",
-            read_timeout=self._timeout("browser"),
+            read_timeout=self._routed.timeout("browser"),
             label="GET {session base_url}/pages",  # the session URL may act as a credential
         )
 
@@ -365,7 +326,9 @@ class TinyFishClient:
         return await self._usage("search", key, params)
 
     async def _usage(self, product: Product, key: str, params: dict[str, Any]) -> UsageResponse:
-        return await self._call(UsageResponse, "GET", product, "/usage", key=key, params=_query(params))
+        return await self._routed.call(
+            UsageResponse, "GET", product, "/usage", key=key, params=_query(params)
+        )
 
     # ---------------------------------------------------------------- vault (read only)
     async def list_vault_connections(self, key: str) -> VaultConnectionList:
@@ -377,4 +340,4 @@ class TinyFishClient:
         return await self._vault("/items", key, VaultItemList)
 
     async def _vault(self, path: str, key: str, model: type[M]) -> M:
-        return await self._call(model, "GET", "vault", path, key=key)
+        return await self._routed.call(model, "GET", "vault", path, key=key)

@@ -26,7 +26,7 @@ from .models._base import _Request, _Response
 if TYPE_CHECKING:
     import httpx2
 
-    from .client import TinyFishClient
+    from .core import RoutedCore
 
 __all__ = [
     "IN_PROGRESS",
@@ -190,35 +190,35 @@ async def iter_dataset_events(response: httpx2.Response) -> AsyncGenerator[Datas
 class DatasetsAPI:
     """``client.datasets``."""
 
-    def __init__(self, client: TinyFishClient) -> None:
-        self._client = client
+    def __init__(self, core: RoutedCore) -> None:
+        self._core = core
 
     async def plan(self, key: str, prompt: str) -> DatasetPlan:
-        return await self._client._call(
+        return await self._core.call(
             DatasetPlan, "POST", "datasets", "/plan", key=key, json={"prompt": prompt}
         )
 
     async def create(self, key: str, request: DatasetCreateRequest) -> Dataset:
         """POST /v1/datasets (populates by default: billed). Never re-sent blindly."""
-        return await self._client._call(
+        return await self._core.call(
             Dataset, "POST", "datasets", key=key, kind=RequestKind.CREATE, json=request.to_body()
         )
 
     async def list(self, key: str, *, limit: int | None = None, cursor: str | None = None) -> DatasetList:
         params = {k: v for k, v in {"limit": limit, "cursor": cursor}.items() if v is not None}
-        return await self._client._call(DatasetList, "GET", "datasets", key=key, params=params)
+        return await self._core.call(DatasetList, "GET", "datasets", key=key, params=params)
 
     async def get(self, key: str, dataset_id: str) -> Dataset:
-        return await self._client._call(Dataset, "GET", "datasets", _path(dataset_id), key=key)
+        return await self._core.call(Dataset, "GET", "datasets", _path(dataset_id), key=key)
 
     async def delete(self, key: str, dataset_id: str) -> DatasetDeleted:
-        return await self._client._call(DatasetDeleted, "DELETE", "datasets", _path(dataset_id), key=key)
+        return await self._core.call(DatasetDeleted, "DELETE", "datasets", _path(dataset_id), key=key)
 
     async def rows(
         self, key: str, dataset_id: str, *, limit: int | None = None, after: str | None = None
     ) -> RowsPage:
         params = {k: v for k, v in {"limit": limit, "after": after}.items() if v is not None}
-        return await self._client._call(
+        return await self._core.call(
             RowsPage, "GET", "datasets", _path(dataset_id, "/rows"), key=key, params=params
         )
 
@@ -227,7 +227,7 @@ class DatasetsAPI:
     ) -> Dataset:
         """POST /v1/datasets/{id}/populate: a billed run. Never re-sent blindly."""
         body = {k: v for k, v in {"reset": reset, "target_rows": target_rows}.items() if v is not None}
-        return await self._client._call(
+        return await self._core.call(
             Dataset,
             "POST",
             "datasets",
@@ -239,9 +239,7 @@ class DatasetsAPI:
 
     async def cancel_run(self, key: str, dataset_id: str, run_id: str) -> DatasetRunCancel:
         suffix = f"/runs/{quote(run_id.strip(), safe='')}/cancel"
-        return await self._client._call(
-            DatasetRunCancel, "POST", "datasets", _path(dataset_id, suffix), key=key
-        )
+        return await self._core.call(DatasetRunCancel, "POST", "datasets", _path(dataset_id, suffix), key=key)
 
     def events(
         self, key: str, dataset_id: str, run_id: str
@@ -254,9 +252,9 @@ class DatasetsAPI:
         self, key: str, dataset_id: str, run_id: str
     ) -> AsyncIterator[AsyncIterator[DatasetEvent]]:
         suffix = f"/runs/{quote(run_id.strip(), safe='')}/events"
-        async with self._client._core.stream(
+        async with self._core.http.stream(
             "GET",
-            self._client.settings.product_url("datasets", _path(dataset_id, suffix)),
+            self._core.url("datasets", _path(dataset_id, suffix)),
             key=key,
             kind=RequestKind.IDEMPOTENT,
             product="datasets",

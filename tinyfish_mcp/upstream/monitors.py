@@ -18,7 +18,7 @@ from .models import FetchError, FetchResult, SearchResult
 from .models._base import _Request, _require_http_url, _Response
 
 if TYPE_CHECKING:
-    from .client import TinyFishClient
+    from .core import RoutedCore
 
 __all__ = [
     "FetchMonitorConfig",
@@ -167,30 +167,30 @@ def _path(monitor_id: str, suffix: str = "") -> str:
 class MonitorsAPI:
     """``client.monitors``."""
 
-    def __init__(self, client: TinyFishClient) -> None:
-        self._client = client
+    def __init__(self, core: RoutedCore) -> None:
+        self._core = core
 
     async def create(self, key: str, request: MonitorCreateRequest) -> MonitorCreated:
         """POST /v1/monitors: creates it and runs the (billed) baseline. Never re-sent blindly."""
-        return await self._client._call(
+        return await self._core.call(
             MonitorCreated, "POST", "monitors", key=key, kind=RequestKind.CREATE, json=request.to_body()
         )
 
     async def list(self, key: str) -> MonitorList:
-        return await self._client._call(MonitorList, "GET", "monitors", key=key)
+        return await self._core.call(MonitorList, "GET", "monitors", key=key)
 
     async def get(self, key: str, monitor_id: str) -> Monitor:
-        return await self._client._call(Monitor, "GET", "monitors", _path(monitor_id), key=key)
+        return await self._core.call(Monitor, "GET", "monitors", _path(monitor_id), key=key)
 
     async def set_status(self, key: str, monitor_id: str, status: Literal["paused", "active"]) -> Monitor:
         """PATCH {"status": ...}: pause or resume the schedule (idempotent)."""
-        return await self._client._call(
+        return await self._core.call(
             Monitor, "PATCH", "monitors", _path(monitor_id), key=key, json={"status": status}
         )
 
     async def run(self, key: str, monitor_id: str) -> MonitorRunResponse:
         """POST /v1/monitors/{id}/runs: one billed check now. Never re-sent blindly."""
-        return await self._client._call(
+        return await self._core.call(
             MonitorRunResponse,
             "POST",
             "monitors",
@@ -201,4 +201,4 @@ class MonitorsAPI:
 
     async def cancel(self, key: str, monitor_id: str) -> MonitorDeleted:
         """DELETE /v1/monitors/{id}: the monitor and its schedule are removed."""
-        return await self._client._call(MonitorDeleted, "DELETE", "monitors", _path(monitor_id), key=key)
+        return await self._core.call(MonitorDeleted, "DELETE", "monitors", _path(monitor_id), key=key)

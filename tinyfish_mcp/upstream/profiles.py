@@ -24,7 +24,7 @@ from .models._base import _Request, _require_http_url, _Response
 from .models.products import BrowserSession
 
 if TYPE_CHECKING:
-    from .client import TinyFishClient
+    from .core import RoutedCore
 
 __all__ = [
     "Profile",
@@ -163,38 +163,38 @@ def _path(profile_id: str, suffix: str) -> str:
 class ProfilesAPI:
     """``client.profiles``: create and list profiles, and their setup (start, save, cancel)."""
 
-    def __init__(self, client: TinyFishClient) -> None:
-        self._client = client
+    def __init__(self, core: RoutedCore) -> None:
+        self._core = core
 
     async def create(self, key: str, request: ProfileCreateRequest) -> Profile:
         """POST /v1/profiles (409 when the name is taken). Creates something: never re-sent blindly."""
-        return await self._client._call(
+        return await self._core.call(
             Profile, "POST", "profiles", key=key, kind=RequestKind.CREATE, json=request.to_body()
         )
 
     async def list(self, key: str) -> ProfileList:
         """GET /v1/profiles."""
-        return await self._client._call(ProfileList, "GET", "profiles", key=key)
+        return await self._core.call(ProfileList, "GET", "profiles", key=key)
 
     async def start_setup(
         self, key: str, profile_id: str, request: ProfileSetupRequest
     ) -> ProfileSetupSession:
         """POST /v1/profiles/{id}/setup-session: opens a billed browser. Never re-sent blindly."""
-        return await self._client._call(
+        return await self._core.call(
             ProfileSetupSession, "POST", "profiles", _path(profile_id, "setup-session"),
             key=key, kind=RequestKind.CREATE, json=request.to_body(),
         )  # fmt: skip
 
     async def save(self, key: str, profile_id: str, request: ProfileSaveRequest) -> ProfileSaveResult:
         """POST /v1/profiles/{id}/save: captures the state and closes the browser (never re-sent)."""
-        return await self._client._call(
+        return await self._core.call(
             ProfileSaveResult, "POST", "profiles", _path(profile_id, "save"),
             key=key, kind=RequestKind.CREATE, json=request.to_body(),
         )  # fmt: skip
 
     async def cancel_setup(self, key: str, profile_id: str, session_id: str) -> ProfileSetupCancelled:
         """POST /v1/profiles/{id}/setup-session/cancel: closes the setup browser without saving."""
-        return await self._client._call(
+        return await self._core.call(
             ProfileSetupCancelled, "POST", "profiles", _path(profile_id, "setup-session/cancel"),
             key=key, json={"session_id": session_id},
         )  # fmt: skip

@@ -1,7 +1,7 @@
 """The capabilities two vendors serve, as Protocols: browser sessions, page fetch, web search.
 
 The tool modules speak only to these Protocols; ``upstream/tinyfish/`` and
-``upstream/browserbase/`` implement them, and :func:`build_providers` (the one place
+``upstream/browserbase/`` implement them, and ``vendors.build_providers`` (the one place
 that looks at ``settings.mcp_*_provider``) picks one per capability at start-up.
 
 Every call takes the credential its provider wants (``await provider.credential()``):
@@ -14,15 +14,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
 from .models import BrowserSessionRequest, FetchRequest, FetchResponse, SearchParams, SearchResponse
-
-if TYPE_CHECKING:
-    from ..settings import Settings
-    from .client import TinyFishClient
 
 __all__ = [
     "BrowserProvider",
@@ -36,7 +32,6 @@ __all__ = [
     "SessionObservation",
     "SessionPage",
     "SessionQuery",
-    "build_providers",
 ]
 
 ProviderName = Literal["tinyfish", "browserbase"]
@@ -176,30 +171,3 @@ class Providers:
     async def aclose(self) -> None:
         for close in self.closers:
             await close()
-
-
-def build_providers(settings: Settings, client: TinyFishClient, caller_key: Credential) -> Providers:
-    """The providers ``settings`` select: the one place that asks which vendor serves what.
-
-    ``caller_key`` resolves the caller's TinyFish key. A Browserbase provider without a
-    Browserbase key never gets here: the settings refuse it at start-up.
-    """
-    from .tinyfish import TinyFishBrowser, TinyFishFetch, TinyFishSearch
-
-    browser: BrowserProvider = TinyFishBrowser(client, caller_key)
-    fetch: FetchProvider = TinyFishFetch(client, caller_key)
-    search: SearchProvider = TinyFishSearch(client, caller_key)
-    closers: list[Callable[[], Awaitable[None]]] = []
-    chosen = (settings.mcp_browser_provider, settings.mcp_fetch_provider, settings.mcp_search_provider)
-    if "browserbase" in chosen:
-        from .browserbase import BrowserbaseBrowser, BrowserbaseClient, BrowserbaseFetch, BrowserbaseSearch
-
-        bb = BrowserbaseClient(settings)
-        closers.append(bb.aclose)
-        if settings.mcp_browser_provider == "browserbase":
-            browser = BrowserbaseBrowser(bb)
-        if settings.mcp_fetch_provider == "browserbase":
-            fetch = BrowserbaseFetch(bb)
-        if settings.mcp_search_provider == "browserbase":
-            search = BrowserbaseSearch(bb)
-    return Providers(browser=browser, fetch=fetch, search=search, closers=tuple(closers))

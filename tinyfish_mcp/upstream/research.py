@@ -29,7 +29,7 @@ from .models.runs import Pagination
 if TYPE_CHECKING:
     import httpx2
 
-    from .client import TinyFishClient
+    from .core import RoutedCore
 
 __all__ = [
     "TERMINAL_RESEARCH",
@@ -236,21 +236,21 @@ async def iter_research_events(
 class ResearchAPI:
     """``client.research``."""
 
-    def __init__(self, client: TinyFishClient) -> None:
-        self._client = client
+    def __init__(self, core: RoutedCore) -> None:
+        self._core = core
 
     def stream(
         self, key: str, request: ResearchRequest
     ) -> AbstractAsyncContextManager[AsyncIterator[tuple[str | None, ResearchEvent]]]:
         """POST /v1/automation/run-research as ``async with ... as events``. Never re-sent blindly."""
-        return self._open(key, "POST", self._client.settings.product_url("automation", "/run-research"),
+        return self._open(key, "POST", self._core.url("automation", "/run-research"),
                           RequestKind.CREATE, json=request.to_body())  # fmt: skip
 
     def events(
         self, key: str, run_id: str, last_event_id: str | None = None
     ) -> AbstractAsyncContextManager[AsyncIterator[tuple[str | None, ResearchEvent]]]:
         """GET /v1/research-run/{id}/events, resuming after ``last_event_id``."""
-        url = self._client.settings.product_url("research-run", _path(run_id, "/events"))
+        url = self._core.url("research-run", _path(run_id, "/events"))
         headers = {"Last-Event-ID": last_event_id} if last_event_id else None
         return self._open(key, "GET", url, RequestKind.IDEMPOTENT, headers=headers)
 
@@ -265,7 +265,7 @@ class ResearchAPI:
         json: Any = None,
         headers: dict[str, str] | None = None,
     ) -> AsyncIterator[AsyncIterator[tuple[str | None, ResearchEvent]]]:
-        async with self._client._core.stream(
+        async with self._core.http.stream(
             method,
             url,
             key=key,
@@ -284,20 +284,20 @@ class ResearchAPI:
 
     async def queue(self, key: str, request: ResearchRequest) -> ResearchStarted:
         """POST /v1/automation/run-research-async. Never re-sent blindly."""
-        return await self._client._call(
+        return await self._core.call(
             ResearchStarted, "POST", "automation", "/run-research-async", key=key,
             kind=RequestKind.CREATE, json=request.to_body(),
         )  # fmt: skip
 
     async def get(self, key: str, run_id: str) -> ResearchRunDetail:
-        return await self._client._call(ResearchRunDetail, "GET", "research-run", _path(run_id), key=key)
+        return await self._core.call(ResearchRunDetail, "GET", "research-run", _path(run_id), key=key)
 
     async def list(self, key: str, **params: Any) -> ResearchList:
         query = {name: value for name, value in params.items() if value is not None}
-        return await self._client._call(ResearchList, "GET", "research-run", key=key, params=query)
+        return await self._core.call(ResearchList, "GET", "research-run", key=key, params=query)
 
     async def cancel(self, key: str, run_id: str) -> ResearchCancel:
         """POST /v1/research-run/{id}/cancel (idempotent: a finished run says cancelled=false)."""
-        return await self._client._call(
+        return await self._core.call(
             ResearchCancel, "POST", "research-run", _path(run_id, "/cancel"), key=key
         )

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from .models._base import _Request, _Response
 
 if TYPE_CHECKING:
-    from .client import TinyFishClient
+    from .core import RoutedCore
 
 __all__ = ["UsageAPI", "UsagePage", "UsageQuery"]
 
@@ -70,11 +70,11 @@ class UsagePage(_Response):
 class UsageAPI:
     """``client.usage``: read only."""
 
-    def __init__(self, client: TinyFishClient) -> None:
-        self._client = client
+    def __init__(self, core: RoutedCore) -> None:
+        self._core = core
 
     async def list(
         self, key: str, kind: Literal["search", "fetch", "browser"], query: UsageQuery
     ) -> UsagePage:
         """GET /v1/{kind}/usage with the filters that are set."""
-        return await self._client._call(UsagePage, "GET", kind, "/usage", key=key, params=query.to_body())
+        return await self._core.call(UsagePage, "GET", kind, "/usage", key=key, params=query.to_body())

@@ -13,7 +13,7 @@ from pydantic import Field
 from .models._base import _Response
 
 if TYPE_CHECKING:
-    from .client import TinyFishClient
+    from .core import RoutedCore
 
 __all__ = [
     "TOP_UP_URL",
@@ -69,9 +69,9 @@ class WalletResponse(_Response):
 class WalletAPI:
     """``client.wallet``: read-only."""
 
-    def __init__(self, client: TinyFishClient) -> None:
-        self._client = client
+    def __init__(self, core: RoutedCore) -> None:
+        self._core = core
 
     async def get(self, key: str) -> WalletResponse:
         """GET /v1/wallet."""
-        return await self._client._call(WalletResponse, "GET", "wallet", key=key)
+        return await self._core.call(WalletResponse, "GET", "wallet", key=key)

@@ -1,0 +1,322 @@
+"""The 'runs' toolset: look up, list and cancel runs, one at a time or in batches.
+
+Also the ``tinyfish://runs/{run_id}`` resource, the same run as JSON for clients that
+attach resources to the conversation.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp_types import CallToolResult, ContentBlock, ImageContent
+from pydantic import Field, ValidationError
+
+from ..pipeline.catalog import Catalog
+from ..runtime.annotations import CANCELS_RUNS, READS_RUNS
+from ..runtime.context import ToolDeps
+from ..runtime.errors import invalid_input, shown_id, tool_error, upstream_call
+from ..runtime.results import (
+    CancelBatch,
+    CancelInfo,
+    RunDetail,
+    RunPage,
+    RunsBatch,
+    StepPage,
+    bound_result,
+    run_result,
+    run_row,
+    step_rows,
+)
+from ..runtime.schema import as_tool_result
+from ..upstream.errors import NotFoundError, UpstreamError
+from ..upstream.models import CancelResult, ListRunsParams, Run
+from ._owned_lists import owned_page
+
+__all__ = ["register", "run_detail", "step_page"]
+
+RunIdArg = Annotated[str, Field(min_length=1)]
+MAX_IDS = 100  # what /v1/runs/batch and /batch/cancel take (TinyFish's hosted server stops at 8)
+DEFAULT_STEPS = 20
+MAX_SCREENSHOTS = 5
+RunIds = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=MAX_IDS)]
+Status = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
+
+
+def run_detail(run: Run, *, max_chars: int, offset: int = 0) -> RunDetail:
+    """``run`` with its details, bounded to about ``max_chars`` of JSON."""
+    base = run_result(run)
+    detail = RunDetail(
+        **base.model_dump(),
+        goal=run.goal,
+        url=run.url,
+        created_at=run.created_at,
+        video_url=run.video_url,
+    )
+    out = bound_result(detail, max_chars, offset)
+    assert isinstance(out, RunDetail)
+    return out
+
+
+def step_page(run: Run, *, offset: int, limit: int, max_chars: int) -> StepPage:
+    """Steps ``offset`` to ``offset + limit`` of ``run``, within about ``max_chars`` of JSON."""
+    rows = step_rows(run.steps[offset : offset + limit], offset)
+    kept, size = 0, 300  # room for the page's own fields and note
+    for row in rows:
+        size += len(row.model_dump_json()) + 1
+        if size > max_chars and kept:
+            break
+        kept += 1
+    end = offset + kept
+    page = StepPage(
+        run_id=run.run_id,
+        status=run.status,
+        total_steps=len(run.steps),
+        offset=offset,
+        steps=rows[:kept],
+    )
+    if end < len(run.steps):
+        page.next_offset = end
+        page.next_step = f"More steps: get_steps(runId='{run.run_id}', offset={end})."
+    elif not run.is_terminal:
+        page.next_step = "The run is still going; later steps appear as it works (wait_for_run follows it)."
+    return page
+
+
+def _screenshot(data_url: str | None) -> ImageContent | None:
+    """A step's ``data:image/...;base64,...`` screenshot as an image block."""
+    if not data_url or not data_url.startswith("data:image/") or ";base64," not in data_url:
+        return None
+    header, data = data_url.split(",", 1)
+    return ImageContent(type="image", data=data, mime_type=header[5:].split(";", 1)[0])
+
+
+async def _split(deps: ToolDeps, key: str, run_ids: list[str]) -> tuple[list[str], list[str]]:
+    """The caller's run ids and the others (reported as not found), where users share a key."""
+    if deps.ownership is None:
+        return run_ids, []
+    return await deps.ownership.split(key, "run", run_ids)
+
+
+async def _own_runs(deps: ToolDeps, key: str, params: ListRunsParams) -> RunPage:
+    """list_runs where users share a key: the caller's runs, filtered here, paged by our cursor."""
+    goal = (params.goal or "").casefold()
+    after = _moment(params.created_after)
+    before = _moment(params.created_before)
+
+    def keep(run: Run) -> bool:
+        created = _moment(run.created_at)
+        return (
+            (params.status is None or run.status == params.status)
+            and (not goal or goal in (run.goal or "").casefold())
+            and (after is None or (created is not None and created >= after))
+            and (before is None or (created is not None and created <= before))
+        )
+
+    async def fetch(ids: list[str]) -> dict[str, Run]:
+        res = await upstream_call("listing runs", deps.client.get_runs(key, ids))
+        return {run.run_id: run for run in res.data}
+
+    filtered = any(v is not None for v in (params.status, params.goal, after, before))
+    page = await owned_page(
+        deps,
+        key,
+        "run",
+        cursor=params.cursor,
+        limit=params.limit or 20,
+        fetch=fetch,
+        keep=keep,
+        newest_first=params.sort_direction != "asc",
+        filtered=filtered,
+    )
+    return RunPage(runs=[run_row(run) for run in page.items], total=page.total, next_cursor=page.next_cursor)
+
+
+def _moment(value: object) -> datetime | None:
+    """An ISO 8601 time (or a datetime) as an aware datetime; None when absent or unreadable."""
+    if value is None:
+        return None
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _cancel_info(res: CancelResult) -> CancelInfo:
+    return CancelInfo(
+        run_id=res.run_id, status=res.status, cancelled_at=res.cancelled_at, message=res.message
+    )
+
+
+def _check_time(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise ToolError(
+            f"Invalid {name} {value!r}: use ISO 8601 like 2026-01-31 or 2026-01-31T00:00:00Z."
+        ) from None
+
+
+def register(mcp: Catalog, deps: ToolDeps) -> None:
+    """Register the runs tools and the run resource on ``mcp``."""
+    default_chars = deps.settings.mcp_max_result_chars
+
+    @mcp.tool(
+        annotations=READS_RUNS,
+        description=(
+            "Get a run by id: status, result, error, goal, timestamps. Free. A long result is clipped: "
+            "read on with offset (and a larger max_chars)."
+            + ("" if deps.settings.mcp_surface == "hosted" else " Steps and screenshots: get_steps.")
+        ),
+    )
+    async def get_run(
+        id: RunIdArg,
+        max_chars: Annotated[int | None, Field(ge=1000, le=200_000)] = None,
+        offset: Annotated[int, Field(ge=0)] = 0,
+    ) -> Annotated[CallToolResult, RunDetail]:
+        key = await deps.resolve_key()
+        await upstream_call(f"getting run {shown_id(id)}", deps.require_owned(key, "run", id))
+        run = await upstream_call(f"getting run {shown_id(id)}", deps.client.get_run(key, id))
+        return as_tool_result(run_detail(run, max_chars=max_chars or default_chars, offset=offset))
+
+    @mcp.tool(
+        annotations=READS_RUNS,
+        description=(
+            "The steps a run's agent took (what it did, when, how long), a page at a time from offset. "
+            f"Free. screenshots=true adds each step's screenshot as an image (50-100 KB each, so at most "
+            f"{MAX_SCREENSHOTS} steps per call): use it to see why a run failed or missed its goal."
+        ),
+    )
+    async def get_steps(
+        runId: RunIdArg,
+        screenshots: bool = False,
+        offset: Annotated[int, Field(ge=0)] = 0,
+        limit: Annotated[int | None, Field(ge=1, le=100)] = None,
+    ) -> Annotated[CallToolResult, StepPage]:
+        key = await deps.resolve_key()
+        action = f"getting the steps of run {shown_id(runId)}"
+        await upstream_call(action, deps.require_owned(key, "run", runId))
+        run = await upstream_call(action, deps.client.get_run(key, runId, screenshots=screenshots))
+        count = limit or DEFAULT_STEPS
+        if screenshots:
+            count = min(count, MAX_SCREENSHOTS)
+        page = step_page(run, offset=offset, limit=count, max_chars=default_chars)
+        images: list[ContentBlock] = []
+        if screenshots:
+            shown = run.steps[page.offset : page.offset + len(page.steps)]
+            images = [img for step in shown if (img := _screenshot(step.screenshot)) is not None]
+        return as_tool_result(page, images)
+
+    @mcp.tool(
+        annotations=READS_RUNS,
+        description=(
+            "List runs, newest first, as short rows: find a run whose id you lost. Free. goal: text "
+            "search; status filters; created_after/created_before: ISO 8601; cursor: the last next_cursor."
+        ),
+    )
+    async def list_runs(
+        status: Status | None = None,
+        goal: str | None = None,
+        limit: Annotated[int | None, Field(ge=1, le=100)] = None,
+        cursor: str | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
+        sort_direction: Literal["asc", "desc"] | None = None,
+    ) -> Annotated[CallToolResult, RunPage]:
+        key = await deps.resolve_key()
+        _check_time("created_after", created_after)
+        _check_time("created_before", created_before)
+        try:
+            params = ListRunsParams(
+                status=status,
+                goal=goal,
+                created_after=created_after,
+                created_before=created_before,
+                sort_direction=sort_direction,
+                cursor=cursor,
+                limit=limit,
+            )
+        except ValidationError as exc:
+            raise invalid_input(exc) from None
+        if deps.ownership is not None:
+            return as_tool_result(await _own_runs(deps, key, params))
+        page = await upstream_call("listing runs", deps.client.list_runs(key, params))
+        return as_tool_result(
+            RunPage(
+                runs=[run_row(run) for run in page.data],
+                total=page.pagination.total,
+                next_cursor=page.pagination.next_cursor,
+            )
+        )
+
+    @mcp.tool(
+        annotations=CANCELS_RUNS,
+        description="Stop a running or pending run, which stops its billing (idempotent; a finished run "
+        "stays as it is).",
+    )
+    async def cancel_run(id: RunIdArg) -> Annotated[CallToolResult, CancelInfo]:
+        key = await deps.resolve_key()
+        await upstream_call(f"cancelling run {shown_id(id)}", deps.require_owned(key, "run", id))
+        res = await upstream_call(f"cancelling run {shown_id(id)}", deps.client.cancel_run(key, id))
+        return as_tool_result(_cancel_info(res))
+
+    @mcp.tool(
+        annotations=READS_RUNS,
+        description=(
+            f"Status of up to {MAX_IDS} runs at once (e.g. from batch_create), as short rows, plus the "
+            "ids not found. Free; poll every 30-60 s until all are COMPLETED, FAILED or CANCELLED."
+        ),
+    )
+    async def batch_status(run_ids: RunIds) -> Annotated[CallToolResult, RunsBatch]:
+        key = await deps.resolve_key()
+        mine, others = await _split(deps, key, run_ids)
+        if not mine:
+            return as_tool_result(RunsBatch(runs=[], not_found=others))
+        res = await upstream_call("getting the runs", deps.client.get_runs(key, mine))
+        runs = [run_row(run) for run in res.data]
+        return as_tool_result(RunsBatch(runs=runs, not_found=[*res.not_found, *others]))
+
+    @mcp.tool(
+        annotations=CANCELS_RUNS,
+        description=f"Stop up to {MAX_IDS} runs at once (idempotent), plus the ids not found.",
+    )
+    async def batch_cancel(run_ids: RunIds) -> Annotated[CallToolResult, CancelBatch]:
+        key = await deps.resolve_key()
+        mine, others = await _split(deps, key, run_ids)
+        if not mine:
+            return as_tool_result(CancelBatch(results=[], not_found=others))
+        res = await upstream_call("cancelling the runs", deps.client.cancel_runs(key, mine))
+        return as_tool_result(
+            CancelBatch(results=[_cancel_info(r) for r in res.data], not_found=[*res.not_found, *others])
+        )
+
+    @mcp.resource(
+        "tinyfish://runs/{run_id}",
+        name="run",
+        description="A TinyFish run as JSON: status, result, error and steps.",
+        mime_type="application/json",
+    )
+    async def read_run(run_id: str) -> str:
+        action = f"reading run {shown_id(run_id)}"
+        try:
+            key = await deps.resolve_key()
+            await deps.require_owned(key, "run", run_id)
+            run = await deps.client.get_run(key, run_id)
+        except ToolError as exc:
+            raise ResourceError(str(exc)) from None
+        except NotFoundError as exc:
+            raise ResourceNotFoundError(str(tool_error(exc, action=action))) from None
+        except UpstreamError as exc:
+            raise ResourceError(str(tool_error(exc, action=action))) from None
+        detail = run_detail(run, max_chars=default_chars // 2)
+        steps = step_page(run, offset=0, limit=len(run.steps) or 1, max_chars=default_chars // 2)
+        data = detail.model_dump(mode="json")
+        data["steps"] = [row.model_dump(mode="json") for row in steps.steps]
+        if steps.next_step:
+            data["steps_note"] = steps.next_step
+        return json.dumps(data, ensure_ascii=False)
