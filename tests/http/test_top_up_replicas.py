@@ -16,11 +16,11 @@ from typing import Any
 import httpx2
 import mcp_types as types
 import pytest
-from hosted import Replica, Served, serve_app
+from hosted import Replica, Served, oauth_replicas, sign_in
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from oauth_helpers import BASE, RESOURCE, SECRET, tokens_for
+from oauth_helpers import RESOURCE
 
 from tinyfish_mcp.upstream.wallet import TOP_UP_URL
 
@@ -30,15 +30,8 @@ CREATE = "/v1/automation/run-async"
 
 @pytest.fixture
 def replicas(emulator: Any, tmp_path: Path) -> Iterator[tuple[Served, Served]]:
-    settings = {
-        "mcp_auth": "oauth",
-        "mcp_secret": SECRET,
-        "mcp_database_url": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
-        "mcp_public_url": BASE,
-        "base_url": emulator.base_url,
-    }
-    with serve_app(**settings) as first, serve_app(**settings) as second:
-        yield first, second
+    with oauth_replicas(emulator.base_url, f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}") as pair:
+        yield pair
 
 
 async def _never_asked(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
@@ -57,16 +50,10 @@ async def _client(served: Served, access_token: str) -> AsyncIterator[Client]:
         yield client
 
 
-async def _sign_in(served: Served, api_key: str) -> str:
-    async with httpx2.AsyncClient(transport=Replica(served), base_url=BASE) as browser:
-        _, tokens = await tokens_for(browser, api_key=api_key)
-    return tokens.access_token
-
-
 async def test_the_answer_lands_on_the_other_replica(emulator: Any, replicas: tuple[Served, Served]) -> None:
     first, second = replicas
-    token = await _sign_in(first, emulator.api_key)
-    other = await _sign_in(first, emulator.other_key)
+    token = await sign_in(first, emulator.api_key)
+    other = await sign_in(first, emulator.other_key)
     emulator.fault(CREATE, method="POST", status=402)
     async with _client(first, token) as client:
         asked = await client.session.call_tool("run_web_automation_async", RUN, allow_input_required=True)
