@@ -25,6 +25,7 @@ from .pipeline.deadlines import Deadlines
 from .pipeline.resources import ResourceErrors
 from .pipeline.task_ids import TaskSeal
 from .pipeline.tasks import Tasks
+from .pipeline.top_up import TopUps, request_state_security
 from .pipeline.tracing import RequestIds
 from .runtime.context import KeyResolver, OwnerResolver, ToolDeps, settings_key_resolver
 from .runtime.errors import remember_caller
@@ -199,6 +200,7 @@ def build_server(
     ]
     extensions = [
         ArgumentChecks(catalog, _provider_gaps(deps)),  # tools/call: unknown tools, bad arguments
+        TopUps(catalog, settings),  # billed calls refused for credits: the top-up question
         Tasks(catalog, TaskSeal(settings), resolve_and_remember, deps.owner),  # long work as tasks
         live_view_app(settings),  # the live view (MCP Apps): one ui:// resource (apps/live_view.py)
     ]
@@ -215,6 +217,7 @@ def build_server(
         tools=catalog.tools,
         middleware=middleware,
         extensions=extensions,
+        request_state_security=request_state_security(settings),  # any replica opens requestState
     )
     mcp.catalog = catalog
     catalog.add_to(mcp)

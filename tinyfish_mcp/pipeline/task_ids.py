@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..settings import Settings
 
-__all__ = ["SealedTask", "TaskSeal"]
+__all__ = ["SealedTask", "TaskSeal", "deployment_keys"]
 
 _LABEL = b"tinyfish-mcp/task-ids/v1"
 _NONCE = 12
@@ -54,8 +54,20 @@ def _local_key(directory: Path) -> bytes:
     return key
 
 
-def _derive(secret: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LABEL).derive(secret.encode())
+def _derive(secret: str | bytes, label: bytes = _LABEL) -> bytes:
+    material = secret.encode() if isinstance(secret, str) else secret
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(material)
+
+
+def deployment_keys(settings: Settings, label: bytes) -> list[bytes]:
+    """32-byte keys for ``label``: from the deployment secret (then the previous ones, for a
+    rotation), or on a server without one (stdio) from the random key in the state directory."""
+    secret = settings.mcp_secret.get_secret_value() if settings.mcp_secret is not None else None
+    if secret:
+        previous = settings.mcp_secret_previous
+        older = [p for p in (previous.get_secret_value().split(",") if previous else []) if p.strip()]
+        return [_derive(secret, label), *(_derive(p.strip(), label) for p in older)]
+    return [_derive(_local_key(settings.state_dir()), label)]
 
 
 @dataclass(frozen=True)
@@ -79,13 +91,10 @@ class TaskSeal:
     def _aeads(self) -> list[AESGCM]:
         if self._keys is None:
             settings = self._settings
-            secret = settings.mcp_secret.get_secret_value() if settings.mcp_secret is not None else None
-            if secret:
-                previous = settings.mcp_secret_previous
-                older = [p for p in (previous.get_secret_value().split(",") if previous else []) if p.strip()]
-                keys = [_derive(secret), *(_derive(p.strip()) for p in older)]
+            if settings.mcp_secret is not None and settings.mcp_secret.get_secret_value():
+                keys = deployment_keys(settings, _LABEL)
             else:
-                keys = [_local_key(settings.state_dir())]
+                keys = [_local_key(settings.state_dir())]  # as sealed since #23: kept as is
             self._keys = [AESGCM(k) for k in keys]
         return self._keys
 

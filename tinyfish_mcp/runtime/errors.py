@@ -26,6 +26,7 @@ from ..upstream.errors import (
     UpstreamError,
 )
 from ..upstream.wallet import TOP_UP_URL
+from ..upstream.writes import note_credit_refusal
 
 if TYPE_CHECKING:
     from ..upstream.client import TinyFishClient
@@ -130,6 +131,8 @@ def tool_error(
     elif isinstance(exc, NotFoundError):
         parts.append(f"Check the id ({find}).")
     elif is_credit_error(exc):
+        if run_id is None:
+            note_credit_refusal()  # may be offered as a top-up question (pipeline/top_up.py)
         parts.append(f"{exc.hint.rstrip('.')}: top up at {TOP_UP_URL} (get_wallet shows the balance).")
     elif isinstance(exc, InvalidInputError):
         parts.append("Correct the named fields and call again.")

@@ -10,18 +10,18 @@ hosted server's: a profile by name (optionally the default), and the account's p
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, InputRequiredResult
 from pydantic import Field, ValidationError
 
 from ..pipeline.catalog import Catalog
 from ..runtime.annotations import CREATES, DESTRUCTIVE, READ_ONLY
 from ..runtime.context import ToolDeps
 from ..runtime.errors import invalid_input, shown_id, upstream_call
-from ..runtime.human_steps import ask_to_open
+from ..runtime.human_steps import Answer, ask_to_open, question_in_rounds, resumed_answer, rounds_can_ask
 from ..runtime.live_view import LIVE_VIEW_META
 from ..runtime.schema import OutputModel, as_tool_result
 from ..runtime.sessions import SessionRecord
@@ -186,13 +186,42 @@ async def _create(deps: ToolDeps, key: str, request: ProfileCreateRequest) -> Pr
 
 async def _ask_to_sign_in(
     deps: ToolDeps, key: str, ctx: Context[Any, Any], setup: ProfileSetup, viewer: str
-) -> ProfileSetup:
+) -> ProfileSetup | InputRequiredResult:
     """Where the client can ask (URL elicitation): sign in, then save; a no closes the browser."""
     message = (
         f"Open this browser and sign in to the sites profile {setup.profile_id} should keep, then accept "
         "to save the sign-in. Decline to close the browser without saving."
     )
+    if rounds_can_ask(ctx):  # 2026-07-28: asked in rounds, answered when the call comes again
+        return question_in_rounds(message, viewer, {"setup": setup.model_dump(mode="json")})
     answer = await ask_to_open(ctx, deps.settings, message, viewer)
+    return await _answered(deps, key, setup, answer)
+
+
+async def _resumed(deps: ToolDeps, key: str, ctx: Context[Any, Any]) -> ProfileSetup | None:
+    """The call sent again with the user's answer (2026-07-28): act on it for the setup it names."""
+    if ctx.request_state is None:
+        return None
+    resumed = resumed_answer(ctx, deps.settings)
+    try:
+        answer, state = resumed if resumed is not None else ("unanswered", {})
+        setup = ProfileSetup.model_validate(state.get("setup"))
+    except ValidationError:  # never open a second setup browser for an answer we cannot read
+        raise ToolError(
+            "This call's requestState is not a sign-in question of this tool. Call "
+            "start_profile_setup_session again without it (cancel_profile_setup_session closes a "
+            "setup browser left open)."
+        ) from None
+    await upstream_call(  # the sealed state is bound to the caller; the owner check still applies
+        f"reading profile setup session {shown_id(setup.session_id)}",
+        deps.require_owned(key, "profile_setup", setup.session_id),
+        find=FIND,
+    )
+    return await _answered(deps, key, setup, answer)
+
+
+async def _answered(deps: ToolDeps, key: str, setup: ProfileSetup, answer: Answer) -> ProfileSetup:
+    """Save on a yes, close the browser on a no, say what to do next on no answer."""
     if answer == "not_asked":
         return setup
     if answer == "accept":
@@ -273,6 +302,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from None
         key = await deps.resolve_key()
+        resumed = await _resumed(deps, key, ctx)
+        if resumed is not None:
+            return as_tool_result(resumed)
         session = await upstream_call(
             "opening the profile setup browser (it may be open already: do not retry at once)",
             deps.client.profiles.start_setup(key, profile_id, request),
@@ -292,7 +324,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             "or cancel_profile_setup_session.",
         )
         if live is not None:
-            setup = await _ask_to_sign_in(deps, key, ctx, setup, live)
+            asked = await _ask_to_sign_in(deps, key, ctx, setup, live)
+            if isinstance(asked, InputRequiredResult):
+                # The SDK hands an InputRequiredResult through as is (FuncMetadata.convert_result);
+                # the annotation stays the final result's, from which the output schema is made.
+                return cast(CallToolResult, asked)
+            setup = asked
         return as_tool_result(setup)
 
     @mcp.tool(

@@ -42,6 +42,7 @@ from .errors import (
 )
 from .retry import RequestKind, RetryPolicy, next_delay, parse_retry_after, was_not_sent
 from .tracing import ids_note, outgoing_request_id, upstream_request_id
+from .writes import note_attempt
 
 __all__ = ["HttpCore", "map_transport_error", "scrub"]
 
@@ -258,12 +259,14 @@ class HttpCore:
             try:
                 response = await self._send(request, stream=stream, budget=budget)
             except httpx2.HTTPError as exc:
+                note_attempt(request.method, exc)
                 log.debug("tinyfish %s -> %s (attempt %d)", what, type(exc).__name__, attempt + 1)
                 upstream_request(product, type(exc).__name__, attempt + 1)
                 outcome = exc
             else:
                 note, extra = ids_note(response.headers)
                 status = response.status_code
+                note_attempt(request.method, status)
                 log.debug("tinyfish %s -> %d (attempt %d)%s", what, status, attempt + 1, note, extra=extra)
                 upstream_request(product, str(response.status_code), attempt + 1)
                 if response.is_success:
