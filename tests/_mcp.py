@@ -25,7 +25,7 @@ import anyio
 import jsonschema
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp_types import CallToolResult
+from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult
 
 from tinyfish_mcp.server import build_server
 from tinyfish_mcp.settings import Settings
@@ -285,3 +285,17 @@ async def streamed_http_call(
         await client.list_tools()
         result = await client.call_tool(name, arguments, progress_callback=progress)
     return result_json(result)
+
+
+def answering(action: str, asked: list[ElicitRequestParams]) -> Any:
+    """An elicitation callback that notes each question in ``asked`` and answers ``action``;
+    ``"silent"`` answers (accept) only after 1.5 s, past the tests' elicitation deadline."""
+
+    async def answer(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params)
+        if action == "silent":
+            await anyio.sleep(1.5)
+            return ElicitResult(action="accept")
+        return ElicitResult(action=action)  # type: ignore[arg-type]
+
+    return answer

@@ -14,7 +14,7 @@ import anyio
 import httpx
 import mcp_types as types
 import pytest
-from _mcp import CheckedClient
+from _mcp import CheckedClient, answering
 
 from tinyfish_mcp.server import build_server
 from tinyfish_mcp.settings import Settings
@@ -33,23 +33,12 @@ def _server(emulator: Any, **settings: Any) -> Any:
     return build_server(Settings(**values))
 
 
-def _answering(action: str, asked: list[types.ElicitRequestParams]) -> Any:
-    async def answer(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        asked.append(params)
-        if action == "silent":  # answers only after the server's deadline
-            await anyio.sleep(1.5)
-            return types.ElicitResult(action="accept")
-        return types.ElicitResult(action=action)  # type: ignore[arg-type]
-
-    return answer
-
-
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 @pytest.mark.parametrize("action", ["accept", "decline", "silent"])
 async def test_the_client_is_asked_to_sign_in(emulator: Any, mode: str, action: str) -> None:
     asked: list[types.ElicitRequestParams] = []
     server = _server(emulator, mcp_elicitation_timeout=0.5)
-    async with CheckedClient(server, mode=mode, elicitation_callback=_answering(action, asked)) as client:
+    async with CheckedClient(server, mode=mode, elicitation_callback=answering(action, asked)) as client:
         result = await client.call_tool("start_profile_setup_session", START)
         setup: dict[str, Any] = result.structured_content or {}
         assert not result.is_error, result.content

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pytest
-from _mcp import CheckedClient
+from _mcp import CheckedClient, answering
 from mcp.server.request_state import InvalidRequestState
 
 from tinyfish_mcp.pipeline.top_up import request_state_security
@@ -39,17 +39,6 @@ def _server(emulator: Any, **settings: Any) -> Any:
     return build_server(Settings(**values))
 
 
-def _answering(action: str, asked: list[types.ElicitRequestParams]) -> Any:
-    async def answer(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        asked.append(params)
-        if action == "silent":  # answers only after the server's deadline
-            await anyio.sleep(1.5)
-            return types.ElicitResult(action="accept")
-        return types.ElicitResult(action=action)  # type: ignore[arg-type]
-
-    return answer
-
-
 def _creates(emulator: Any) -> list[dict[str, Any]]:
     return [r for r in emulator.requests() if r["method"] == "POST" and r["path"] == CREATE]
 
@@ -60,7 +49,7 @@ async def test_a_credit_refusal_asks_to_top_up(emulator: Any, mode: str, action:
     emulator.fault(CREATE, method="POST", status=402)  # the first create is refused for credits
     asked: list[types.ElicitRequestParams] = []
     server = _server(emulator)
-    async with CheckedClient(server, mode=mode, elicitation_callback=_answering(action, asked)) as client:
+    async with CheckedClient(server, mode=mode, elicitation_callback=answering(action, asked)) as client:
         result = await client.call_tool("run_web_automation_async", RUN)
         runs = (await client.call_tool("list_runs", {})).structured_content or {}
 
@@ -89,7 +78,7 @@ async def test_refused_again_after_accepting_is_not_asked_twice(emulator: Any, m
     emulator.fault(CREATE, method="POST", status=402, count=2)
     asked: list[types.ElicitRequestParams] = []
     server = _server(emulator)
-    async with CheckedClient(server, mode=mode, elicitation_callback=_answering("accept", asked)) as client:
+    async with CheckedClient(server, mode=mode, elicitation_callback=answering("accept", asked)) as client:
         result = await client.call_tool("run_web_automation_async", RUN)
     assert result.is_error and len(asked) == 1 and len(_creates(emulator)) == 2
     assert "refused again" in result.content[0].text  # type: ignore[union-attr]
