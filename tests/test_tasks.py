@@ -45,9 +45,13 @@ def test_a_run_settles_as_a_task_read_again_after_a_restart(emulator: Any, state
         assert created["resultType"] == "task", created
         assert created["status"] == "working" and created["pollIntervalMs"] > 0
         task_id = created["taskId"]
+        # The work it follows, for a host to hand the live-view app (the caller's own run id).
+        work = created["_meta"]["io.tinyfish/work"]
+        assert work["kind"] == "run" and emulator.run(work["id"])["status"] in ("PENDING", "RUNNING")
         first = _call(pipes, 3, "tasks/get", {"taskId": task_id})["result"]
         assert first["resultType"] == "complete" and first["status"] == "working"
         assert first["statusMessage"]
+        assert first["_meta"]["io.tinyfish/work"] == work
     assert (state / "tinyfish-mcp" / "task-key").stat().st_mode & 0o077 == 0
     with _server(emulator, handshake=False) as pipes:  # a new process: nothing but the id survives
         deadline, ident = time.monotonic() + 60, 10
@@ -61,6 +65,9 @@ def test_a_run_settles_as_a_task_read_again_after_a_restart(emulator: Any, state
     assert got["result"]["structuredContent"]["status"] == "COMPLETED"
     run_id = got["result"]["structuredContent"]["run_id"]
     assert emulator.run(run_id)["status"] == "COMPLETED"
+    assert run_id == work["id"] and got["_meta"]["io.tinyfish/work"] == work
+    # The final result, lifted out of tasks/get, still says which task it ends (the standard key).
+    assert got["result"]["_meta"]["io.modelcontextprotocol/related-task"] == {"taskId": task_id}
 
 
 def test_a_cancelled_task_cancels_the_run_upstream(emulator: Any, state: Path) -> None:
@@ -91,5 +98,7 @@ def test_no_task_without_the_extension_nor_for_a_fast_tool(emulator: Any, state:
         refused = _call(pipes, 4, "tasks/get", {"taskId": "tft1.x"}, plain)
     assert fast["resultType"] == "complete" and "taskId" not in fast
     assert run["result"]["resultType"] == "complete"
+    ours = {"io.tinyfish/work", "io.modelcontextprotocol/related-task"}
+    assert not (run["result"].get("_meta") or {}).keys() & ours  # no task: the result as ever
     assert run["result"]["structuredContent"]["status"] == "COMPLETED"
     assert refused["error"]["code"] == -32021
