@@ -138,13 +138,15 @@ async function mount(browser, client, appUrl, pageUrl, tool) {
   bridge.oncalltool = async (params, extra) => { calls.push(params.name); return forward(params, extra); };
   await page.goto(`${pageUrl}?app=${encodeURIComponent(appUrl)}&tool=${tool}`);
   await initialized;
-  // Every status the app shows, in order (to see that it never goes back from a final one).
+  // Every status and task line the app shows, in order (a final one is never left for another).
   const appFrame = page.frames().find((frame) => frame.url() === appUrl);
   await appFrame.evaluate(() => {
-    const badge = document.getElementById("status");
-    window.__statuses = [];
-    new MutationObserver(() => window.__statuses.push(badge.textContent))
-      .observe(badge, { childList: true, characterData: true, subtree: true });
+    for (const [id, seen] of [["status", "__statuses"], ["task", "__tasks"]]) {
+      const element = document.getElementById(id);
+      window[seen] = [];
+      new MutationObserver(() => window[seen].push(element.textContent))
+        .observe(element, { childList: true, characterData: true, subtree: true });
+    }
   });
   return { page, bridge, calls, app: page.frameLocator("#app"), appFrame, consoleLines };
 }
@@ -156,6 +158,7 @@ async function shown(view) {
     title: await app.locator("#title").textContent(),
     status: await app.locator("#status").textContent(),
     statuses: await view.appFrame.evaluate(() => window.__statuses),
+    tasks: await view.appFrame.evaluate(() => window.__tasks),
     task: (await app.locator("#task").isVisible()) ? await app.locator("#task").textContent() : null,
     frameSrc: await frame.getAttribute("src"),
     frameVisible: await frame.isVisible(),
@@ -216,8 +219,6 @@ async function taskScenario(browser, { client, tasks }, appUrl) {
   };
   await view.bridge.sendToolInput({ arguments: toolArgs });
   await view.bridge.sendToolResult(handed);
-  await view.app.locator("#task", { hasText: "task working" }).waitFor(WAIT);
-  const working = await shown(view);
   // The app follows the run by itself to its end, before the host has anything to deliver.
   await view.app.locator("#status", { hasText: "COMPLETED" }).waitFor(WAIT);
   await view.app.locator("#resultbox:not([hidden])").waitFor(WAIT);
@@ -228,7 +229,7 @@ async function taskScenario(browser, { client, tasks }, appUrl) {
   await view.bridge.sendToolResult(final);
   await view.appFrame.waitForFunction((n) => window.__statuses.length > n, before, WAIT);
   await screenshot(view, "live-view-task.png");
-  return { taskId: execution.handle.taskId, handed, seen, outcome: outcome.status, final, working, followed,
+  return { taskId: execution.handle.taskId, handed, seen, outcome: outcome.status, final, followed,
     delivered: await shown(view) };
 }
 

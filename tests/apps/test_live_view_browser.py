@@ -189,9 +189,9 @@ def test_a_tasks_aware_host_hands_the_app_the_task_and_the_app_follows_its_run(h
     assert run["status"] == "COMPLETED"
 
     # Handed the handle, the app showed the task working and followed the run through the tools.
-    working = shown["working"]
-    assert working["task"] == "task working" and working["title"] == f"Run {work['id']}"
     followed = shown["followed"]
+    assert followed["tasks"][0] == "task working" and set(followed["tasks"][1:]) == {"task completed"}
+    assert followed["statuses"][0] == "working" and followed["title"] == f"Run {work['id']}"
     assert {"get_run", "get_steps"} <= set(followed["calls"])
     assert followed["status"] == "COMPLETED" and followed["task"] == "task completed"
     assert followed["frameSrc"] == run["streaming_url"] and followed["frameVisible"]
@@ -208,6 +208,7 @@ def test_a_tasks_aware_host_hands_the_app_the_task_and_the_app_follows_its_run(h
     assert final["structuredContent"]["result"] == run["result"]
     delivered = shown["delivered"]
     assert delivered["status"] == "COMPLETED" and delivered["task"] == "task completed"
+    assert set(delivered["tasks"][1:]) == {"task completed"}
     assert delivered["result"] == run["result"]
     assert [line.split(" · ")[0] for line in delivered["steps"]] == actions  # no step shown twice
     assert len(delivered["statuses"]) > len(followed["statuses"])  # the delivery was shown
