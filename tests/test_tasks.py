@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from test_stdio_shutdown import SLOW_URL, _server
 
+from tinyfish_mcp.pipeline.task_ids import SealedTask
+from tinyfish_mcp.pipeline.tasks import work_reference
+
 TASKS = "io.modelcontextprotocol/tasks"
 _META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -102,3 +105,13 @@ def test_no_task_without_the_extension_nor_for_a_fast_tool(emulator: Any, state:
     assert not (run["result"].get("_meta") or {}).keys() & ours  # no task: the result as ever
     assert run["result"]["structuredContent"]["status"] == "COMPLETED"
     assert refused["error"]["code"] == -32021
+
+
+def test_the_work_reference_of_each_kind() -> None:
+    def task(kind: str, ident: str) -> SealedTask:
+        return SealedTask(kind, ident, "owner", "tool", "2026-01-01T00:00:00.000Z")
+
+    assert work_reference(task("run", "r-1")) == {"kind": "run", "id": "r-1"}
+    assert work_reference(task("batch", "r-1,r-2")) == {"kind": "batch", "ids": ["r-1", "r-2"]}
+    assert work_reference(task("research", "rr-1")) == {"kind": "research", "id": "rr-1"}
+    assert work_reference(task("dataset", "ds-1")) == {"kind": "dataset", "id": "ds-1"}
