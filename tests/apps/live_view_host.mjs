@@ -302,14 +302,19 @@ const siteUrl = `http://127.0.0.1:${pageServer.address().port}/site.html`;
 const browser = await chromium.launch({ executablePath: args.chromium, args: FLAGS, headless: true });
 let output;
 try {
-  const [run, task, session, profile, link] = await Promise.all([
+  // All settle before anything closes: a failing case must not stop another closing its session.
+  const settled = await Promise.allSettled([
     runScenario(browser, main, `${appBase}/main/app.html`),
     taskScenario(browser, main, `${appBase}/main/app.html`),
     sessionScenario(browser, main, `${appBase}/main/app.html`),
     profileScenario(browser, main, `${appBase}/main/app.html`),
     linkScenario(browser, other, `${appBase}/link/app.html`),
   ]);
-  output = { run, task, session, profile, link, protocols: [main.client.getNegotiatedProtocolVersion(), other.client.getNegotiatedProtocolVersion()] };
+  const failed = settled.find((outcome) => outcome.status === "rejected");
+  if (failed) throw failed.reason;
+  const [run, task, session, profile, link] = settled.map((outcome) => outcome.value);
+  const protocols = [main.client.getNegotiatedProtocolVersion(), other.client.getNegotiatedProtocolVersion()];
+  output = { run, task, session, profile, link, protocols };
 } finally {
   await browser.close();
   appServer.close();
