@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from test_stdio_shutdown import SLOW_URL, _server
 
+from tinyfish_mcp.pipeline.task_ids import SealedTask
+from tinyfish_mcp.pipeline.tasks import work_reference
+
 TASKS = "io.modelcontextprotocol/tasks"
 _META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -45,9 +48,13 @@ def test_a_run_settles_as_a_task_read_again_after_a_restart(emulator: Any, state
         assert created["resultType"] == "task", created
         assert created["status"] == "working" and created["pollIntervalMs"] > 0
         task_id = created["taskId"]
+        # The work it follows, for a host to hand the live-view app (the caller's own run id).
+        work = created["_meta"]["io.tinyfish/work"]
+        assert work["kind"] == "run" and emulator.run(work["id"])["status"] in ("PENDING", "RUNNING")
         first = _call(pipes, 3, "tasks/get", {"taskId": task_id})["result"]
         assert first["resultType"] == "complete" and first["status"] == "working"
         assert first["statusMessage"]
+        assert first["_meta"]["io.tinyfish/work"] == work
     assert (state / "tinyfish-mcp" / "task-key").stat().st_mode & 0o077 == 0
     with _server(emulator, handshake=False) as pipes:  # a new process: nothing but the id survives
         deadline, ident = time.monotonic() + 60, 10
@@ -61,6 +68,9 @@ def test_a_run_settles_as_a_task_read_again_after_a_restart(emulator: Any, state
     assert got["result"]["structuredContent"]["status"] == "COMPLETED"
     run_id = got["result"]["structuredContent"]["run_id"]
     assert emulator.run(run_id)["status"] == "COMPLETED"
+    assert run_id == work["id"] and got["_meta"]["io.tinyfish/work"] == work
+    # The final result, lifted out of tasks/get, still says which task it ends (the standard key).
+    assert got["result"]["_meta"]["io.modelcontextprotocol/related-task"] == {"taskId": task_id}
 
 
 def test_a_cancelled_task_cancels_the_run_upstream(emulator: Any, state: Path) -> None:
@@ -91,5 +101,17 @@ def test_no_task_without_the_extension_nor_for_a_fast_tool(emulator: Any, state:
         refused = _call(pipes, 4, "tasks/get", {"taskId": "tft1.x"}, plain)
     assert fast["resultType"] == "complete" and "taskId" not in fast
     assert run["result"]["resultType"] == "complete"
+    ours = {"io.tinyfish/work", "io.modelcontextprotocol/related-task"}
+    assert not (run["result"].get("_meta") or {}).keys() & ours  # no task: the result as ever
     assert run["result"]["structuredContent"]["status"] == "COMPLETED"
     assert refused["error"]["code"] == -32021
+
+
+def test_the_work_reference_of_each_kind() -> None:
+    def task(kind: str, ident: str) -> SealedTask:
+        return SealedTask(kind, ident, "owner", "tool", "2026-01-01T00:00:00.000Z")
+
+    assert work_reference(task("run", "r-1")) == {"kind": "run", "id": "r-1"}
+    assert work_reference(task("batch", "r-1,r-2")) == {"kind": "batch", "ids": ["r-1", "r-2"]}
+    assert work_reference(task("research", "rr-1")) == {"kind": "research", "id": "rr-1"}
+    assert work_reference(task("dataset", "ds-1")) == {"kind": "dataset", "id": "ds-1"}

@@ -10,6 +10,7 @@ import pytest
 from _mcp import memory_server
 from mcp.server.apps import APP_MIME_TYPE
 
+from tinyfish_mcp.pipeline.tasks import RELATED_TASK, WORK
 from tinyfish_mcp.runtime.live_view import LIVE_VIEW_URI
 
 BOUND = {"run_web_automation", "wait_for_run", "create_browser_session", "start_profile_setup_session"}
@@ -46,6 +47,9 @@ async def test_the_app_is_served_with_the_mcp_app_mime_type_and_its_frame_domain
     frames = re.search(r"const FRAME_DOMAINS = (\[.*?\]);", content.text)
     assert frames is not None and json.loads(frames.group(1)) == csp["frameDomains"]
     assert "ui/initialize" in content.text and "<script" in content.text
+    # The page reads a task handle under the key the Tasks extension writes (pipeline/tasks.py).
+    assert f'const WORK_KEY = "{WORK}";' in content.text
+    assert f'const RELATED_TASK_KEY = "{RELATED_TASK}";' in content.text
 
 
 async def test_the_frame_domains_are_a_setting(emulator: Any) -> None:

@@ -11,6 +11,7 @@
 // The report is one JSON line on stdout; the server's log goes to stderr.
 
 import { readFileSync } from "node:fs";
+import { Coordinated } from "./coordinated.mjs";
 
 // The packages live in .ci/node/node_modules (where `.ci/run` installs them), not beside this
 // file, so each entry point is found through its package's own `exports` map.
@@ -33,69 +34,6 @@ const PROTOCOL = "2026-07-28";
 const CLIENT_INFO = { name: "tinyfish-mcp-tasks-requester", version: "1.0.0" };
 const ENDPOINT = "tinyfish-mcp-under-test"; // the same in every process: a reference outlives one
 const SETTLE_MS = 90_000; // only a guard against a hung test
-
-// The host's request coordinator, which the task session needs at 2026-07-28 (its `rawDispatch`):
-// the SDK client's codecs refuse `resultType: "task"`, so task traffic goes over the same
-// transport as raw JSON-RPC, with ids of its own, and its answers never reach the client.
-class Coordinated {
-  constructor(inner) {
-    this.inner = inner;
-    this.pending = new Map();
-    this.next = 0;
-    inner.onmessage = (message, extra) => {
-      const waiter = message.id !== undefined ? this.pending.get(message.id) : undefined;
-      if (waiter !== undefined && !("method" in message)) {
-        this.pending.delete(message.id);
-        waiter(message);
-        return;
-      }
-      this.onmessage?.(message, extra);
-    };
-    inner.onerror = (error) => this.onerror?.(error);
-    inner.onclose = () => {
-      for (const waiter of this.pending.values()) waiter({ error: { code: -32000, message: "closed" } });
-      this.pending.clear();
-      this.onclose?.();
-    };
-  }
-
-  get sessionId() {
-    return this.inner.sessionId;
-  }
-
-  get hasPerRequestStream() {
-    return this.inner.hasPerRequestStream;
-  }
-
-  start() {
-    return this.inner.start();
-  }
-
-  send(message, options) {
-    return this.inner.send(message, options);
-  }
-
-  close() {
-    return this.inner.close();
-  }
-
-  setProtocolVersion(version) {
-    this.inner.setProtocolVersion?.(version);
-  }
-
-  setSupportedProtocolVersions(versions) {
-    this.inner.setSupportedProtocolVersions?.(versions);
-  }
-
-  dispatch = async (request, options = {}) => {
-    const id = `raw-${++this.next}`;
-    const answered = new Promise((resolve) => this.pending.set(id, resolve));
-    const headers = options.context?.headers;
-    await this.inner.send({ jsonrpc: "2.0", id, ...request }, headers ? { headers } : undefined);
-    const message = await answered;
-    return "error" in message ? { kind: "error", error: message.error } : { kind: "result", result: message.result };
-  };
-}
 
 function transportFor(spec) {
   if (spec.kind === "stdio") {

@@ -4,8 +4,10 @@ The page (``live_view.html``, dependency-free) speaks the MCP Apps host bridge's
 postMessage JSON-RPC: it takes the tool result the host hands it, frames the live
 browser (a run's ``streaming_url``, a session's inspector, a profile's viewer), and
 while a run goes on calls ``get_run`` / ``get_steps`` through the host, which are
-ordinary tool calls under the caller's ownership rules. Where a host refuses the
-frame, the page shows a link instead.
+ordinary tool calls under the caller's ownership rules. A Tasks-aware host hands it a
+task handle as a tool result whose ``_meta`` names the work (``pipeline.tasks.WORK``);
+the page follows that run the same way (docs/live-view.md, "Following a task"). Where a
+host refuses the frame, the page shows a link instead.
 
 Which origins it may frame is a setting (``TINYFISH_MCP_APP_FRAME_DOMAINS``); the
 defaults below name where each comes from.

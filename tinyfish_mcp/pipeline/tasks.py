@@ -15,6 +15,15 @@ through the kind's seam (``follow.TaskKind``), on any replica and after a restar
 * ``tasks/cancel`` cancels the work upstream; ``tasks/update`` is acknowledged (no task
   of this server ever asks for input).
 * Another owner's task, or an id this deployment did not seal, is "not found" (-32602).
+
+Every task answer names the work it follows in ``_meta["io.tinyfish/work"]`` (ours, not the
+extension's: ``{"kind": "run", "id": <run_id>}``, a batch ``{"kind": "batch", "ids": [...]}``),
+so a host can hand the live-view app the same work to follow through the tools an app may
+call (``get_run`` / ``get_steps``); the id is the caller's own upstream id, the task id stays
+sealed. A finished task's ``result`` carries the standard
+``_meta["io.modelcontextprotocol/related-task"]`` (``{"taskId": ...}``), as a task's result
+did in the 2025-11-25 core Tasks: lifted out of ``tasks/get`` (a host handing it to an app)
+it still says which task it ends.
 """
 
 from __future__ import annotations
@@ -37,11 +46,13 @@ from .catalog import Catalog
 from .task_ids import SealedTask, TaskSeal
 from .wording import safe_message
 
-__all__ = ["TASKS", "Tasks"]
+__all__ = ["RELATED_TASK", "TASKS", "WORK", "Tasks", "work_reference"]
 
 log = logging.getLogger(__name__)
 
 TASKS = "io.modelcontextprotocol/tasks"
+WORK = "io.tinyfish/work"  # ours: which upstream work a task follows (docs/tasks.md)
+RELATED_TASK = "io.modelcontextprotocol/related-task"  # the standard key: {"taskId": ...}
 MODERN = frozenset({"2026-07-28"})
 POLL_INTERVAL_MS = 2000
 _NOT_FOUND = "Failed to retrieve task: Task not found"
@@ -59,6 +70,13 @@ class UpdateParams(TaskParams):
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def work_reference(task: SealedTask) -> dict[str, Any]:
+    """The ``_meta[WORK]`` of a task: its kind and upstream id (a batch: its run ids, at most 100)."""
+    if task.kind == "batch":
+        return {"kind": task.kind, "ids": task.ident.split(",")}
+    return {"kind": task.kind, "id": task.ident}
 
 
 def _declared(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -123,6 +141,7 @@ class Tasks(Extension):
             "lastUpdatedAt": _now(),
             "ttlMs": None,
             "pollIntervalMs": POLL_INTERVAL_MS,
+            "_meta": {WORK: work_reference(task)},
         }
         if message:
             out["statusMessage"] = safe_message(message)
@@ -156,7 +175,9 @@ class Tasks(Extension):
             text = safe_message(f"Error executing tool {task.tool}: {look.error}")
             result = CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         if result is not None:
-            out["result"] = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+            final = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+            final["_meta"] = {**(final.get("_meta") or {}), RELATED_TASK: {"taskId": params.task_id}}
+            out["result"] = final
         return out
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateParams) -> dict[str, Any]:
