@@ -234,8 +234,8 @@ async def _rotate(store: Any, settings: Settings) -> int:
 async def _rotate_client_secrets(store: Any, cipher: Any) -> tuple[int, int]:
     from sqlalchemy import select, update
 
+    from .auth.client_secrets import is_sealed_secret, open_client_secret, seal_client_secret
     from .auth.crypto import DecryptionError
-    from .auth.provider import is_sealed_secret, open_client_secret, seal_client_secret
     from .auth.store import clients
 
     done = failed = 0
