@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pg
 import pytest
 from _browsers import require_chromium
+from _servers import Answer, loopback_site
 
 from tinyfish_mcp.emulator import EmulatorConfig, EmulatorHandle, serve_in_thread
 
@@ -183,30 +182,15 @@ def chromium_emulator(chromium_server: EmulatorHandle, _control_http: httpx.Clie
     return emu
 
 
-class _CookiePage(BaseHTTPRequestHandler):
-    """A loopback page that sets a cookie at /login and shows the cookies it is sent."""
-
-    def do_GET(self) -> None:
-        seen = self.headers.get("Cookie", "")
-        body = f"<!DOCTYPE html><title>cookies</title><p id=seen>{seen}</p>".encode()
-        self.send_response(200)
-        if self.path == "/login":
-            self.send_header("Set-Cookie", "signed_in=yes; Max-Age=3600; Path=/")
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def _cookie_page(path: str, headers: Mapping[str, str]) -> Answer:
+    """A page that sets a cookie at /login and shows the cookies it is sent."""
+    seen = headers.get("Cookie", "")
+    body = f"<!DOCTYPE html><title>cookies</title><p id=seen>{seen}</p>".encode()
+    sets = {"Set-Cookie": "signed_in=yes; Max-Age=3600; Path=/"} if path == "/login" else {}
+    return "text/html", body, sets
 
 
 @pytest.fixture(scope="module")
 def cookie_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookiePage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_site(_cookie_page) as origin:
+        yield origin

@@ -13,17 +13,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from _mcp import result_json, result_text
+from _servers import loopback_site
 from hosted import Served, replica_client, serve_app
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -40,24 +39,9 @@ GHOST = "id-that-never-existed-0000"
 class _Issuer:
     """An identity provider: signs tokens, publishes its JWKS on a loopback HTTP server."""
 
-    def __init__(self) -> None:
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
-        body = json.dumps({"keys": [self.key.as_dict(private=False)]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def __init__(self, key: RSAKey, origin: str) -> None:
+        self.key = key
+        self.url = f"{origin}/jwks.json"
 
     def token(self, subject: str) -> str:
         now = int(time.time())
@@ -74,10 +58,10 @@ class _Issuer:
 
 @pytest.fixture
 def issuer() -> Iterator[_Issuer]:
-    idp = _Issuer()
-    yield idp
-    idp.server.shutdown()
-    idp.server.server_close()
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    body = json.dumps({"keys": [key.as_dict(private=False)]}).encode()
+    with loopback_site(lambda path, headers: ("application/json", body, {})) as origin:
+        yield _Issuer(key, origin)
 
 
 @pytest.fixture
