@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _servers import clean_env
 
 __all__ = [
     "SLOW_STEPS",
@@ -57,7 +58,7 @@ def stdio_transport(emulator: Any, state_dir: Path, *, sandbox: bool = False) ->
 
     ``sandbox``: ``--sandbox`` instead, serving against the emulator built into the process.
     """
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    clean = clean_env()
     env = {**clean, "TINYFISH_MCP_STATE_DIR": str(state_dir)}  # where the stdio task-sealing key is kept
     if not sandbox:
         env.update({"TINYFISH_API_KEY": emulator.api_key, "TINYFISH_BASE_URL": emulator.base_url})

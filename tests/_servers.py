@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
@@ -10,10 +11,17 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Answer", "free_port", "loopback_site", "stop_process"]
+__all__ = ["Answer", "clean_env", "free_port", "loopback_site", "stop_process"]
 
 # What a loopback site answers a GET with: content type, body, further headers.
 Answer = tuple[str, bytes, Mapping[str, str]]
+
+
+def clean_env(*also_drop: str, **settings: str) -> dict[str, str]:
+    """This process's environment without the project's settings (and ``also_drop`` prefixes),
+    plus ``settings``: what a server started by a test sees, whatever the developer's shell has."""
+    dropped = ("TINYFISH_", *also_drop)
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(dropped)}, **settings}
 
 
 def free_port() -> int:

@@ -128,18 +128,23 @@ def emulator_server() -> Iterator[EmulatorHandle]:
         yield handle
 
 
-@pytest.fixture
-def emulator(emulator_server: EmulatorHandle, _control_http: httpx.Client) -> Emulator:
+def _fresh(handle: EmulatorHandle, control: httpx.Client) -> Emulator:
+    """The test's view of a running emulator, reset: no runs, sessions, faults or requests."""
     emu = Emulator(
-        base_url=emulator_server.base_url,
+        base_url=handle.base_url,
         api_key=API_KEY,
         other_key=OTHER_KEY,
         no_credit_key=NO_CREDIT_KEY,
-        handle=emulator_server,
-        http=_control_http,
+        handle=handle,
+        http=control,
     )
     emu.reset()
     return emu
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorHandle, _control_http: httpx.Client) -> Emulator:
+    return _fresh(emulator_server, _control_http)
 
 
 @pytest.fixture(scope="session")
@@ -170,16 +175,7 @@ def chromium_server() -> Iterator[EmulatorHandle]:
 @pytest.fixture
 def chromium_emulator(chromium_server: EmulatorHandle, _control_http: httpx.Client) -> Emulator:
     """``emulator``, but every browser session is a real Chromium (reset kills them)."""
-    emu = Emulator(
-        base_url=chromium_server.base_url,
-        api_key=API_KEY,
-        other_key=OTHER_KEY,
-        no_credit_key=NO_CREDIT_KEY,
-        handle=chromium_server,
-        http=_control_http,
-    )
-    emu.reset()
-    return emu
+    return _fresh(chromium_server, _control_http)
 
 
 def _cookie_page(path: str, headers: Mapping[str, str]) -> Answer:
