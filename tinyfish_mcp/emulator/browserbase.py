@@ -242,19 +242,21 @@ async def live_view(request: Request) -> Response:
 # ------------------------------------------------------------------------------------ contexts
 
 
+def _upload_target(call: Call, context_id: str) -> dict[str, Any]:
+    """Where and how a context's user-data archive is uploaded (create and update answer it)."""
+    return {
+        "id": context_id,
+        "uploadUrl": f"{call.base_url}{PREFIX}/_upload/{context_id}",
+        "publicKey": "emulator-public-key",
+        "cipherAlgorithm": "AES-256-CBC",
+        "initializationVectorSize": 16,
+    }
+
+
 async def create_context(call: Call, state: BBState) -> Response:
     await _body(call)
     context = state.new_context(call.config.browserbase_project_id)
-    return JSONResponse(
-        {
-            "id": context.id,
-            "uploadUrl": f"{call.base_url}{PREFIX}/_upload/{context.id}",
-            "publicKey": "emulator-public-key",
-            "cipherAlgorithm": "AES-256-CBC",
-            "initializationVectorSize": 16,
-        },
-        status_code=201,
-    )
+    return JSONResponse(_upload_target(call, context.id), status_code=201)
 
 
 def _context(call: Call, state: BBState) -> str:
@@ -271,15 +273,7 @@ async def get_context(call: Call, state: BBState) -> Response:
 async def update_context(call: Call, state: BBState) -> Response:
     context = state.contexts[_context(call, state)]
     context.updated_at = now()
-    return JSONResponse(
-        {
-            "id": context.id,
-            "uploadUrl": f"{call.base_url}{PREFIX}/_upload/{context.id}",
-            "publicKey": "emulator-public-key",
-            "cipherAlgorithm": "AES-256-CBC",
-            "initializationVectorSize": 16,
-        }
-    )
+    return JSONResponse(_upload_target(call, context.id))
 
 
 async def delete_context(call: Call, state: BBState) -> Response:
