@@ -275,3 +275,34 @@ async def test_unowned_runs_are_shown_to_no_one_and_listed_by_admin(
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert {"kind": "run", "id": outside} in [{"kind": r["kind"], "id": r["id"]} for r in rows]
+
+
+async def test_a_lost_create_is_never_matched_to_another_users_look_alike_run(
+    replicas: tuple[Served, Served], issuer: _Issuer, emulator: Any
+) -> None:
+    """Users share the key: the look for a lost run skips runs recorded for somebody else."""
+    first, second = replicas
+    args = {"url": SHOP, "goal": "The same goal for both"}
+    async with (
+        replica_client(first, RESOURCE, issuer.token("alice")) as alice,
+        replica_client(second, RESOURCE, issuer.token("bob")) as bob,
+    ):
+        hers = result_json(await alice.call_tool("run_web_automation_async", args))["run_id"]
+        # Bob's identical create is processed upstream, but its answer is lost.
+        emulator.fault("/v1/automation/run-async", method="POST", status=502, after=True)
+        his = await bob.call_tool("run_web_automation_async", args)
+        assert not his.is_error, result_text(his)
+        found = result_json(his)["run_id"]
+        assert found != hers and hers not in result_text(his)
+        assert len(_creates(emulator)) == 2  # his create was sent once, never again
+        # The run found is his: recorded for him, and still not Alice's.
+        assert result_json(await bob.call_tool("get_run", {"id": found}))["run_id"] == found
+        assert (await alice.call_tool("get_run", {"id": found})).is_error
+
+        # When nothing unowned matches, the error names no one's run, and since his list_runs
+        # cannot show a run recorded for nobody, it says who can find it instead.
+        emulator.fault("/v1/automation/run-async", method="POST", status=502)
+        lost = await bob.call_tool("run_web_automation_async", args)
+        said = result_text(lost)
+        assert lost.is_error and "Do NOT start it again" in said and "admin unowned" in said
+        assert hers not in said and found not in said and "list_runs(" not in said
