@@ -29,8 +29,9 @@ from ..upstream.models.products import (
     SEARCH_MAX_PAGE,
     SEARCH_RECENCY_MAX_MINUTES,
 )
+from ._fetch_out import FetchedPage, FetchFailure, bounded_pages, failures_of
 from ._provider_args import hide_arguments
-from .fetch import FetchedPage, FetchFailure, bounded_pages, failures_of
+from .fetch import call_fetch
 
 __all__ = ["MAX_QUERY_STRING", "SearchHit", "SearchWebResult", "check_query_length", "register"]
 
@@ -193,9 +194,7 @@ async def _read_top(
         )
     except ValidationError as exc:
         raise invalid_input(exc) from exc
-    provider = deps.providers.fetch
-    key = await provider.credential()
-    response = await upstream_call("reading the top results", provider.fetch(key, request))
+    response = await call_fetch(deps, request, action="reading the top results")
     # The search results take part of the result budget; the pages share the rest.
     budget = deps.settings.mcp_max_result_chars * 3 // 4
     want = {"links": reading.links, "image_links": reading.image_links}
