@@ -252,10 +252,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the dataset tools on ``mcp``."""
     tools = DatasetTools(deps)
     mcp.add_task_kind(DatasetTasks(deps))
+    create = CREATE.format(window=tools.window)
     mcp.tool(description=PLAN, annotations=READ_ONLY)(tools.plan_dataset)
-    mcp.tool(description=CREATE.format(window=tools.window), annotations=CREATES, nature=FOLLOWS)(
-        tools.create_dataset
-    )
+    mcp.tool(description=create, annotations=CREATES, nature=FOLLOWS)(tools.create_dataset)
     mcp.tool(description=POPULATE, annotations=CREATES, nature=FOLLOWS)(tools.populate_dataset)
     mcp.tool(description=READ, annotations=READ_ONLY)(tools.read_dataset)
     mcp.tool(description=LIST, annotations=READ_ONLY)(tools.list_datasets)

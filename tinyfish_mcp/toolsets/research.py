@@ -217,9 +217,8 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the five research tools on ``mcp``."""
     mcp.add_task_kind(ResearchTasks(deps))
     tools = ResearchTools(deps)
-    mcp.tool(description=RUN.format(window=tools.window), nature=FOLLOWS, annotations=CREATES)(
-        tools.run_research
-    )
+    run = RUN.format(window=tools.window)
+    mcp.tool(description=run, nature=FOLLOWS, annotations=CREATES)(tools.run_research)
     mcp.tool(description=WAIT, annotations=READ_ONLY)(tools.wait_for_research)
     mcp.tool(description=GET, annotations=READ_ONLY)(tools.get_research)
     mcp.tool(description=LIST, annotations=READ_ONLY)(tools.list_research)
