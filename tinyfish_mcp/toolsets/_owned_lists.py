@@ -113,7 +113,9 @@ async def fetch_each(
     return found
 
 
-async def owned_key(deps: ToolDeps, kind: Kind, resource_id: str, *, action: str, find: str) -> str:
+async def owned_key(
+    deps: ToolDeps, kind: Kind, resource_id: str, *, action: str, find: str = "list_runs shows recent runs"
+) -> str:
     """The caller's key, once ``resource_id`` is known to be theirs.
 
     Where users share one key and the caller does not own it, the tool error is the one

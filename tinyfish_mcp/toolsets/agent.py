@@ -33,6 +33,7 @@ from ..runtime.results import (
 from ..runtime.schema import as_tool_result, compact_input_schema
 from ..upstream.errors import UpstreamError
 from ..upstream.models import RunRequest
+from ._followed import MaxWait
 from ._inputs import (
     AgentConfigInput,
     BrowserProfile,
@@ -50,13 +51,13 @@ from ._inputs import (
     batch_request,
     run_request,
 )
+from ._owned_lists import owned_key
 from ._run_work import RunTasks, follow_existing_run, follow_new_run
 from .prompts import register_prompts
 
 __all__ = ["MAX_BATCH", "AgentTools", "register"]
 
 MAX_BATCH = 100  # what /run-batch takes (TinyFish's hosted MCP server stops at 8)
-MaxWait = Annotated[float | None, Field(ge=1, le=600)]
 RunIdArg = Annotated[str, Field(min_length=1)]
 
 
@@ -183,8 +184,7 @@ class AgentTools:
     ) -> Annotated[CallToolResult, RunResult]:
         """Follow a run already started (see WAIT_DESCRIPTION)."""
         deps = self.deps
-        key = await deps.resolve_key()
-        await upstream_call(f"looking up run {shown_id(run_id)}", deps.require_owned(key, "run", run_id))
+        key = await owned_key(deps, "run", run_id, action=f"looking up run {shown_id(run_id)}")
         out = await follow_existing_run(deps, key, run_id, ctx, max_wait_seconds or self.window)
         return self._deliver(out)
 

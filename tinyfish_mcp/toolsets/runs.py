@@ -33,7 +33,7 @@ from ..runtime.results import (
 from ..runtime.schema import as_tool_result
 from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.models import CancelResult, ListRunsParams, Run
-from ._owned_lists import owned_page
+from ._owned_lists import owned_key, owned_page
 
 __all__ = ["RunsTools", "register", "run_detail", "step_page"]
 
@@ -162,8 +162,7 @@ class RunsTools:
     ) -> Annotated[CallToolResult, RunDetail]:
         """One run with its details (see GET_RUN_DESCRIPTION)."""
         deps = self.deps
-        key = await deps.resolve_key()
-        await upstream_call(f"getting run {shown_id(id)}", deps.require_owned(key, "run", id))
+        key = await owned_key(deps, "run", id, action=f"getting run {shown_id(id)}")
         run = await upstream_call(f"getting run {shown_id(id)}", deps.client.get_run(key, id))
         return as_tool_result(run_detail(run, max_chars=max_chars or self.default_chars, offset=offset))
 
@@ -176,9 +175,8 @@ class RunsTools:
     ) -> Annotated[CallToolResult, StepPage]:
         """A page of a run's steps, with screenshots if asked (see STEPS_DESCRIPTION)."""
         deps = self.deps
-        key = await deps.resolve_key()
         action = f"getting the steps of run {shown_id(runId)}"
-        await upstream_call(action, deps.require_owned(key, "run", runId))
+        key = await owned_key(deps, "run", runId, action=action)
         run = await upstream_call(action, deps.client.get_run(key, runId, screenshots=screenshots))
         count = limit or DEFAULT_STEPS
         if screenshots:
@@ -231,8 +229,7 @@ class RunsTools:
     async def cancel_run(self, id: RunIdArg) -> Annotated[CallToolResult, CancelInfo]:
         """Cancel one run (see CANCEL_DESCRIPTION)."""
         deps = self.deps
-        key = await deps.resolve_key()
-        await upstream_call(f"cancelling run {shown_id(id)}", deps.require_owned(key, "run", id))
+        key = await owned_key(deps, "run", id, action=f"cancelling run {shown_id(id)}")
         res = await upstream_call(f"cancelling run {shown_id(id)}", deps.client.cancel_run(key, id))
         return as_tool_result(_cancel_info(res))
 
