@@ -9,6 +9,7 @@ retried call follow the run it already started (see ``idempotency.py``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -98,14 +99,14 @@ def _request(arguments: dict[str, Any]) -> RunRequest:
     )
 
 
-# The call window (``settings.mcp_call_window``) is filled in by ``register``.
+# The call window (``settings.mcp_call_window``) and the free tools that are served are filled
+# in by ``register``.
 RUN_DESCRIPTION = (
     "Do a task on a website in a real cloud browser: navigate, click, fill forms, log in, extract "
-    "data from dynamic or bot-protected pages. Billed per agent step: to just read, fetch_content "
-    "and search are free. goal: numbered steps, the exact JSON to return, when to stop; "
-    "output_schema makes results reliable. Waits max_wait_seconds (default {window:g}), then "
-    "returns RUNNING: call wait_for_run, never start the goal again. A COMPLETED run can still "
-    "have missed its goal: read warning."
+    "data from dynamic or bot-protected pages. Billed per agent step{free}. goal: numbered steps, "
+    "the exact JSON to return, when to stop; output_schema makes results reliable. Waits "
+    "max_wait_seconds (default {window:g}), then returns RUNNING: call wait_for_run, never start "
+    "the goal again. A COMPLETED run can still have missed its goal: read warning."
 )
 WAIT_DESCRIPTION = (
     "Wait up to max_wait_seconds (default {window:g}) for a run to finish, reporting its steps "
@@ -299,12 +300,21 @@ class AgentTools:
         )
 
 
+def _free_instead(toolsets: Sequence[str]) -> str:
+    """The free tools a run's description points to for just reading, those that are served."""
+    pairs = (("fetch_content", "fetch"), ("search", "search"))
+    free = [tool for tool, toolset in pairs if toolset in toolsets]
+    if not free:
+        return ""
+    return f": to just read, {' and '.join(free)} {'are' if len(free) > 1 else 'is'} free"
+
+
 def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register the agent tools and the goal-writing prompt on ``mcp``."""
     mcp.add_task_kind(RunTasks(deps))
     mcp.add_task_kind(RunTasks(deps, name="batch"))
     tools = AgentTools(deps)
-    run = RUN_DESCRIPTION.format(window=tools.window)
+    run = RUN_DESCRIPTION.format(window=tools.window, free=_free_instead(deps.settings.mcp_toolsets))
     wait = WAIT_DESCRIPTION.format(window=tools.window)
     mcp.tool(annotations=CREATES, meta=LIVE_VIEW_META, nature=_FOLLOWS, description=run)(
         tools.run_web_automation

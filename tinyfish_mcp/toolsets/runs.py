@@ -139,7 +139,7 @@ CANCEL_DESCRIPTION = (
     "Stop a running or pending run, which stops its billing (idempotent; a finished run stays as it is)."
 )
 BATCH_STATUS_DESCRIPTION = (
-    f"Status of up to {MAX_IDS} runs at once (e.g. from batch_create), as short rows, plus the "
+    f"Status of up to {MAX_IDS} runs at once{{source}}, as short rows, plus the "
     "ids not found. Free; poll every 30-60 s until all are COMPLETED, FAILED or CANCELLED."
 )
 BATCH_CANCEL_DESCRIPTION = f"Stop up to {MAX_IDS} runs at once (idempotent), plus the ids not found."
@@ -327,7 +327,10 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
     mcp.tool(annotations=READS_RUNS, description=STEPS_DESCRIPTION)(tools.get_steps)
     mcp.tool(annotations=READS_RUNS, description=LIST_DESCRIPTION)(tools.list_runs)
     mcp.tool(annotations=CANCELS_RUNS, description=CANCEL_DESCRIPTION)(tools.cancel_run)
-    mcp.tool(annotations=READS_RUNS, description=BATCH_STATUS_DESCRIPTION)(tools.batch_status)
+    # batch_create is the agent toolset's, and not a hosted tool: named only where it is served.
+    batches = "agent" in deps.settings.mcp_toolsets and deps.settings.mcp_surface != "hosted"
+    batch_status = BATCH_STATUS_DESCRIPTION.format(source=" (e.g. from batch_create)" if batches else "")
+    mcp.tool(annotations=READS_RUNS, description=batch_status)(tools.batch_status)
     mcp.tool(annotations=CANCELS_RUNS, description=BATCH_CANCEL_DESCRIPTION)(tools.batch_cancel)
     mcp.resource(
         RUN_RESOURCE, name="run", description=RUN_RESOURCE_DESCRIPTION, mime_type="application/json"
