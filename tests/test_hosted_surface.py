@@ -22,7 +22,7 @@ import pytest
 from mcp.client import Client
 
 from tinyfish_mcp.server import build_server
-from tinyfish_mcp.settings import TOOLSETS, Settings
+from tinyfish_mcp.settings import DEFAULT_TOOLSETS, TOOLSETS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "hosted_tools.json").read_text())
@@ -130,7 +130,7 @@ def _named_tools(text: str, names: set[str]) -> set[str]:
     return {name for name in names if re.search(rf"\b{re.escape(name)}\b", text)}
 
 
-@pytest.mark.parametrize("toolsets", ["hosted", "agent,runs"])
+@pytest.mark.parametrize("toolsets", ["hosted", "agent,runs", ",".join(DEFAULT_TOOLSETS), "wallet"])
 async def test_no_description_points_at_a_tool_the_server_does_not_serve(
     monkeypatch: pytest.MonkeyPatch, toolsets: str
 ) -> None:
