@@ -234,6 +234,12 @@ class ProgressLog:
     def counters(self) -> list[float]:
         return [progress for progress, _, _ in self.events]
 
+    def run_id(self) -> str:
+        """The run id the first message names ("Run <id> ..."): what a run tool says first."""
+        first = self.messages[0] if self.events else None
+        assert first is not None and first.startswith("Run "), first
+        return first.split()[1]
+
 
 async def settled_run(emulator: Any, run_id: str, timeout: float = 5.0) -> dict[str, Any]:
     """The emulator's view of ``run_id`` once it is CANCELLED or COMPLETED (or ``timeout`` passed).

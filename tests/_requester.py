@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _servers import clean_env
 
 __all__ = [
     "SLOW_STEPS",
     "SLOW_URL",
+    "assert_cancelled_upstream",
+    "assert_ran",
     "assert_settled_with_the_run",
     "cancels",
     "creates",
@@ -55,7 +58,7 @@ def stdio_transport(emulator: Any, state_dir: Path, *, sandbox: bool = False) ->
 
     ``sandbox``: ``--sandbox`` instead, serving against the emulator built into the process.
     """
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    clean = clean_env()
     env = {**clean, "TINYFISH_MCP_STATE_DIR": str(state_dir)}  # where the stdio task-sealing key is kept
     if not sandbox:
         env.update({"TINYFISH_API_KEY": emulator.api_key, "TINYFISH_BASE_URL": emulator.base_url})
@@ -81,9 +84,25 @@ def requester(transport: dict[str, Any], action: str, **job: Any) -> dict[str, A
     return report
 
 
+def assert_ran(report: dict[str, Any]) -> None:
+    """The requester finished without an error of its own (its stderr's tail says why if not)."""
+    assert "error" not in report, report.get("error", "") + report["stderr"][-3000:]
+
+
+def assert_cancelled_upstream(report: dict[str, Any], emulator: Any) -> str:
+    """The requester cancelled its task, and that cancelled the one run upstream; its id."""
+    assert_ran(report)
+    assert report["kind"] == "task" and report["afterCancel"]["status"] == "cancelled"
+    assert len(creates(emulator)) == 1
+    (run_id,) = cancels(emulator)
+    upstream = emulator.run(run_id)
+    assert upstream["cancel_requested"] is True and upstream["status"] == "CANCELLED"
+    return str(run_id)
+
+
 def assert_settled_with_the_run(report: dict[str, Any], emulator: Any) -> None:
     """The requester settled a task whose result is the run exactly as TinyFish has it."""
-    assert "error" not in report, report.get("error", "") + report["stderr"][-3000:]
+    assert_ran(report)
     assert report["era"] == "modern" and report["protocol"] == "2026-07-28"
     assert report["kind"] == "task" and report["taskId"]
     assert report["outcome"] == "completed", report

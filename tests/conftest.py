@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pg
 import pytest
 from _browsers import require_chromium
+from _servers import Answer, loopback_site
 
 from tinyfish_mcp.emulator import EmulatorConfig, EmulatorHandle, serve_in_thread
 
@@ -129,18 +128,23 @@ def emulator_server() -> Iterator[EmulatorHandle]:
         yield handle
 
 
-@pytest.fixture
-def emulator(emulator_server: EmulatorHandle, _control_http: httpx.Client) -> Emulator:
+def _fresh(handle: EmulatorHandle, control: httpx.Client) -> Emulator:
+    """The test's view of a running emulator, reset: no runs, sessions, faults or requests."""
     emu = Emulator(
-        base_url=emulator_server.base_url,
+        base_url=handle.base_url,
         api_key=API_KEY,
         other_key=OTHER_KEY,
         no_credit_key=NO_CREDIT_KEY,
-        handle=emulator_server,
-        http=_control_http,
+        handle=handle,
+        http=control,
     )
     emu.reset()
     return emu
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorHandle, _control_http: httpx.Client) -> Emulator:
+    return _fresh(emulator_server, _control_http)
 
 
 @pytest.fixture(scope="session")
@@ -171,42 +175,18 @@ def chromium_server() -> Iterator[EmulatorHandle]:
 @pytest.fixture
 def chromium_emulator(chromium_server: EmulatorHandle, _control_http: httpx.Client) -> Emulator:
     """``emulator``, but every browser session is a real Chromium (reset kills them)."""
-    emu = Emulator(
-        base_url=chromium_server.base_url,
-        api_key=API_KEY,
-        other_key=OTHER_KEY,
-        no_credit_key=NO_CREDIT_KEY,
-        handle=chromium_server,
-        http=_control_http,
-    )
-    emu.reset()
-    return emu
+    return _fresh(chromium_server, _control_http)
 
 
-class _CookiePage(BaseHTTPRequestHandler):
-    """A loopback page that sets a cookie at /login and shows the cookies it is sent."""
-
-    def do_GET(self) -> None:
-        seen = self.headers.get("Cookie", "")
-        body = f"<!DOCTYPE html><title>cookies</title><p id=seen>{seen}</p>".encode()
-        self.send_response(200)
-        if self.path == "/login":
-            self.send_header("Set-Cookie", "signed_in=yes; Max-Age=3600; Path=/")
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def _cookie_page(path: str, headers: Mapping[str, str]) -> Answer:
+    """A page that sets a cookie at /login and shows the cookies it is sent."""
+    seen = headers.get("Cookie", "")
+    body = f"<!DOCTYPE html><title>cookies</title><p id=seen>{seen}</p>".encode()
+    sets = {"Set-Cookie": "signed_in=yes; Max-Age=3600; Path=/"} if path == "/login" else {}
+    return "text/html", body, sets
 
 
 @pytest.fixture(scope="module")
 def cookie_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookiePage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_site(_cookie_page) as origin:
+        yield origin

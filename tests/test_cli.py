@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -11,13 +10,14 @@ from typing import Any
 
 import pytest
 from _mcp import INITIALIZE, ProgressLog, result_json, stdio_server
+from _servers import clean_env
 
 from tinyfish_mcp import __version__
 from tinyfish_mcp.cli import main
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    clean = clean_env()
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "tinyfish_mcp", *args],
         env={**clean, **(env or {})},
@@ -128,7 +128,7 @@ async def test_sandbox_runs_with_no_key_and_says_so_on_stderr(emulator: Any) -> 
 
 
 def test_a_client_that_hangs_up_ends_the_server_quietly(emulator: Any) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    clean = clean_env()
     env = {**clean, "TINYFISH_API_KEY": emulator.api_key, "TINYFISH_BASE_URL": emulator.base_url}
     with tempfile.TemporaryFile("w+") as errlog:
         server = subprocess.Popen(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -13,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _servers import clean_env
 
 from tinyfish_mcp.doctor import clock_skew
 
 
 def _doctor(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TINYFISH_", "XDG_"))}
+    clean = clean_env("XDG_")
     return subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "tinyfish_mcp", "doctor", *args],
         env={**clean, "HOME": str(home), **env},
@@ -35,7 +35,7 @@ def _lines(done: subprocess.CompletedProcess[str], status: str) -> list[str]:
 
 
 def _install(home: Path, client: str, key: str) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TINYFISH_", "XDG_"))}
+    clean = clean_env("XDG_")
     subprocess.run(  # noqa: S603
         [sys.executable, "-m", "tinyfish_mcp", "install", client],
         env={**clean, "HOME": str(home), "TINYFISH_API_KEY": key},

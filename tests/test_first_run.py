@@ -11,6 +11,8 @@ import time
 import tomllib
 from pathlib import Path
 
+from _servers import clean_env
+
 from tinyfish_mcp import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,15 +24,11 @@ def test_the_version_has_one_source() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
 
 
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
-
-
 def test_stdio_on_a_terminal_says_it_waits_for_a_client() -> None:
     controller, terminal = pty.openpty()
     server = subprocess.Popen(
         [sys.executable, "-m", "tinyfish_mcp", "--sandbox"],
-        env=_clean_env(),
+        env=clean_env(),
         stdin=terminal,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -60,7 +58,7 @@ def test_stdio_on_a_terminal_says_it_waits_for_a_client() -> None:
 def test_stdio_from_a_client_prints_no_hint(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tinyfish_mcp"],
-        env=_clean_env(),
+        env=clean_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

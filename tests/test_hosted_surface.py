@@ -22,7 +22,7 @@ import pytest
 from mcp.client import Client
 
 from tinyfish_mcp.server import build_server
-from tinyfish_mcp.settings import TOOLSETS, Settings
+from tinyfish_mcp.settings import DEFAULT_TOOLSETS, TOOLSETS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "hosted_tools.json").read_text())
@@ -124,3 +124,30 @@ def test_the_tools_guide_table_names_every_hosted_tool_and_argument() -> None:
         hosted_cell = rows[name].split("|")[1]
         for arg in hosted["arguments"]:
             assert re.search(rf"\b{arg}\b", hosted_cell), f"docs/tools.md row of {name} does not name {arg}"
+
+
+def _named_tools(text: str, names: set[str]) -> set[str]:
+    return {name for name in names if re.search(rf"\b{re.escape(name)}\b", text)}
+
+
+@pytest.mark.parametrize("toolsets", ["hosted", "agent,runs", ",".join(DEFAULT_TOOLSETS), "wallet"])
+async def test_no_description_points_at_a_tool_the_server_does_not_serve(
+    monkeypatch: pytest.MonkeyPatch, toolsets: str
+) -> None:
+    """A tool's description and its arguments' descriptions name only tools that are served."""
+    for name in list(os.environ):
+        if name.startswith("TINYFISH_"):
+            monkeypatch.delenv(name)
+    async with Client(build_server(Settings(mcp_toolsets=TOOLSETS))) as client:
+        every = {tool.name for tool in (await client.list_tools()).tools}
+    async with Client(build_server(Settings(mcp_toolsets=toolsets))) as client:
+        served = (await client.list_tools()).tools
+    names = {tool.name for tool in served}
+    # Words that are also the names of tools are said in prose too ("search the web").
+    every -= {"search"}
+    pointed = {
+        f"{tool.name} -> {other}"
+        for tool in served
+        for other in _named_tools(f"{tool.description} {json.dumps(tool.input_schema)}", every - names)
+    }
+    assert not pointed, sorted(pointed)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from _servers import clean_env
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -33,7 +34,7 @@ OTHER = {"command": "other-server", "args": ["--flag"], "env": {"OTHER_TOKEN": "
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TINYFISH_", "XDG_", "APPDATA"))}
+    clean = clean_env("XDG_", "APPDATA")
     return {**clean, "HOME": str(home), **extra}
 
 

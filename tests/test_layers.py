@@ -147,3 +147,33 @@ def test_auth_shares_with_the_tools_through_modules_below_both() -> None:
         if _room(imp.importer) == "auth" and _room(imp.target) in {"runtime", "toolsets"}
     )
     assert not reaching, reaching
+
+
+def nested_tools(source: str) -> list[str]:
+    """Functions defined inside a module's ``register*`` functions: tools hidden in closures."""
+    found = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("register"):
+            found += [
+                f"{node.name}.{inner.name}"
+                for inner in ast.walk(node)
+                if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef) and inner is not node
+            ]
+    return found
+
+
+def test_the_closure_finder_finds_a_tool_inside_register() -> None:
+    hidden = "def register(mcp, deps):\n    @mcp.tool()\n    async def get_x() -> str:\n        return ''\n"
+    assert nested_tools(hidden) == ["register.get_x"]
+    assert nested_tools("def register(mcp, deps):\n    mcp.tool()(Tools(deps).get_x)\n") == []
+
+
+def test_every_tool_is_a_name_and_registered_in_one_statement() -> None:
+    """A tool's function is found by its name: a method of its toolset's class or a module
+    function, which ``register`` names; never a closure defined inside ``register``."""
+    hidden = {
+        f"{path.name}: {name}"
+        for path in sorted((PACKAGE / "toolsets").glob("*.py"))
+        for name in nested_tools(path.read_text(encoding="utf-8"))
+    }
+    assert not hidden, sorted(hidden)

@@ -106,10 +106,7 @@ async def test_client_cancel_follows_the_setting(emulator: Any, cancel_on_discon
                 {"url": "https://a.example/?tf_scenario=slow&tf_steps=12&tf_step_delay=0.1", "goal": "slow"},
                 progress_callback=log,
             )
-        message = log.messages[0]
-        assert message is not None and message.startswith("Run ")
-        run_id = message.split()[1]
-        run = await settled_run(emulator, run_id)
+        run = await settled_run(emulator, log.run_id())
     if cancel_on_disconnect:
         assert run["status"] == "CANCELLED" and run["cancel_requested"] is True
     else:

@@ -9,7 +9,6 @@ or needed only by another mode, a call, or an opt-in toolset (the reason is besi
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import threading
 from typing import Any
 
 from _mcp import INITIALIZE, INITIALIZED
+from _servers import clean_env
 
 from tinyfish_mcp.server import TOOLSETS
 from tinyfish_mcp.settings import DEFAULT_TOOLSETS
@@ -88,7 +88,7 @@ def _read_reply(stdout: Any, ident: int, timeout: float = 60.0) -> dict[str, Any
 
 
 def test_a_stdio_start_imports_nothing_heavy() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TINYFISH_", "BROWSERBASE_"))}
+    env = clean_env("BROWSERBASE_")
     # An address nothing listens on: the start must not reach the network anyway.
     env.update(TINYFISH_API_KEY="sk-tinyfish-startup", TINYFISH_BASE_URL="http://127.0.0.1:9")
     proc = subprocess.Popen(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from _mcp import FAST_POLL, INITIALIZE, INITIALIZED
+from _servers import clean_env
 
 CALLS = 200
 SLOW = "https://shop.example.com/?tf_scenario=slow&tf_steps=2&tf_step_delay=0.2"
@@ -24,7 +25,7 @@ INIT = {**INITIALIZE, "id": "init"}
 
 
 def _env(emulator: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    env = clean_env()
     env.update(FAST_POLL)
     env.update({"TINYFISH_API_KEY": emulator.api_key, "TINYFISH_BASE_URL": emulator.base_url})
     return env

@@ -9,7 +9,6 @@ is sent again. The emulator's request log counts the runs created.
 from __future__ import annotations
 
 import json
-import os
 import select
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from _mcp import INITIALIZE
+from _servers import clean_env
 
 SLOW_URL = "https://shop.example.com/?tf_scenario=slow&tf_steps=30&tf_step_delay=0.1"
 CREATES = ("/v1/automation/run-sse", "/v1/automation/run-async")
@@ -29,7 +29,7 @@ CREATES = ("/v1/automation/run-sse", "/v1/automation/run-async")
 @contextmanager
 def _server(emulator: Any, state: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")},
+        **clean_env(),
         "TINYFISH_API_KEY": emulator.api_key,
         "TINYFISH_BASE_URL": emulator.base_url,
         "TINYFISH_MCP_STATE_DIR": str(state),

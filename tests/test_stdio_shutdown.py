@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import pytest
 from _mcp import INITIALIZE, result_json, stdio_server
+from _servers import clean_env
 
 from tinyfish_mcp.stdio_shutdown import ANSWER_SECONDS
 
@@ -79,7 +80,7 @@ class _Pipes:
 
 @contextmanager
 def _server(emulator: Any, grace: float = GRACE, *, handshake: bool = True) -> Iterator[_Pipes]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    clean = clean_env()
     env = {
         **clean,
         "TINYFISH_API_KEY": emulator.api_key,

@@ -17,6 +17,8 @@ from typing import Any
 from _requester import (
     SLOW_STEPS,
     SLOW_URL,
+    assert_cancelled_upstream,
+    assert_ran,
     assert_settled_with_the_run,
     cancels,
     creates,
@@ -46,7 +48,7 @@ def test_a_sandbox_run_settles_as_a_task(emulator: Any, tmp_path: Path) -> None:
     report = requester(
         stdio_transport(emulator, tmp_path, sandbox=True), "settle", tool=TOOL, arguments=ARGUMENTS
     )
-    assert "error" not in report, report.get("error", "") + report["stderr"][-3000:]
+    assert_ran(report)
     assert "SANDBOX" in report["stderr"] and report["kind"] == "task" and report["outcome"] == "completed"
     run = report["result"]["structuredContent"]
     assert run["status"] == "COMPLETED" and run["num_of_steps"] == SLOW_STEPS and run["result"]["items"]
@@ -55,19 +57,14 @@ def test_a_sandbox_run_settles_as_a_task(emulator: Any, tmp_path: Path) -> None:
 
 def test_a_cancelled_task_cancels_the_run_upstream(emulator: Any, tmp_path: Path) -> None:
     report = requester(stdio_transport(emulator, tmp_path), "cancel", tool=TOOL, arguments=ARGUMENTS)
-    assert "error" not in report, report.get("error", "") + report["stderr"][-3000:]
-    assert report["kind"] == "task" and report["afterCancel"]["status"] == "cancelled"
-    assert len(creates(emulator)) == 1
-    (run_id,) = cancels(emulator)
-    upstream = emulator.run(run_id)
-    assert upstream["cancel_requested"] is True and upstream["status"] == "CANCELLED"
+    run_id = assert_cancelled_upstream(report, emulator)
     assert run_id in report["afterCancel"]["statusMessage"]
 
 
 def test_a_task_is_recovered_by_a_restarted_server(emulator: Any, tmp_path: Path) -> None:
     transport = stdio_transport(emulator, tmp_path)
     started = requester(transport, "start", tool=TOOL, arguments=ARGUMENTS)
-    assert "error" not in started, started.get("error", "") + started["stderr"][-3000:]
+    assert_ran(started)
     assert started["kind"] == "task" and started["reference"]["generation"] == "v2"
     # The first server process is gone (its client closed stdin); only the reference is left.
     assert "stdin closed" in started["stderr"]

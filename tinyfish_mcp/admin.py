@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -185,9 +186,6 @@ async def _revoke(
 
 
 async def _rotate(store: Any, settings: Settings) -> int:
-    from sqlalchemy import select, update
-
-    from .auth.crypto import DecryptionError
     from .auth.store import grants
 
     cipher = _cipher(settings)
@@ -198,27 +196,13 @@ async def _rotate(store: Any, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    keys = unreadable = 0
-    async with store.engine.connect() as conn:
-        grant_ids = [row.grant_id for row in await conn.execute(select(grants.c.grant_id))]
-    for grant_id in grant_ids:
-        # One short transaction per row, so a live server is never blocked for long.
-        async with store.engine.begin() as conn:
-            row = (
-                await conn.execute(select(grants.c.api_key_ciphertext).where(grants.c.grant_id == grant_id))
-            ).first()
-            if row is None:
-                continue  # revoked meanwhile
-            try:
-                key = cipher.decrypt(bytes(row.api_key_ciphertext), bound_to=grant_id)
-            except DecryptionError:
-                unreadable += 1
-                continue
-            sealed = cipher.encrypt(key, bound_to=grant_id)
-            await conn.execute(
-                update(grants).where(grants.c.grant_id == grant_id).values(api_key_ciphertext=sealed)
-            )
-            keys += 1
+
+    def reseal_key(grant_id: str, ciphertext: Any) -> bytes:
+        key: str = cipher.decrypt(bytes(ciphertext), bound_to=grant_id)
+        sealed: bytes = cipher.encrypt(key, bound_to=grant_id)
+        return sealed
+
+    keys, unreadable = await _reseal_each(store, grants.c.grant_id, grants.c.api_key_ciphertext, reseal_key)
     secrets, unreadable_secrets = await _rotate_client_secrets(store, cipher)
     print(f"re-encrypted {keys} API key(s) and {secrets} client secret(s) under the new secret")
     if unreadable or unreadable_secrets:
@@ -232,36 +216,49 @@ async def _rotate(store: Any, settings: Settings) -> int:
 
 
 async def _rotate_client_secrets(store: Any, cipher: Any) -> tuple[int, int]:
+    from .auth.client_secrets import is_sealed_secret, open_client_secret, seal_client_secret
+    from .auth.store import clients
+
+    def reseal_secret(client_id: str, info_json: Any) -> str | None:
+        info = json.loads(info_json)
+        sealed = info.get("client_secret")
+        if not isinstance(sealed, str) or not is_sealed_secret(sealed):
+            return None  # a public client, or a secret from before sealing
+        secret = open_client_secret(cipher, client_id, sealed)
+        info["client_secret"] = seal_client_secret(cipher, client_id, secret)
+        return json.dumps(info)
+
+    return await _reseal_each(store, clients.c.client_id, clients.c.info_json, reseal_secret)
+
+
+async def _reseal_each(
+    store: Any, key: Any, column: Any, reseal: Callable[[str, Any], bytes | str | None]
+) -> tuple[int, int]:
+    """Rewrite ``column`` of every row as ``reseal(row's key, value)`` says (None: leave it).
+
+    One short transaction per row, so a live server is never blocked for long; a row gone
+    meanwhile is skipped. Returns (rewritten, unreadable: ``reseal`` raised DecryptionError).
+    """
     from sqlalchemy import select, update
 
     from .auth.crypto import DecryptionError
-    from .auth.provider import is_sealed_secret, open_client_secret, seal_client_secret
-    from .auth.store import clients
 
     done = failed = 0
     async with store.engine.connect() as conn:
-        ids = [row.client_id for row in await conn.execute(select(clients.c.client_id))]
-    for client_id in ids:
+        ids = [row[0] for row in await conn.execute(select(key))]
+    for ident in ids:
         async with store.engine.begin() as conn:
-            row = (
-                await conn.execute(select(clients.c.info_json).where(clients.c.client_id == client_id))
-            ).first()
-            if row is None:
-                continue
-            info = json.loads(row.info_json)
-            sealed = info.get("client_secret")
-            if not isinstance(sealed, str) or not is_sealed_secret(sealed):
+            value = (await conn.execute(select(column).where(key == ident))).scalar()
+            if value is None:
                 continue
             try:
-                secret = open_client_secret(cipher, client_id, sealed)
+                new = reseal(ident, value)
             except DecryptionError:
                 failed += 1
                 continue
-            info["client_secret"] = seal_client_secret(cipher, client_id, secret)
-            await conn.execute(
-                update(clients).where(clients.c.client_id == client_id).values(info_json=json.dumps(info))
-            )
-            done += 1
+            if new is not None:
+                await conn.execute(update(column.table).where(key == ident).values({column.name: new}))
+                done += 1
     return done, failed
 
 

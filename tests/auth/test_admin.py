@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from _servers import clean_env
 from oauth_helpers import (
     GOOD_KEY,
     OTHER_GOOD_KEY,
@@ -32,7 +32,7 @@ NEW_SECRET = "rotated-secret-" + "z" * 40
 
 
 async def admin(database: Database, *args: str, secret: str = SECRET, previous: str | None = None) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    env = clean_env()
     env.update({"TINYFISH_MCP_DATABASE_URL": database.url, "TINYFISH_MCP_SECRET": secret})
     if previous is not None:
         env["TINYFISH_MCP_SECRET_PREVIOUS"] = previous
@@ -148,4 +148,3 @@ async def test_users_signed_in_before_a_rotation_keep_working_on_both_replicas(
 async def test_rotation_needs_the_previous_secret(tmp_path: Path, database: Database) -> None:
     code, _, err = await admin(database, "rotate-secret", secret=NEW_SECRET)
     assert code == 2 and "TINYFISH_MCP_SECRET_PREVIOUS" in err
-

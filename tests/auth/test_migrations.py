@@ -8,12 +8,12 @@ be recognised, stamped and upgraded with its rows intact.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from typing import Any
 
 import pytest
+from _servers import clean_env
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from oauth_helpers import Database
@@ -206,7 +206,7 @@ async def test_a_database_newer_than_this_build_is_refused_untouched(database: D
 
 
 def _db(command: str, url: str) -> subprocess.Popen[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    clean = clean_env()
     return subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "tinyfish_mcp", "db", command],
         env={**clean, "TINYFISH_MCP_DATABASE_URL": url},

@@ -6,7 +6,6 @@ go to the process's stdout and stderr exactly as an operator would see them.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _servers import free_port
+from _servers import clean_env, free_port
 
 
 @dataclass
@@ -46,7 +45,7 @@ class Spawned:
 def spawned_server(log_dir: Path, env: dict[str, str], *args: str) -> Iterator[Spawned]:
     """Run ``python -m tinyfish_mcp <args> http --port <free>`` until the block ends."""
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    clean = clean_env()
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own command

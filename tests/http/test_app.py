@@ -119,10 +119,7 @@ async def test_closing_the_call_over_http_cancels_the_upstream_run(
                 {"url": "https://a.example/?tf_scenario=slow&tf_steps=30&tf_step_delay=0.1", "goal": "slow"},
                 progress_callback=progress,
             )
-    first = progress.messages[0]
-    assert first is not None and first.startswith("Run ")
-    run_id = first.split()[1]
-    run = await settled_run(emulator, run_id)
+    run = await settled_run(emulator, progress.run_id())
     assert run["status"] == "CANCELLED" and run["cancel_requested"] is True
 
 

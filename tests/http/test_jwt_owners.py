@@ -13,17 +13,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from _mcp import result_json, result_text
+from _servers import loopback_site
 from hosted import Served, replica_client, serve_app
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -40,24 +39,9 @@ GHOST = "id-that-never-existed-0000"
 class _Issuer:
     """An identity provider: signs tokens, publishes its JWKS on a loopback HTTP server."""
 
-    def __init__(self) -> None:
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
-        body = json.dumps({"keys": [self.key.as_dict(private=False)]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def __init__(self, key: RSAKey, origin: str) -> None:
+        self.key = key
+        self.url = f"{origin}/jwks.json"
 
     def token(self, subject: str) -> str:
         now = int(time.time())
@@ -74,10 +58,10 @@ class _Issuer:
 
 @pytest.fixture
 def issuer() -> Iterator[_Issuer]:
-    idp = _Issuer()
-    yield idp
-    idp.server.shutdown()
-    idp.server.server_close()
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    body = json.dumps({"keys": [key.as_dict(private=False)]}).encode()
+    with loopback_site(lambda path, headers: ("application/json", body, {})) as origin:
+        yield _Issuer(key, origin)
 
 
 @pytest.fixture
@@ -291,3 +275,34 @@ async def test_unowned_runs_are_shown_to_no_one_and_listed_by_admin(
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert {"kind": "run", "id": outside} in [{"kind": r["kind"], "id": r["id"]} for r in rows]
+
+
+async def test_a_lost_create_is_never_matched_to_another_users_look_alike_run(
+    replicas: tuple[Served, Served], issuer: _Issuer, emulator: Any
+) -> None:
+    """Users share the key: the look for a lost run skips runs recorded for somebody else."""
+    first, second = replicas
+    args = {"url": SHOP, "goal": "The same goal for both"}
+    async with (
+        replica_client(first, RESOURCE, issuer.token("alice")) as alice,
+        replica_client(second, RESOURCE, issuer.token("bob")) as bob,
+    ):
+        hers = result_json(await alice.call_tool("run_web_automation_async", args))["run_id"]
+        # Bob's identical create is processed upstream, but its answer is lost.
+        emulator.fault("/v1/automation/run-async", method="POST", status=502, after=True)
+        his = await bob.call_tool("run_web_automation_async", args)
+        assert not his.is_error, result_text(his)
+        found = result_json(his)["run_id"]
+        assert found != hers and hers not in result_text(his)
+        assert len(_creates(emulator)) == 2  # his create was sent once, never again
+        # The run found is his: recorded for him, and still not Alice's.
+        assert result_json(await bob.call_tool("get_run", {"id": found}))["run_id"] == found
+        assert (await alice.call_tool("get_run", {"id": found})).is_error
+
+        # When nothing unowned matches, the error names no one's run, and since his list_runs
+        # cannot show a run recorded for nobody, it says who can find it instead.
+        emulator.fault("/v1/automation/run-async", method="POST", status=502)
+        lost = await bob.call_tool("run_web_automation_async", args)
+        said = result_text(lost)
+        assert lost.is_error and "Do NOT start it again" in said and "admin unowned" in said
+        assert hers not in said and found not in said and "list_runs(" not in said

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
+from _servers import clean_env
 from alembic import command
 from hosted import SECRET, serve_app
 from sqlalchemy import Connection
@@ -32,7 +32,7 @@ async def _back_to_first_release(url: str) -> None:
 
 
 def _db_upgrade(url: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    clean = clean_env()
     done = subprocess.run(
         [sys.executable, "-m", "tinyfish_mcp", "db", "upgrade"],
         env={**clean, "TINYFISH_MCP_DATABASE_URL": url},

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from _mcp import result_json
-from _servers import free_port
+from _servers import clean_env, free_port
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -50,7 +50,7 @@ def _alive(pid: int) -> bool:
 @contextmanager
 def _server(*args: str, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}
+    clean = clean_env()
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "tinyfish_mcp", "http", "--port", str(port), *args],
         env={**clean, **env},
@@ -106,7 +106,7 @@ def test_stateful_sessions_refuse_several_workers(emulator: Any) -> None:
     env = {"TINYFISH_BASE_URL": emulator.base_url, "TINYFISH_MCP_STATELESS": "false"}
     out = subprocess.run(
         [sys.executable, "-m", "tinyfish_mcp", "http", "--auth", "none", "--workers", "2", "--port", "0"],
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("TINYFISH_")}, **env},
+        env={**clean_env(), **env},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

@@ -48,12 +48,6 @@ async def _wait_for(check: Any, timeout: float = 5.0) -> Any:
         await anyio.sleep(0.02)
 
 
-def _run_id_from(log: ProgressLog) -> str:
-    first = log.messages[0]
-    assert first is not None and first.startswith("Run ")
-    return first.split()[1]
-
-
 async def test_progress_reports_every_event_in_order(any_era: Client, emulator: Any) -> None:
     mcp = any_era
     log = ProgressLog()
@@ -86,7 +80,7 @@ async def test_client_cancel_cancels_the_upstream_run(any_era: Client, emulator:
             progress_callback=log,
         )
     assert scope.cancelled_caught
-    run_id = _run_id_from(log)
+    run_id = log.run_id()
     run = await _wait_for(lambda: (r := emulator.run(run_id))["status"] == "CANCELLED" and r)
     assert run and run["cancel_requested"] is True
     cancels = [r for r in emulator.requests() if r["path"] == f"/v1/runs/{run_id}/cancel"]

@@ -8,11 +8,9 @@ tests are skipped, and under ``CI=true`` they fail.
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import anyio
@@ -20,34 +18,20 @@ import pytest
 from _browsers import process_exists
 from _inmemory import connect, structured
 from _mcp import stdio_server
+from _servers import Answer, loopback_site
 from playwright.async_api import async_playwright
 
 TITLE = "Served by the test on loopback"
 
 
-class _Page(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = f"<!DOCTYPE html><title>{TITLE}</title><p>path {self.path}</p>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def _page(path: str, headers: Mapping[str, str]) -> Answer:
+    return "text/html; charset=utf-8", f"<!DOCTYPE html><title>{TITLE}</title><p>path {path}</p>".encode(), {}
 
 
 @pytest.fixture(scope="module")
 def page_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hello"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_site(_page) as origin:
+        yield f"{origin}/hello"
 
 
 def parse_time(value: str) -> datetime:

@@ -12,10 +12,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from mcp.server.auth.handlers.metadata import MetadataHandler, ProtectedResourceMetadataHandler
 from mcp.server.auth.routes import build_metadata, build_resource_metadata_url, cors_middleware
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, RevocationOptions
 from mcp.shared.auth import OAuthMetadata, ProtectedResourceMetadata
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 __all__ = [
@@ -59,27 +63,20 @@ def protected_resource_metadata(settings: AuthSettings) -> ProtectedResourceMeta
     )
 
 
+def _document(path: str, handle: Callable[[Request], Awaitable[Response]]) -> Route:
+    """A metadata document's route: GET, and OPTIONS for browser clients' CORS preflight."""
+    return Route(path, endpoint=cors_middleware(handle, ["GET", "OPTIONS"]), methods=["GET", "OPTIONS"])
+
+
 def metadata_routes(settings: AuthSettings, *, authorization_server: bool) -> list[Route]:
     """Routes for the root PRM document and, when we are the AS, the AS metadata override."""
     routes: list[Route] = []
     if authorization_server:
         as_handler = MetadataHandler(authorization_server_metadata(settings))
-        routes.append(
-            Route(
-                AS_METADATA_PATH,
-                endpoint=cors_middleware(as_handler.handle, ["GET", "OPTIONS"]),
-                methods=["GET", "OPTIONS"],
-            )
-        )
+        routes.append(_document(AS_METADATA_PATH, as_handler.handle))
     assert settings.resource_server_url is not None
     suffixed = str(build_resource_metadata_url(settings.resource_server_url))
     if not suffixed.endswith(PRM_ROOT_PATH):  # the resource has a path, so the root is free
         prm_handler = ProtectedResourceMetadataHandler(protected_resource_metadata(settings))
-        routes.append(
-            Route(
-                PRM_ROOT_PATH,
-                endpoint=cors_middleware(prm_handler.handle, ["GET", "OPTIONS"]),
-                methods=["GET", "OPTIONS"],
-            )
-        )
+        routes.append(_document(PRM_ROOT_PATH, prm_handler.handle))
     return routes

@@ -14,8 +14,6 @@ token, revokes the whole family — the RFC 9700 answer to a leaked credential.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import re
 import time
@@ -36,9 +34,11 @@ from pydantic import AnyHttpUrl, AnyUrl, ValidationError
 
 from ..observe import oauth_event
 from .cimd import ClientMetadataDocuments, is_metadata_document_url
+from .client_secrets import open_client_secret, seal_client_secret
 from .crypto import DecryptionError, KeyCipher, new_secret
 from .redirects import redirect_uri_problem
 from .store import AuthStore, CodeRecord, PendingRecord, TokenRecord
+from .token_checks import TokenChecks
 from .usage import touch_grant
 
 __all__ = [
@@ -46,17 +46,13 @@ __all__ = [
     "PENDING_TTL",
     "ConsentExpiredError",
     "TinyFishOAuthProvider",
-    "is_sealed_secret",
-    "open_client_secret",
     "same_resource",
-    "seal_client_secret",
 ]
 
 logger = logging.getLogger(__name__)
 
 _KEY_CACHE_SECONDS = 60.0
 _KEY_CACHE_SIZE = 10_000
-_TOKEN_CACHE_SIZE = 10_000
 
 OAUTH_SCOPE = "tinyfish"
 """The one scope: use the TinyFish tools with the signed-in user's key."""
@@ -68,31 +64,6 @@ PENDING_TTL = 600.0
 _S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 _ALLOWED_GRANTS = {"authorization_code", "refresh_token"}
 _PUBLIC_OR_SECRET = {"none", "client_secret_post", "client_secret_basic"}
-
-
-_SEALED = "sealed:"
-
-
-def _client_binding(client_id: str) -> str:
-    return f"client-secret:{client_id}"
-
-
-def is_sealed_secret(stored: str) -> bool:
-    """Whether a stored ``client_secret`` is one this provider sealed (encrypted)."""
-    return stored.startswith(_SEALED)
-
-
-def seal_client_secret(cipher: KeyCipher, client_id: str, secret: str) -> str:
-    """A registered client's secret as it is stored: encrypted, bound to its client id.
-
-    The SDK compares secrets in plain text, so they are kept encrypted rather than hashed.
-    """
-    return _SEALED + cipher.encrypt_text(secret, bound_to=_client_binding(client_id))
-
-
-def open_client_secret(cipher: KeyCipher, client_id: str, stored: str) -> str:
-    """The plain secret of :func:`seal_client_secret`; raises ``DecryptionError`` if it won't open."""
-    return cipher.decrypt_text(stored.removeprefix(_SEALED), bound_to=_client_binding(client_id))
 
 
 class ConsentExpiredError(Exception):
@@ -140,15 +111,8 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         # per call. The token is checked before the key is used, so a revoked grant's key is
         # no longer reached once its token check (below) says so.
         self._keys: dict[str, tuple[str, float]] = {}
-        # sha256(access token) -> (its check, monotonic expiry): one database read saved per
-        # request. A revocation made here drops the grant's entries at once; one made on another
-        # replica reaches this one within ``token_cache_seconds`` (0 turns the cache off).
-        self._token_cache_seconds = token_cache_seconds
-        self._tokens: dict[str, tuple[AccessToken, float]] = {}
-        # sha256(access token) -> the store read under way: requests that arrive together
-        # (a client's burst, or every connection when an entry expires) share one read.
-        self._checking: dict[str, asyncio.Task[AccessToken | None]] = {}
-        self._revocations = 0  # a read that began before a revocation here is not cached
+        # Access-token checks, shared and remembered ``token_cache_seconds`` (``token_checks.py``).
+        self._token_checks = TokenChecks(self._check_access_token, token_cache_seconds)
 
     # --- clients -------------------------------------------------------------
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
@@ -328,35 +292,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
 
     # --- access tokens and revocation ---------------------------------------
     async def load_access_token(self, token: str) -> AccessToken | None:
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        cached = self._tokens.get(digest)
-        if cached is not None:
-            hit, until = cached
-            if until > time.monotonic() and (hit.expires_at is None or hit.expires_at > time.time()):
-                return hit
-            del self._tokens[digest]
-        checking = self._checking.get(digest)
-        if checking is None:
-            checking = asyncio.ensure_future(self._check_and_remember(token, digest))
-            self._checking[digest] = checking
-            checking.add_done_callback(lambda done: self._checked(digest, done))
-        # Shielded: a caller that goes away does not cancel the read the others wait for.
-        return await asyncio.shield(checking)
-
-    def _checked(self, digest: str, done: asyncio.Task[AccessToken | None]) -> None:
-        self._checking.pop(digest, None)
-        if not done.cancelled():
-            done.exception()  # retrieved here too: every waiter may have gone before it failed
-
-    async def _check_and_remember(self, token: str, digest: str) -> AccessToken | None:
-        began, revocations = time.monotonic(), self._revocations
-        checked = await self._check_access_token(token)
-        if checked is not None and self._token_cache_seconds > 0 and revocations == self._revocations:
-            if len(self._tokens) >= _TOKEN_CACHE_SIZE:
-                self._tokens.clear()  # rare; simpler than LRU bookkeeping on every call
-            # From when the read began: a revocation committed after it is seen within the bound.
-            self._tokens[digest] = (checked, began + self._token_cache_seconds)
-        return checked
+        return await self._token_checks.get(token)
 
     async def _check_access_token(self, token: str) -> AccessToken | None:
         record = await self.store.get_token(token)
@@ -402,10 +338,7 @@ class TinyFishOAuthProvider(OAuthAuthorizationServerProvider[AuthorizationCode, 
         await self.store.revoke_grant(grant_id)
         # After the commit: a check read before it is neither kept nor cached, one read after sees it.
         self._keys.pop(grant_id, None)
-        self._revocations += 1
-        for digest, (access, _) in list(self._tokens.items()):
-            if access.subject == grant_id:
-                del self._tokens[digest]
+        self._token_checks.forget(grant_id)
 
     def _mint(
         self, client: OAuthClientInformationFull, grant_id: str, scopes: list[str], resource: str

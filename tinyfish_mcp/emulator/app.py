@@ -8,7 +8,6 @@ Every API route goes through :func:`api`, which, in this order, records the requ
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,8 +28,8 @@ from .control import control_routes
 from .faults import Fault
 from .fixtures import fixture_routes
 from .live import live_routes
-from .request_ids import RequestIds, logged_ids
-from .state import Store, key_suffix
+from .request_ids import RequestIds, log_request
+from .state import Store
 from .wire import ApiError, error_response
 
 __all__ = ["api", "close_browsers", "create_app"]
@@ -39,25 +38,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Call], Awaitable[Response]]
 NO_CREDIT_MESSAGE = "Insufficient credits or no active subscription"
-
-
-def _log(store: Store, request: Request, raw: bytes, key: str | None) -> None:
-    body: Any = None
-    if raw.strip():
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-    store.requests.append(
-        {
-            "method": request.method,
-            "path": request.url.path,
-            "query": dict(request.query_params),
-            "key_suffix": key_suffix(key),
-            "body": body,
-            **logged_ids(request),
-        }
-    )
 
 
 async def _hang(request: Request) -> None:
@@ -83,7 +63,7 @@ def api(
         config: EmulatorConfig = request.app.state.config
         key = request.headers.get("x-api-key", "").strip() or None
         raw = await request.body()
-        _log(store, request, raw, key)
+        log_request(store, request, raw, key)
         fault: Fault | None = store.faults.take(request.method, request.url.path)
         if fault is not None and not fault.after:
             faulty = await _misbehave(request, fault)

@@ -27,9 +27,9 @@ from .config import EmulatorConfig
 from .context import Call
 from .fetch import _is_private, _own_fixture, _synthetic
 from .fixtures import Fixture, fixture
-from .request_ids import logged_ids
+from .request_ids import log_request
 from .search import _published, rank
-from .state import Store, key_suffix
+from .state import Store
 from .wire import iso, now
 
 __all__ = ["browserbase_routes", "close_browserbase"]
@@ -68,21 +68,7 @@ def bb_api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         store: Store = request.app.state.store
         config: EmulatorConfig = request.app.state.config
         key = request.headers.get("x-bb-api-key", "").strip() or None
-        raw = await request.body()
-        try:
-            body: Any = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        store.requests.append(
-            {
-                "method": request.method,
-                "path": request.url.path,
-                "query": dict(request.query_params),
-                "key_suffix": key_suffix(key),
-                "body": body,
-                **logged_ids(request),
-            }
-        )
+        log_request(store, request, await request.body(), key)
         fault = store.faults.take(request.method, request.url.path)
         if fault is not None and fault.status is not None:
             return bb_error(fault.status, HTTPStatus(fault.status).phrase)
@@ -256,19 +242,21 @@ async def live_view(request: Request) -> Response:
 # ------------------------------------------------------------------------------------ contexts
 
 
+def _upload_target(call: Call, context_id: str) -> dict[str, Any]:
+    """Where and how a context's user-data archive is uploaded (create and update answer it)."""
+    return {
+        "id": context_id,
+        "uploadUrl": f"{call.base_url}{PREFIX}/_upload/{context_id}",
+        "publicKey": "emulator-public-key",
+        "cipherAlgorithm": "AES-256-CBC",
+        "initializationVectorSize": 16,
+    }
+
+
 async def create_context(call: Call, state: BBState) -> Response:
     await _body(call)
     context = state.new_context(call.config.browserbase_project_id)
-    return JSONResponse(
-        {
-            "id": context.id,
-            "uploadUrl": f"{call.base_url}{PREFIX}/_upload/{context.id}",
-            "publicKey": "emulator-public-key",
-            "cipherAlgorithm": "AES-256-CBC",
-            "initializationVectorSize": 16,
-        },
-        status_code=201,
-    )
+    return JSONResponse(_upload_target(call, context.id), status_code=201)
 
 
 def _context(call: Call, state: BBState) -> str:
@@ -285,15 +273,7 @@ async def get_context(call: Call, state: BBState) -> Response:
 async def update_context(call: Call, state: BBState) -> Response:
     context = state.contexts[_context(call, state)]
     context.updated_at = now()
-    return JSONResponse(
-        {
-            "id": context.id,
-            "uploadUrl": f"{call.base_url}{PREFIX}/_upload/{context.id}",
-            "publicKey": "emulator-public-key",
-            "cipherAlgorithm": "AES-256-CBC",
-            "initializationVectorSize": 16,
-        }
-    )
+    return JSONResponse(_upload_target(call, context.id))
 
 
 async def delete_context(call: Call, state: BBState) -> Response:

@@ -8,6 +8,7 @@ test can check that ids travel and that the server logs the service's own.
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -15,7 +16,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestIds", "logged_ids"]
+from .state import Store, key_suffix
+
+__all__ = ["RequestIds", "log_request", "logged_ids"]
 
 _SCOPE_KEY = "tinyfish_emulator.request_id"
 
@@ -47,3 +50,23 @@ def logged_ids(request: Request) -> dict[str, Any]:
         "request_id": request.headers.get("x-request-id"),
         "own_request_id": request.scope.get(_SCOPE_KEY),
     }
+
+
+def log_request(store: Store, request: Request, raw: bytes, key: str | None) -> None:
+    """Append the request to the log tests read: its body (JSON where it parses), key suffix, ids."""
+    body: Any = None
+    if raw.strip():
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+    store.requests.append(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "query": dict(request.query_params),
+            "key_suffix": key_suffix(key),
+            "body": body,
+            **logged_ids(request),
+        }
+    )

@@ -90,12 +90,13 @@ class Lookup:
 
     since: datetime
     candidates: list[list[Run]] = field(default_factory=list)
-    failure: UpstreamError | None = None
+    shared: bool = False  # users share the key: list_runs shows a user only the runs recorded for them
+    unsure: bool = False  # the look itself failed (the service or the owners' store could not be read)
 
     @property
     def recovered(self) -> list[str] | None:
         """The run ids, one per requested run, when each matched exactly one run."""
-        if self.failure is not None or not self.candidates:
+        if self.unsure or not self.candidates:
             return None
         if any(len(found) != 1 for found in self.candidates):
             return None
@@ -140,8 +141,19 @@ async def find_runs(deps: ToolDeps, key: str, requests: Sequence[RunRequest], se
                 break
     except UpstreamError as exc:
         log.warning("looking for runs after a lost create failed: %s", exc.code)
-        lookup.failure = exc
+        lookup.unsure = True
         return lookup
+    if deps.ownership is not None and rows:
+        # Users share one key (jwt mode): a run already recorded for somebody is theirs, never
+        # this caller's lost one, however alike its goal and URL.
+        try:
+            owned = await deps.ownership.store.recorded("run", [run.run_id for run in rows])
+        except Exception:
+            log.exception("looking for runs after a lost create: the owners could not be read")
+            lookup.shared = lookup.unsure = True
+            return lookup  # no candidates: nothing of anybody else's is ever claimed
+        rows = [run for run in rows if run.run_id not in owned]
+    lookup.shared = deps.ownership is not None
     taken: set[str] = set()
     for request in requests:
         found = [
@@ -177,14 +189,21 @@ def lost_runs_error(
     seen = sorted({run.run_id for found in lookup.candidates for run in found})
     if seen:
         parts.append(f"Runs that match: {', '.join(seen)}.")
-    elif lookup.failure is not None:
+    elif lookup.unsure:
         parts.append("Looking for it failed too.")
     else:
         parts.append("It is not listed yet (it can take a moment to appear).")
-    parts.append(
-        f"Do NOT start it again: find it with {_list_runs_call(requests, lookup.since)} "
-        "and follow it with wait_for_run(run_id=...) or get_run."
-    )
+    if lookup.shared:
+        # It is recorded for nobody, so this user's list_runs cannot show it: only an operator can.
+        parts.append(
+            "Do NOT start it again. It is not yet recorded as yours, so list_runs will not show it: "
+            "ask this server's operator, who can find it with `tinyfish-mcp admin unowned`."
+        )
+    else:
+        parts.append(
+            f"Do NOT start it again: find it with {_list_runs_call(requests, lookup.since)} "
+            "and follow it with wait_for_run(run_id=...) or get_run."
+        )
     return ToolError(" ".join(parts))
 
 

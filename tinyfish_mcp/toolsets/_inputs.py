@@ -50,7 +50,7 @@ BrowserProfile = Annotated[
 ]
 OutputSchema = Annotated[dict[str, Any] | None, Field(description="JSON Schema of the result (recommended)")]
 CredentialIds = Annotated[
-    list[str] | None, Field(description="ids from list_vault_items (implies use_vault)")
+    list[str] | None, Field(description="vault item ids to log in with (implies use_vault)")
 ]
 ProfileId = Annotated[
     str | None, Field(min_length=1, description="A saved Browser Context Profile (implies use_profile)")

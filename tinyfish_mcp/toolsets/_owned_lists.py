@@ -1,4 +1,6 @@
-"""Listings where users share one key (jwt mode): the caller's own records, paged right.
+"""Where users share one key (jwt mode): the caller's own records, checked and paged right.
+
+A tool that touches one record first checks that the caller owns it (:func:`owned_key`).
 
 TinyFish lists everything the shared key started, so the server pages over the caller's
 records in the shared store instead (newest first, keyset cursor) and reads each record's
@@ -18,10 +20,11 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..runtime.context import ToolDeps
+from ..runtime.errors import upstream_call
 from ..runtime.ownership import Kind, encode_cursor
 from ..upstream.errors import NotFoundError
 
-__all__ = ["MAX_SCANNED", "OwnedPage", "fetch_each", "owned_page"]
+__all__ = ["MAX_SCANNED", "OwnedPage", "fetch_each", "owned_key", "owned_page"]
 
 T = TypeVar("T")
 
@@ -108,3 +111,16 @@ async def fetch_each(
         for ident in ids:
             group.start_soon(one, ident)
     return found
+
+
+async def owned_key(
+    deps: ToolDeps, kind: Kind, resource_id: str, *, action: str, find: str = "list_runs shows recent runs"
+) -> str:
+    """The caller's key, once ``resource_id`` is known to be theirs.
+
+    Where users share one key and the caller does not own it, the tool error is the one
+    TinyFish gives for an id it does not know (``action`` says what was being done).
+    """
+    key = await deps.resolve_key()
+    await upstream_call(action, deps.require_owned(key, kind, resource_id), find=find)
+    return key

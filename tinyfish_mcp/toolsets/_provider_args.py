@@ -10,8 +10,9 @@ refuses it by name with the reason.
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from ..pipeline.catalog import Catalog
@@ -20,15 +21,27 @@ from ..upstream.providers import ExtraArgument
 __all__ = ["hide_arguments", "with_extra_arguments"]
 
 
-def with_extra_arguments(function: Callable[..., Any], extras: tuple[ExtraArgument, ...]) -> None:
-    """Give ``function`` (which takes ``**extras``) a signature listing the provider-only arguments."""
-    signature = inspect.signature(function, eval_str=True)
+def with_extra_arguments(
+    method: Callable[..., Awaitable[Any]], extras: tuple[ExtraArgument, ...]
+) -> Callable[..., Awaitable[Any]]:
+    """``method`` (which takes ``**extras``) under a signature listing the provider-only arguments.
+
+    A new function that calls ``method``, named like it: a bound method's signature cannot be
+    set, and one set on the class's function would be shared by every server in the process.
+    """
+    signature = inspect.signature(method, eval_str=True)
     params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     params += [
         inspect.Parameter(e.name, inspect.Parameter.KEYWORD_ONLY, annotation=e.annotation, default=e.default)
         for e in extras
     ]
-    function.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+
+    @functools.wraps(method)
+    async def tool(*args: Any, **kwargs: Any) -> Any:
+        return await method(*args, **kwargs)
+
+    tool.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return tool
 
 
 def hide_arguments(mcp: Catalog, tool_name: str, names: Iterable[str]) -> None:

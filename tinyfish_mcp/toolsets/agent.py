@@ -9,6 +9,7 @@ retried call follow the run it already started (see ``idempotency.py``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -33,6 +34,7 @@ from ..runtime.results import (
 from ..runtime.schema import as_tool_result, compact_input_schema
 from ..upstream.errors import UpstreamError
 from ..upstream.models import RunRequest
+from ._followed import MaxWait
 from ._inputs import (
     AgentConfigInput,
     BrowserProfile,
@@ -50,13 +52,13 @@ from ._inputs import (
     batch_request,
     run_request,
 )
+from ._owned_lists import owned_key
 from ._run_work import RunTasks, follow_existing_run, follow_new_run
 from .prompts import register_prompts
 
-__all__ = ["MAX_BATCH", "register"]
+__all__ = ["MAX_BATCH", "AgentTools", "register"]
 
 MAX_BATCH = 100  # what /run-batch takes (TinyFish's hosted MCP server stops at 8)
-MaxWait = Annotated[float | None, Field(ge=1, le=600)]
 RunIdArg = Annotated[str, Field(min_length=1)]
 
 
@@ -86,13 +88,6 @@ _FOLLOWS = Nature(billed=True, long_running=True, task="run")
 _BATCH = Nature(billed=True, long_running=True, task="batch")
 
 
-def _deliver(deps: ToolDeps, out: RunResult) -> CallToolResult:
-    """A followed run as the tool result: FAILED is a tool error, a big result is clipped."""
-    if out.status == "FAILED":
-        raise failed_run_error(out.run_id, out.error)
-    return as_tool_result(bound_result(out, deps.settings.mcp_max_result_chars))
-
-
 def _request(arguments: dict[str, Any]) -> RunRequest:
     """The upstream request from a run tool's arguments (those that describe the run)."""
     try:
@@ -104,35 +99,42 @@ def _request(arguments: dict[str, Any]) -> RunRequest:
     )
 
 
-async def _claim(
-    deps: ToolDeps, key: str, session_id: str | None, request: RunRequest, wait: float
-) -> RunClaim | str | None:
-    """No session_id: ``None`` (just create). Otherwise a claim to create, or the run id to follow."""
-    if session_id is None:
-        return None
-    return await claim_run(deps.run_keys, key, session_id, request, wait=wait, owner=await deps.owner(key))
+# The call window (``settings.mcp_call_window``) and the free tools that are served are filled
+# in by ``register``.
+RUN_DESCRIPTION = (
+    "Do a task on a website in a real cloud browser: navigate, click, fill forms, log in, extract "
+    "data from dynamic or bot-protected pages. Billed per agent step{free}. goal: numbered steps, "
+    "the exact JSON to return, when to stop; output_schema makes results reliable. Waits "
+    "max_wait_seconds (default {window:g}), then returns RUNNING: call wait_for_run, never start "
+    "the goal again. A COMPLETED run can still have missed its goal: read warning."
+)
+WAIT_DESCRIPTION = (
+    "Wait up to max_wait_seconds (default {window:g}) for a run to finish, reporting its steps "
+    "as progress; RUNNING means call again. Free: waiting costs no credits."
+)
+ASYNC_DESCRIPTION = (
+    "Start the same run as run_web_automation (same arguments, billed per step) but return its "
+    "run_id at once. Only for work the user wants in the background; follow it with wait_for_run "
+    "or get_run. The same session_id returns the run already started."
+)
+BATCH_DESCRIPTION = (
+    f"Start 1-{MAX_BATCH} runs at once, all or none (the API's limit; TinyFish's hosted server "
+    "allows 8), each billed per step like run_web_automation. Use it for the same task on several "
+    "sites instead of repeated calls. Each item takes run_web_automation's run arguments. Returns "
+    "run_ids: poll with batch_status, read results with get_run. Never re-sent: after an error, "
+    "check list_runs before sending again."
+)
 
 
-def register(mcp: Catalog, deps: ToolDeps) -> None:
-    """Register the agent tools and the goal-writing prompt on ``mcp``."""
-    mcp.add_task_kind(RunTasks(deps))
-    mcp.add_task_kind(RunTasks(deps, name="batch"))
-    window = deps.settings.mcp_call_window
+class AgentTools:
+    """The agent toolset's tools, bound to what they share; ``register`` names each one."""
 
-    @mcp.tool(
-        annotations=CREATES,
-        meta=LIVE_VIEW_META,
-        nature=_FOLLOWS,
-        description=(
-            "Do a task on a website in a real cloud browser: navigate, click, fill forms, log in, extract "
-            "data from dynamic or bot-protected pages. Billed per agent step: to just read, fetch_content "
-            "and search are free. goal: numbered steps, the exact JSON to return, when to stop; "
-            f"output_schema makes results reliable. Waits max_wait_seconds (default {window:g}), then "
-            "returns RUNNING: call wait_for_run, never start the goal again. A COMPLETED run can still "
-            "have missed its goal: read warning."
-        ),
-    )
+    def __init__(self, deps: ToolDeps) -> None:
+        self.deps = deps
+        self.window = deps.settings.mcp_call_window
+
     async def run_web_automation(
+        self,
         url: Url,
         goal: Goal,
         ctx: Context[Any, Any],
@@ -151,15 +153,17 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         api_integration: Integration = None,
         max_wait_seconds: MaxWait = None,
     ) -> Annotated[CallToolResult, RunResult]:
+        """Start a run and follow it within the call window (see RUN_DESCRIPTION)."""
+        deps = self.deps
         key = await deps.resolve_key()
-        wait = max_wait_seconds or window
+        wait = max_wait_seconds or self.window
         request = _request(locals())
         asked_at = anyio.current_time()
-        claim = await _claim(deps, key, session_id, request, wait)
+        claim = await self._claim(key, session_id, request, wait)
         # Waiting for a concurrent call with the same session_id counts against this call's window.
         wait = max(1.0, wait - (anyio.current_time() - asked_at))
         if isinstance(claim, str):
-            return _deliver(deps, await follow_existing_run(deps, key, claim, ctx, wait))
+            return self._deliver(await follow_existing_run(deps, key, claim, ctx, wait))
 
         async def started(run_id: str) -> None:
             await deps.record_owned(key, "run", [run_id])
@@ -174,34 +178,19 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             raise
         if out.run_id:
             await started(out.run_id)
-        return _deliver(deps, out)
+        return self._deliver(out)
 
-    @mcp.tool(
-        annotations=READS_RUNS,
-        meta=LIVE_VIEW_META,
-        description=(
-            f"Wait up to max_wait_seconds (default {window:g}) for a run to finish, reporting its steps "
-            "as progress; RUNNING means call again. Free: waiting costs no credits."
-        ),
-    )
     async def wait_for_run(
-        run_id: RunIdArg, ctx: Context[Any, Any], max_wait_seconds: MaxWait = None
+        self, run_id: RunIdArg, ctx: Context[Any, Any], max_wait_seconds: MaxWait = None
     ) -> Annotated[CallToolResult, RunResult]:
-        key = await deps.resolve_key()
-        await upstream_call(f"looking up run {shown_id(run_id)}", deps.require_owned(key, "run", run_id))
-        out = await follow_existing_run(deps, key, run_id, ctx, max_wait_seconds or window)
-        return _deliver(deps, out)
+        """Follow a run already started (see WAIT_DESCRIPTION)."""
+        deps = self.deps
+        key = await owned_key(deps, "run", run_id, action=f"looking up run {shown_id(run_id)}")
+        out = await follow_existing_run(deps, key, run_id, ctx, max_wait_seconds or self.window)
+        return self._deliver(out)
 
-    @mcp.tool(
-        annotations=CREATES,
-        nature=_BILLS,
-        description=(
-            "Start the same run as run_web_automation (same arguments, billed per step) but return its "
-            "run_id at once. Only for work the user wants in the background; follow it with wait_for_run "
-            "or get_run. The same session_id returns the run already started."
-        ),
-    )
     async def run_web_automation_async(
+        self,
         url: str,
         goal: str,
         session_id: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
@@ -218,9 +207,11 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         webhook_url: str | None = None,
         api_integration: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,59}$")] = None,
     ) -> Annotated[CallToolResult, StartedRun]:
+        """Start a run and return its id (see ASYNC_DESCRIPTION)."""
+        deps = self.deps
         key = await deps.resolve_key()
         request = _request(locals())
-        claim = await _claim(deps, key, session_id, request, window)
+        claim = await self._claim(key, session_id, request, self.window)
         if isinstance(claim, str):
             run = await upstream_call(
                 f"looking up run {claim}", deps.client.get_run(key, claim), run_id=claim
@@ -262,18 +253,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         )
 
-    @mcp.tool(
-        annotations=CREATES,
-        nature=_BATCH,
-        description=(
-            f"Start 1-{MAX_BATCH} runs at once, all or none (the API's limit; TinyFish's hosted server "
-            "allows 8), each billed per step like run_web_automation. Use it for the same task on several "
-            "sites instead of repeated calls. Each item takes run_web_automation's run arguments. Returns "
-            "run_ids: poll with batch_status, read results with get_run. Never re-sent: after an error, "
-            "check list_runs before sending again."
-        ),
-    )
-    async def batch_create(runs: Specs) -> Annotated[CallToolResult, StartedRuns]:
+    async def batch_create(self, runs: Specs) -> Annotated[CallToolResult, StartedRuns]:
+        """Start many runs at once, all or none (see BATCH_DESCRIPTION)."""
+        deps = self.deps
         key = await deps.resolve_key()
         request = batch_request(runs)
         out = await create_runs(
@@ -300,4 +282,46 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         )
 
+    def _deliver(self, out: RunResult) -> CallToolResult:
+        """A followed run as the tool result: FAILED is a tool error, a big result is clipped."""
+        if out.status == "FAILED":
+            raise failed_run_error(out.run_id, out.error)
+        return as_tool_result(bound_result(out, self.deps.settings.mcp_max_result_chars))
+
+    async def _claim(
+        self, key: str, session_id: str | None, request: RunRequest, wait: float
+    ) -> RunClaim | str | None:
+        """No session_id: ``None`` (just create). Otherwise a claim to create, or the run id to follow."""
+        if session_id is None:
+            return None
+        deps = self.deps
+        return await claim_run(
+            deps.run_keys, key, session_id, request, wait=wait, owner=await deps.owner(key)
+        )
+
+
+def _free_instead(toolsets: Sequence[str]) -> str:
+    """The free tools a run's description points to for just reading, those that are served."""
+    pairs = (("fetch_content", "fetch"), ("search", "search"))
+    free = [tool for tool, toolset in pairs if toolset in toolsets]
+    if not free:
+        return ""
+    return f": to just read, {' and '.join(free)} {'are' if len(free) > 1 else 'is'} free"
+
+
+def register(mcp: Catalog, deps: ToolDeps) -> None:
+    """Register the agent tools and the goal-writing prompt on ``mcp``."""
+    mcp.add_task_kind(RunTasks(deps))
+    mcp.add_task_kind(RunTasks(deps, name="batch"))
+    tools = AgentTools(deps)
+    run = RUN_DESCRIPTION.format(window=tools.window, free=_free_instead(deps.settings.mcp_toolsets))
+    wait = WAIT_DESCRIPTION.format(window=tools.window)
+    mcp.tool(annotations=CREATES, meta=LIVE_VIEW_META, nature=_FOLLOWS, description=run)(
+        tools.run_web_automation
+    )
+    mcp.tool(annotations=READS_RUNS, meta=LIVE_VIEW_META, description=wait)(tools.wait_for_run)
+    mcp.tool(annotations=CREATES, nature=_BILLS, description=ASYNC_DESCRIPTION)(
+        tools.run_web_automation_async
+    )
+    mcp.tool(annotations=CREATES, nature=_BATCH, description=BATCH_DESCRIPTION)(tools.batch_create)
     register_prompts(mcp)

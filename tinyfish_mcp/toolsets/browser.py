@@ -22,26 +22,32 @@ from mcp_types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.catalog import Catalog, Nature
-from ..runtime.annotations import CREATES, DESTRUCTIVE
+from ..runtime.annotations import CREATES, DESTRUCTIVE, READ_ONLY
 from ..runtime.context import ToolDeps
 from ..runtime.errors import invalid_input
 from ..runtime.live_view import LIVE_VIEW_META
 from ..runtime.recover import create_session
 from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
 from ..runtime.sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
-from ..upstream.client import TinyFishClient
 from ..upstream.errors import UpstreamError
 from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
-from ..upstream.providers import BrowserProvider, ListedSession, OpenSession, SessionQuery
-from ..upstream.tinyfish import inspector_url
+from ..upstream.providers import ListedSession, OpenSession, SessionQuery
 from ._inputs import normalize_url
 from ._provider_args import with_extra_arguments
-from .browser_extras import register_extras
-from .browser_list import BrowserSessionInfo, BrowserSessionList, register_listing, session_info
+from .browser_extras import CONTEXT_DESCRIPTION, BrowserExtras
+from .browser_list import (
+    LIST_DESCRIPTION,
+    BrowserListing,
+    BrowserSessionInfo,
+    BrowserSessionList,
+    refresh,
+    session_info,
+)
 
 __all__ = [
     "BrowserSessionInfo",
     "BrowserSessionList",
+    "BrowserTools",
     "ClosedBrowserSession",
     "NewBrowserSession",
     "register",
@@ -51,7 +57,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TIMEOUT_RANGE = (5, 86400)
-REFRESH_BUDGET = 5.0  # how long one /pages check may take (retries included)
 
 CREATE_DESCRIPTION = (
     "A remote browser for your Playwright code (connect_over_cdp). Bills 1 credit per 4 minutes while "
@@ -89,47 +94,24 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def _inspector_url(client: TinyFishClient, key: str, base_url: str) -> str | None:
-    """The DevTools URL of a TinyFish session's first navigated page (the profiles toolset uses it)."""
-    return await inspector_url(client, key, base_url)
+class BrowserTools:
+    """The browser toolset's own tools, bound to the provider and the session store they share."""
 
+    def __init__(self, deps: ToolDeps) -> None:
+        self.deps = deps
+        self.store = observed_sessions(deps.browser_sessions or MemorySessionStore())
+        self.default_timeout = deps.settings.mcp_browser_default_timeout
+        self.provider = deps.providers.browser
 
-async def refresh(provider: BrowserProvider, key: str, record: SessionRecord) -> SessionRecord:
-    """The record updated from what the provider sees: ended, active (activity changed), or as is.
-
-    A failure to learn anything leaves the record as it was: its expiry then decides its status.
-    """
-    if record.ended_at is not None:
-        return record
-    now = datetime.now(UTC)
-    seen = None
-    with anyio.move_on_after(REFRESH_BUDGET):
-        seen = await provider.observe(key, record.session_id, record.cdp_url, record.base_url)
-    if seen is None:
-        return record
-    if seen.ended:
-        return record.changed(ended_at=min(seen.ended_at or now, record.expires_at))
-    if seen.activity != record.pages_digest or record.expires_at <= now:
-        # The session changed (or outlived our estimate): someone drove it.
-        return record.changed(pages_digest=seen.activity, last_activity=now)
-    return record
-
-
-def register(mcp: Catalog, deps: ToolDeps) -> None:
-    """Register ``create_browser_session``, ``list_browser_sessions`` and ``close_browser_session``."""
-    store = observed_sessions(deps.browser_sessions or MemorySessionStore())
-    default_timeout = deps.settings.mcp_browser_default_timeout
-
-    provider = deps.providers.browser
-
-    async def caller() -> tuple[str, str]:
-        # The provider's key for the calls; the owner is the MCP user (hosted: from their sign-in).
-        key = await provider.credential()
-        hosted = deps.resolve_owner is not None
-        owner = await deps.owner(await deps.resolve_key() if hosted else key)
+    async def caller(self) -> tuple[str, str]:
+        """The provider's key for the calls, and the owner: the MCP user (hosted: from their sign-in)."""
+        key = await self.provider.credential()
+        hosted = self.deps.resolve_owner is not None
+        owner = await self.deps.owner(await self.deps.resolve_key() if hosted else key)
         return key, owner
 
     async def create_browser_session(
+        self,
         url: Annotated[str | None, Field(description="Start page (no need to goto it)")] = None,
         timeout_seconds: Annotated[
             int | None,
@@ -139,12 +121,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         **extras: Any,
     ) -> Annotated[CallToolResult, NewBrowserSession]:
         """Create a browser session with the active provider (see CREATE_DESCRIPTION)."""
-        timeout = default_timeout if timeout_seconds is None else timeout_seconds
+        timeout = self.default_timeout if timeout_seconds is None else timeout_seconds
         low, high = TIMEOUT_RANGE
         if not low <= timeout <= high:
             raise ToolError(
                 f"timeout_seconds must be between {low} and {high} (got {timeout}); "
-                f"the session bills until it times out, so prefer a short one such as {default_timeout}."
+                f"the session bills until it times out, so prefer a short one such as {self.default_timeout}."
             )
         start_url = normalize_url(url, "url") if url and url.strip() else None
         try:
@@ -156,13 +138,13 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             request = BrowserSessionRequest(url=start_url, timeout_seconds=timeout, proxy_config=proxy)
         except ValidationError as exc:
             raise invalid_input(exc) from exc
-        key, owner = await caller()
+        key, owner = await self.caller()
 
         async def find(since: datetime) -> list[ListedSession]:
             # Sessions created since the request left that this server has not recorded.
             query = SessionQuery(limit=100, start_after=_iso(since))
-            known = {record.session_id for record in await store.owned(owner)}
-            listed = await provider.list_sessions(key, query)
+            known = {record.session_id for record in await self.store.owned(owner)}
+            listed = await self.provider.list_sessions(key, query)
             return [s for s in listed.sessions if s.session_id not in known and s.status == "running"]
 
         def rebuild(found: ListedSession) -> OpenSession:
@@ -170,8 +152,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
                 session_id=found.session_id, cdp_url=found.cdp_url or "", timeout_seconds=timeout
             )
 
+        provider = self.provider
         session = await create_session(
-            deps,
+            self.deps,
             key,
             lambda: provider.create_session(key, request, extras),
             timeout_seconds=timeout,
@@ -199,7 +182,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         # Remember it at once, shielded: it bills from now, even if the call is cancelled.
         try:
             with anyio.CancelScope(shield=True):
-                await store.add(record)
+                await self.store.add(record)
         except Exception:
             log.exception("browser session %s could not be recorded", session.session_id)
             notes.append(
@@ -229,32 +212,16 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         )
 
-    register_extras(mcp, provider, store, caller, deps.settings.mcp_max_result_chars)
-
-    # Registered once its signature lists the active provider's own arguments.
-    with_extra_arguments(create_browser_session, provider.create_arguments())
-    mcp.tool(
-        nature=Nature(billed=True),
-        description=CREATE_DESCRIPTION,
-        meta=LIVE_VIEW_META,
-        annotations=CREATES,
-    )(create_browser_session)
-
-    register_listing(mcp, provider, store, caller, refresh)
-
-    @mcp.tool(
-        description=CLOSE_DESCRIPTION,
-        annotations=DESTRUCTIVE,
-    )
     async def close_browser_session(
+        self,
         session_id: str,
     ) -> Annotated[CallToolResult, ClosedBrowserSession]:
         """Close one session (see CLOSE_DESCRIPTION)."""
         wanted = session_id.strip()
         if not wanted:
             raise ToolError("session_id is empty: pass the session_id that create_browser_session returned.")
-        key, owner = await caller()
-        record = await store.get(owner, wanted)
+        key, owner = await self.caller()
+        record = await self.store.get(owner, wanted)
         if record is None:
             raise ToolError(
                 f"No browser session {wanted!r} was created through this server for you, so it cannot be "
@@ -265,9 +232,9 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         now = datetime.now(UTC)
         if record.ended_at is None:
             try:
-                outcome = await provider.close_session(key, record.session_id, record.cdp_url)
+                outcome = await self.provider.close_session(key, record.session_id, record.cdp_url)
             except UpstreamError as exc:
-                checked = await refresh(provider, key, record)
+                checked = await refresh(self.provider, key, record)
                 if checked.ended_at is None:
                     raise ToolError(
                         f"Could not close browser session {wanted}: {exc}. It may still be open and billing "
@@ -279,8 +246,32 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
                 closed_now = outcome == "closed"
                 record = record.changed(ended_at=now)
             with anyio.CancelScope(shield=True):
-                await store.update(record)
+                await self.store.update(record)
         info = session_info(record, now)
         return as_tool_result(
             ClosedBrowserSession(session_id=info.session_id, closed_now=closed_now, ended_at=info.ended_at)
         )
+
+
+def register(mcp: Catalog, deps: ToolDeps) -> None:
+    """Register the browser tools (and the provider's own tool and resources) on ``mcp``."""
+    tools = BrowserTools(deps)
+    provider = tools.provider
+    extras = BrowserExtras(provider, tools.store, tools.caller, deps.settings.mcp_max_result_chars)
+    listing = BrowserListing(provider, tools.store, tools.caller)
+    if provider.supports_contexts:
+        mcp.tool(description=CONTEXT_DESCRIPTION, annotations=CREATES)(extras.create_browser_context)
+    for kind in provider.artifacts:
+        mcp.resource(
+            f"{provider.name}://sessions/{{session_id}}/{kind}",
+            name=f"browser_session_{kind}",
+            description=f"A browser session's {kind} as JSON (bounded).",
+            mime_type="application/json",
+        )(extras.artifact_reader(kind))
+    # Registered under a signature that lists the active provider's own arguments.
+    create = with_extra_arguments(tools.create_browser_session, provider.create_arguments())
+    mcp.tool(
+        nature=Nature(billed=True), description=CREATE_DESCRIPTION, meta=LIVE_VIEW_META, annotations=CREATES
+    )(create)
+    mcp.tool(description=LIST_DESCRIPTION, annotations=READ_ONLY)(listing.list_browser_sessions)
+    mcp.tool(description=CLOSE_DESCRIPTION, annotations=DESTRUCTIVE)(tools.close_browser_session)

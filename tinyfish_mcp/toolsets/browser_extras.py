@@ -3,7 +3,8 @@
 ``create_browser_context`` is registered when the provider ``supports_contexts``; each of
 the provider's ``artifacts`` (Browserbase: logs, recording, downloads) is a resource
 ``{provider}://sessions/{session_id}/{kind}``, readable by the session's owner only and
-bounded like every result (the oldest entries are kept; the rest are counted).
+bounded like every result (the oldest entries are kept; the rest are counted). The browser
+toolset's ``register`` (``browser.py``) registers them.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from typing import Annotated, Any
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import CallToolResult
 
-from ..pipeline.catalog import Catalog
-from ..runtime.annotations import CREATES
 from ..runtime.errors import tool_error, upstream_call
 from ..runtime.schema import OutputModel, as_tool_result
 from ..runtime.sessions import BrowserSessionStore
 from ..upstream.errors import NotFoundError, UpstreamError
 from ..upstream.providers import BrowserProvider
 
-__all__ = ["NewBrowserContext", "register_extras"]
+__all__ = ["CONTEXT_DESCRIPTION", "BrowserExtras", "NewBrowserContext", "bounded"]
 
 CONTEXT_DESCRIPTION = (
     "A new browser context: a saved login that outlives sessions. Pass its context_id with "
@@ -56,61 +55,54 @@ def bounded(data: Any, budget: int) -> dict[str, Any]:
     return answer
 
 
-def register_extras(
-    mcp: Catalog,
-    provider: BrowserProvider,
-    store: BrowserSessionStore,
-    caller: Callable[[], Awaitable[tuple[str, str]]],
-    budget: int,
-) -> None:
-    if provider.supports_contexts:
+class BrowserExtras:
+    """The provider-only tool and resources, bound to the browser toolset's provider, store and caller."""
 
-        @mcp.tool(
-            description=CONTEXT_DESCRIPTION,
-            annotations=CREATES,
-        )
-        async def create_browser_context() -> Annotated[CallToolResult, NewBrowserContext]:
-            key, _ = await caller()
-            context_id = await upstream_call("creating the browser context", provider.create_context(key))
-            return as_tool_result(
-                NewBrowserContext(
-                    context_id=context_id,
-                    note="create_browser_session(context_id=..., persist=true) saves what the session "
-                    "signs in to when it is closed; without persist the context is only read.",
-                )
+    def __init__(
+        self,
+        provider: BrowserProvider,
+        store: BrowserSessionStore,
+        caller: Callable[[], Awaitable[tuple[str, str]]],
+        budget: int,
+    ) -> None:
+        self.provider = provider
+        self.store = store
+        self.caller = caller
+        self.budget = budget
+
+    async def create_browser_context(self) -> Annotated[CallToolResult, NewBrowserContext]:
+        """A new saved-login context (see CONTEXT_DESCRIPTION)."""
+        key, _ = await self.caller()
+        context_id = await upstream_call("creating the browser context", self.provider.create_context(key))
+        return as_tool_result(
+            NewBrowserContext(
+                context_id=context_id,
+                note="create_browser_session(context_id=..., persist=true) saves what the session "
+                "signs in to when it is closed; without persist the context is only read.",
             )
+        )
 
-    for kind in provider.artifacts:
-        _artifact_resource(mcp, provider, store, caller, budget, kind)
+    def artifact_reader(self, kind: str) -> Callable[[str], Awaitable[str]]:
+        """The resource function of the artifact ``kind``: ``read_artifact`` with the kind bound."""
 
+        async def read(session_id: str) -> str:
+            return await self.read_artifact(kind, session_id)
 
-def _artifact_resource(
-    mcp: Catalog,
-    provider: BrowserProvider,
-    store: BrowserSessionStore,
-    caller: Callable[[], Awaitable[tuple[str, str]]],
-    budget: int,
-    kind: str,
-) -> None:
-    async def read(session_id: str) -> str:
+        return read
+
+    async def read_artifact(self, kind: str, session_id: str) -> str:
+        """A session's ``kind`` artifact as JSON, for its owner only, bounded to the budget."""
         try:
-            key, owner = await caller()
+            key, owner = await self.caller()
         except ToolError as exc:
             raise ResourceError(str(exc)) from None
-        if await store.get(owner, session_id) is None:
+        if await self.store.get(owner, session_id) is None:
             raise ResourceError(
                 f"No browser session {session_id!r} was created through this server for you "
                 "(list_browser_sessions shows yours)."
             )
         try:
-            data = await provider.artifact(key, session_id, kind)
+            data = await self.provider.artifact(key, session_id, kind)
         except (NotFoundError, UpstreamError) as exc:
             raise ResourceError(str(tool_error(exc, action=f"reading the {kind} of {session_id}"))) from None
-        return json.dumps({"session_id": session_id, kind: bounded(data, budget)}, ensure_ascii=False)
-
-    mcp.resource(
-        f"{provider.name}://sessions/{{session_id}}/{kind}",
-        name=f"browser_session_{kind}",
-        description=f"A browser session's {kind} as JSON (bounded).",
-        mime_type="application/json",
-    )(read)
+        return json.dumps({"session_id": session_id, kind: bounded(data, self.budget)}, ensure_ascii=False)

@@ -24,8 +24,6 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from ..pipeline.catalog import Catalog
-from ..runtime.annotations import READ_ONLY
 from ..runtime.errors import tool_error
 from ..runtime.schema import OutputModel, as_tool_result
 from ..runtime.sessions import BrowserSessionStore, SessionRecord, owner_of_key
@@ -34,12 +32,19 @@ from ..upstream.errors import UpstreamError
 from ..upstream.providers import BrowserProvider, ListedSession, SessionQuery
 from ._inputs import iso_filter
 
-__all__ = ["BrowserSessionInfo", "BrowserSessionList", "register_listing", "session_info"]
+__all__ = [
+    "LIST_DESCRIPTION",
+    "BrowserListing",
+    "BrowserSessionInfo",
+    "BrowserSessionList",
+    "refresh",
+    "session_info",
+]
 
 log = logging.getLogger(__name__)
 
 LIST_DESCRIPTION = "Your browser sessions, newest first, with filters and pages: find open ones to close."
-Refresh = Callable[[BrowserProvider, str, SessionRecord], Awaitable[SessionRecord]]
+REFRESH_BUDGET = 5.0  # how long one /pages check may take (retries included)
 
 
 class BrowserSessionInfo(OutputModel):
@@ -97,6 +102,27 @@ def _listed(entry: ListedSession, record: SessionRecord | None, now: datetime) -
     )
 
 
+async def refresh(provider: BrowserProvider, key: str, record: SessionRecord) -> SessionRecord:
+    """The record updated from what the provider sees: ended, active (activity changed), or as is.
+
+    A failure to learn anything leaves the record as it was: its expiry then decides its status.
+    """
+    if record.ended_at is not None:
+        return record
+    now = datetime.now(UTC)
+    seen = None
+    with anyio.move_on_after(REFRESH_BUDGET):
+        seen = await provider.observe(key, record.session_id, record.cdp_url, record.base_url)
+    if seen is None:
+        return record
+    if seen.ended:
+        return record.changed(ended_at=min(seen.ended_at or now, record.expires_at))
+    if seen.activity != record.pages_digest or record.expires_at <= now:
+        # The session changed (or outlived our estimate): someone drove it.
+        return record.changed(pages_digest=seen.activity, last_activity=now)
+    return record
+
+
 def _within(row: BrowserSessionInfo, query: SessionQuery) -> bool:
     if query.status is not None and row.status != query.status:
         return False
@@ -114,38 +140,21 @@ def _aware(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def register_listing(
-    mcp: Catalog,
-    provider: BrowserProvider,
-    store: BrowserSessionStore,
-    caller: Callable[[], Awaitable[tuple[str, str]]],
-    refresh: Refresh,
-) -> None:
-    """Register ``list_browser_sessions`` on ``mcp``."""
+class BrowserListing:
+    """``list_browser_sessions``, bound to the browser toolset's provider, session store and caller."""
 
-    async def recorded(key: str, owner: str, session_id: str | None) -> list[SessionRecord]:
-        """The owner's recorded sessions, refreshed from the provider where still open."""
-        if session_id:
-            found = await store.get(owner, session_id)
-            records = [] if found is None else [found]
-        else:
-            records = await store.owned(owner)
-        refreshed = list(records)
+    def __init__(
+        self,
+        provider: BrowserProvider,
+        store: BrowserSessionStore,
+        caller: Callable[[], Awaitable[tuple[str, str]]],
+    ) -> None:
+        self.provider = provider
+        self.store = store
+        self.caller = caller
 
-        async def check(index: int) -> None:
-            updated = await refresh(provider, key, records[index])
-            if updated != records[index]:
-                refreshed[index] = updated
-                await store.update(updated)
-
-        async with anyio.create_task_group() as group:
-            for index, record in enumerate(records):
-                if record.ended_at is None:
-                    group.start_soon(check, index)
-        return refreshed
-
-    @mcp.tool(description=LIST_DESCRIPTION, annotations=READ_ONLY)
     async def list_browser_sessions(
+        self,
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
         page: Annotated[int, Field(ge=1, description="1-based")] = 1,
         status: Literal["running", "ended"] | None = None,
@@ -153,6 +162,7 @@ def register_listing(
         start_after: Annotated[str | None, Field(description="ISO datetime")] = None,
         end_before: Annotated[str | None, Field(description="ISO datetime")] = None,
     ) -> Annotated[CallToolResult, BrowserSessionList]:
+        """The caller's sessions, from the provider's listing if the key is theirs (LIST_DESCRIPTION)."""
         wanted = session_id.strip() if session_id and session_id.strip() else None
         query = SessionQuery(
             limit=limit,
@@ -162,14 +172,14 @@ def register_listing(
             start_after=iso_filter(start_after, "start_after"),
             end_before=iso_filter(end_before, "end_before"),
         )
-        key, owner = await caller()
+        key, owner = await self.caller()
         now = datetime.now(UTC)
         own_listing = owner == owner_of_key(key)
-        mine = {r.session_id: r for r in await recorded(key, owner, wanted)}
+        mine = {r.session_id: r for r in await self._recorded(key, owner, wanted)}
         close_hint = "close_browser_session" if served("close_browser_session") else "Browser.close over CDP"
         if own_listing:
             try:
-                listed = await provider.list_sessions(key, query)
+                listed = await self.provider.list_sessions(key, query)
             except UpstreamError as exc:
                 if mine:
                     log.warning("the provider's session listing failed (%s): showing recorded ones", exc.code)
@@ -223,3 +233,24 @@ def register_listing(
                 note=(f"More: page={page + 1}. " if more else "") + note,
             )
         )
+
+    async def _recorded(self, key: str, owner: str, session_id: str | None) -> list[SessionRecord]:
+        """The owner's recorded sessions, refreshed from the provider where still open."""
+        if session_id:
+            found = await self.store.get(owner, session_id)
+            records = [] if found is None else [found]
+        else:
+            records = await self.store.owned(owner)
+        refreshed = list(records)
+
+        async def check(index: int) -> None:
+            updated = await refresh(self.provider, key, records[index])
+            if updated != records[index]:
+                refreshed[index] = updated
+                await self.store.update(updated)
+
+        async with anyio.create_task_group() as group:
+            for index, record in enumerate(records):
+                if record.ended_at is None:
+                    group.start_soon(check, index)
+        return refreshed

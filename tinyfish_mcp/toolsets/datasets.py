@@ -10,10 +10,6 @@ falls back to polling the dataset.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -21,48 +17,40 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import Field, ValidationError
 
-from ..follow import Closed, Job, Look, Progress, follow, within_window
+from ..follow import Job, Progress, follow, within_window
 from ..pipeline.catalog import Catalog, Nature
 from ..runtime.annotations import CREATES, DESTRUCTIVE, READ_ONLY
 from ..runtime.context import ToolDeps
-from ..runtime.errors import explain, invalid_input, shown_id, upstream_call
+from ..runtime.errors import invalid_input, shown_id, upstream_call
 from ..runtime.schema import OutputModel, as_tool_result
-from ..upstream.datasets import IN_PROGRESS, Dataset, DatasetCreateRequest, DatasetEvent
-from ..upstream.errors import (
-    RateLimitError,
-    ServerError,
-    UpstreamConnectionError,
-    UpstreamError,
-    UpstreamProtocolError,
-    UpstreamTimeoutError,
-)
-from ._owned_lists import fetch_each, owned_page
+from ..upstream.datasets import IN_PROGRESS, Dataset, DatasetCreateRequest
+from ._dataset_work import FIND, DatasetResult, DatasetTasks, PopulationWork, dataset_summary
+from ._followed import MaxWait
+from ._owned_lists import fetch_each, owned_key, owned_page
 
-__all__ = ["DatasetResult", "register"]
+__all__ = ["DatasetResult", "DatasetTools", "register"]
 
-log = logging.getLogger(__name__)
-
-FIND = "list_datasets shows your datasets"
-MAX_RECONNECTS = 3
-_DROPPED = (UpstreamConnectionError, UpstreamTimeoutError, UpstreamProtocolError, ServerError, RateLimitError)
 IdArg = Annotated[str, Field(min_length=1, description="dataset_id from create_dataset or list_datasets")]
-MaxWait = Annotated[float | None, Field(ge=1, le=600)]
 Rows = Annotated[int | None, Field(ge=1, le=250, description="rows to fill to (1-250)")]
+FOLLOWS = Nature(billed=True, long_running=True, task="dataset")
 
-
-class DatasetResult(OutputModel):
-    dataset_id: str
-    name: str | None = None
-    status: str
-    row_count: int
-    target_rows: int | None = None
-    run_id: str | None = None
-    run_status: str | None = None
-    error: str | None = None
-    columns: list[str] | None = None
-    rows: list[dict[str, Any]] | None = None
-    next_cursor: str | None = None
-    next_step: str | None = None
+PLAN = (
+    "Design a dataset's columns from a prompt (nothing is created). Pass the spec, "
+    "edited if needed, to create_dataset."
+)
+CREATE = (
+    "Create a dataset from a prompt or a spec (one of them) and populate it with agent "
+    "runs (billed per step) to target_rows, rows arriving as progress. Waits max_wait_seconds "
+    "(default {window:g}); if still populating, call populate_dataset(dataset_id) to follow it."
+)
+POPULATE = (
+    "Populate a dataset (billed), or follow its population run if one is going; rows "
+    "arrive as progress. reset starts from no rows."
+)
+READ = "A dataset's status and rows, paged with next_cursor. Free."
+LIST = "Your datasets with status and row count, newest first. Free."
+CANCEL = "Stop a dataset's population run; rows already found stay."
+DELETE = "Delete a dataset and its rows. Only when the user asks."
 
 
 class DatasetRows(OutputModel):
@@ -75,163 +63,20 @@ class PlannedSpec(OutputModel):
     next_step: str
 
 
-def _summary(dataset: Dataset) -> DatasetResult:
-    run = dataset.run
-    out = DatasetResult(
-        dataset_id=dataset.id,
-        name=dataset.name or None,
-        status=dataset.status,
-        row_count=dataset.row_count,
-        target_rows=dataset.target_rows,
-        run_id=run.id if run else None,
-        run_status=run.status if run else None,
-        error=run.error if run else None,
-        columns=[str(c.get("name")) for c in dataset.spec.columns] if dataset.spec else None,
-    )
-    if run is not None and run.status in IN_PROGRESS:
-        out.next_step = (
-            f"Still populating: populate_dataset(dataset_id='{dataset.id}') follows the run again "
-            "(it does not start another); read_dataset reads the rows so far."
-        )
-    else:
-        out.next_step = f"Read the rows with read_dataset(dataset_id='{dataset.id}')."
-    return out
+class DatasetTools:
+    """The dataset toolset's tools, bound to what they share; ``register`` names each one."""
 
+    def __init__(self, deps: ToolDeps) -> None:
+        self.deps = deps
+        self.window = deps.settings.mcp_call_window
+        self.budget = deps.settings.mcp_max_result_chars
 
-@dataclass
-class PopulationWork:
-    """A dataset's population run as the follower's work: the stream reconnects, rows once."""
-
-    deps: ToolDeps
-    key: str
-    dataset_id: str
-    run_id: str
-    status: str | None = None
-    rows_seen: set[str] = field(default_factory=set)
-    noun: str = "dataset population"
-    reconnects: int = MAX_RECONNECTS
-    dropped_note: str = "The event stream dropped; reconnecting"
-    polling_note: str = "The event stream keeps dropping; following the dataset by polling"
-    transient: tuple[type[UpstreamError], ...] = ()  # a failed look ends the call at once
-
-    def ident(self) -> str | None:
-        return self.run_id
-
-    def open(self) -> AbstractAsyncContextManager[AsyncIterator[DatasetEvent]]:
-        return self.deps.client.datasets.events(self.key, self.dataset_id, self.run_id)
-
-    async def on_event(self, event: DatasetEvent, progress: Progress) -> DatasetResult | None:
-        if event.event == "done" or await self._report(event, progress):
-            return await self._finished()
-        return None
-
-    async def _report(self, event: DatasetEvent, progress: Progress) -> bool:
-        """Report an event once; True when the run has ended."""
-        if event.event == "status":
-            ended = event.status not in IN_PROGRESS
-            if event.status != self.status:
-                self.status = event.status
-                detail = f" ({event.error})" if event.error else ""
-                await progress(f"Population run {self.run_id} is {event.status}{detail}")
-            else:
-                await progress(None)
-            return ended
-        if event.event == "row" and event.row_id:
-            if event.row_id in self.rows_seen:
-                return False
-            self.rows_seen.add(event.row_id)
-            verb = "Removed" if event.deleted else "Row"
-            first = next(iter((event.data or {}).values()), "")
-            await progress(f"{verb} {len(self.rows_seen)}: {str(first)[:80]}")
-        elif event.event == "log" and event.text:
-            await progress(event.text[:160])
-        return False
-
-    async def closed(self, progress: Progress) -> DatasetResult | Closed:
-        return await self._finished()
-
-    async def failed(self, exc: UpstreamError) -> None:
-        if not isinstance(exc, _DROPPED):
-            raise await explain(exc, action="following the population run", find=FIND) from None
-
-    async def look(self, progress: Progress) -> DatasetResult | None:
-        dataset = await self.deps.client.datasets.get(self.key, self.dataset_id)
-        if dataset.run is None or dataset.run.status not in IN_PROGRESS:
-            return _summary(dataset)
-        await progress(f"{dataset.row_count} rows so far")
-        return None
-
-    async def poll_error(self, exc: UpstreamError) -> Exception:
-        return await explain(exc, action="checking on the dataset", find=FIND)
-
-    async def _finished(self) -> DatasetResult:
-        dataset = await upstream_call(
-            "reading the dataset", self.deps.client.datasets.get(self.key, self.dataset_id), find=FIND
-        )
-        return _summary(dataset)
-
-
-async def _watch_population(
-    deps: ToolDeps, key: str, dataset: Dataset, ctx: Context[Any, Any], window: float
-) -> CallToolResult:
-    if dataset.run is None or dataset.run.status not in IN_PROGRESS:
-        return as_tool_result(_summary(dataset))
-    work = PopulationWork(deps, key, dataset.id, dataset.run.id, status=dataset.run.status)
-    progress = Progress(ctx)
-    await progress(f"Dataset {dataset.id}: population run {dataset.run.id} is {dataset.run.status}")
-    job: Job[DatasetResult] = Job(
-        noun="dataset population",
-        ident=work.ident,
-        cancel=lambda run_id: deps.client.datasets.cancel_run(key, dataset.id, run_id),
-        check=lambda _: f"follow it with populate_dataset(dataset_id='{dataset.id}')",
-        maybe_started="Check list_datasets before creating it again.",
-    )
-    done = await within_window(deps.settings, job, lambda: follow(deps.settings, work, progress), window)
-    if done is None:
-        latest = await upstream_call(
-            "reading the dataset", deps.client.datasets.get(key, dataset.id), find=FIND
-        )
-        done = _summary(latest)
-    return as_tool_result(done)
-
-
-async def _require(deps: ToolDeps, key: str, dataset_id: str) -> None:
-    """Not found, as TinyFish says it, unless the caller owns the dataset (shared key)."""
-    await upstream_call(
-        f"reading dataset {shown_id(dataset_id)}", deps.require_owned(key, "dataset", dataset_id), find=FIND
-    )
-
-
-async def _own_datasets(deps: ToolDeps, key: str, *, cursor: str | None, limit: int) -> DatasetRows:
-    """list_datasets where users share a key: the caller's datasets, paged by our cursor."""
-
-    async def fetch(ids: list[str]) -> dict[str, Dataset]:
-        return await fetch_each(ids, lambda ident: deps.client.datasets.get(key, ident))
-
-    page = await upstream_call(
-        "listing datasets",
-        owned_page(deps, key, "dataset", cursor=cursor, limit=limit, fetch=fetch, chunk=20),
-    )
-    return DatasetRows(datasets=[_summary(d) for d in page.items], next_cursor=page.next_cursor)
-
-
-def register(mcp: Catalog, deps: ToolDeps) -> None:
-    """Register the dataset tools on ``mcp``."""
-    window = deps.settings.mcp_call_window
-    budget = deps.settings.mcp_max_result_chars
-    follows = Nature(billed=True, long_running=True, task="dataset")
-    mcp.add_task_kind(DatasetTasks(deps))
-
-    @mcp.tool(
-        description="Design a dataset's columns from a prompt (nothing is created). Pass the spec, "
-        "edited if needed, to create_dataset.",
-        annotations=READ_ONLY,
-    )
     async def plan_dataset(
+        self,
         prompt: Annotated[str, Field(min_length=1, max_length=4000)],
     ) -> Annotated[CallToolResult, PlannedSpec]:
-        key = await deps.resolve_key()
-        planned = await upstream_call("planning the dataset", deps.client.datasets.plan(key, prompt))
+        key = await self.deps.resolve_key()
+        planned = await upstream_call("planning the dataset", self.deps.client.datasets.plan(key, prompt))
         return as_tool_result(
             PlannedSpec(
                 spec=planned.spec.model_dump(mode="json", exclude_none=True),
@@ -239,14 +84,8 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         )
 
-    @mcp.tool(
-        description="Create a dataset from a prompt or a spec (one of them) and populate it with agent "
-        f"runs (billed per step) to target_rows, rows arriving as progress. Waits max_wait_seconds "
-        f"(default {window:g}); if still populating, call populate_dataset(dataset_id) to follow it.",
-        annotations=CREATES,
-        nature=follows,
-    )
     async def create_dataset(
+        self,
         ctx: Context[Any, Any],
         prompt: str | None = None,
         spec: dict[str, Any] | None = None,
@@ -262,64 +101,53 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         except ValidationError as exc:
             raise invalid_input(exc) from None
-        key = await deps.resolve_key()
+        key = await self.deps.resolve_key()
         dataset = await upstream_call(
             "creating the dataset (it may exist already: check list_datasets before retrying)",
-            deps.client.datasets.create(key, request),
+            self.deps.client.datasets.create(key, request),
             find=FIND,
         )
-        await deps.record_owned(key, "dataset", [dataset.id])
-        return await _watch_population(deps, key, dataset, ctx, max_wait_seconds or window)
+        await self.deps.record_owned(key, "dataset", [dataset.id])
+        return await self._watch(key, dataset, ctx, max_wait_seconds or self.window)
 
-    @mcp.tool(
-        description="Populate a dataset (billed), or follow its population run if one is going; rows "
-        "arrive as progress. reset starts from no rows.",
-        annotations=CREATES,
-        nature=follows,
-    )
     async def populate_dataset(
+        self,
         dataset_id: IdArg,
         ctx: Context[Any, Any],
         target_rows: Rows = None,
         reset: bool = False,
         max_wait_seconds: MaxWait = None,
     ) -> Annotated[CallToolResult, DatasetResult]:
-        key = await deps.resolve_key()
-        await _require(deps, key, dataset_id)
-        dataset = await upstream_call(
-            f"reading dataset {shown_id(dataset_id)}", deps.client.datasets.get(key, dataset_id), find=FIND
-        )
+        key, dataset = await self._owned(dataset_id)
         if dataset.run is None or dataset.run.status not in IN_PROGRESS:
             dataset = await upstream_call(
                 f"starting to populate dataset {shown_id(dataset_id)} (a run may have started: call "
                 "populate_dataset again to follow it, it never starts a second one while one is going)",
-                deps.client.datasets.populate(key, dataset_id, reset=reset or None, target_rows=target_rows),
+                self.deps.client.datasets.populate(
+                    key, dataset_id, reset=reset or None, target_rows=target_rows
+                ),
                 find=FIND,
             )
-        return await _watch_population(deps, key, dataset, ctx, max_wait_seconds or window)
+        return await self._watch(key, dataset, ctx, max_wait_seconds or self.window)
 
-    @mcp.tool(description="A dataset's status and rows, paged with next_cursor. Free.", annotations=READ_ONLY)
     async def read_dataset(
+        self,
         dataset_id: IdArg,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Field(ge=1, le=250)] = 50,
     ) -> Annotated[CallToolResult, DatasetResult]:
-        key = await deps.resolve_key()
-        await _require(deps, key, dataset_id)
-        dataset = await upstream_call(
-            f"reading dataset {shown_id(dataset_id)}", deps.client.datasets.get(key, dataset_id), find=FIND
-        )
+        key, dataset = await self._owned(dataset_id)
         page = await upstream_call(
             f"reading the rows of dataset {shown_id(dataset_id)}",
-            deps.client.datasets.rows(key, dataset_id, limit=limit, after=cursor),
+            self.deps.client.datasets.rows(key, dataset_id, limit=limit, after=cursor),
             find=FIND,
         )
-        out = _summary(dataset)
+        out = dataset_summary(dataset)
         rows: list[dict[str, Any]] = []
         used = 0
         for row in page.rows:
             used += len(str(row.data))
-            if rows and used > budget:
+            if rows and used > self.budget:
                 break
             rows.append(row.data)
         out.columns = [c.name for c in page.columns] or out.columns
@@ -330,83 +158,105 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             out.next_step = f"More rows: read_dataset(dataset_id='{dataset_id}', cursor='{out.next_cursor}')."
         return as_tool_result(out)
 
-    @mcp.tool(
-        description="Your datasets with status and row count, newest first. Free.", annotations=READ_ONLY
-    )
     async def list_datasets(
-        cursor: str | None = None, limit: Annotated[int, Field(ge=1, le=100)] = 20
+        self, cursor: str | None = None, limit: Annotated[int, Field(ge=1, le=100)] = 20
     ) -> Annotated[CallToolResult, DatasetRows]:
-        key = await deps.resolve_key()
-        if deps.ownership is not None:
-            return as_tool_result(await _own_datasets(deps, key, cursor=cursor, limit=limit))
+        key = await self.deps.resolve_key()
+        if self.deps.ownership is not None:
+            return as_tool_result(await self._own_datasets(key, cursor=cursor, limit=limit))
         listed = await upstream_call(
-            "listing datasets", deps.client.datasets.list(key, limit=limit, cursor=cursor)
+            "listing datasets", self.deps.client.datasets.list(key, limit=limit, cursor=cursor)
         )
         page = listed.pagination
         return as_tool_result(
             DatasetRows(
-                datasets=[_summary(d) for d in listed.data[:limit]],
+                datasets=[dataset_summary(d) for d in listed.data[:limit]],
                 next_cursor=page.next_cursor if page else None,
             )
         )
 
-    @mcp.tool(
-        description="Stop a dataset's population run; rows already found stay.",
-        annotations=DESTRUCTIVE,
-    )
-    async def cancel_dataset_run(dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
-        key = await deps.resolve_key()
-        await _require(deps, key, dataset_id)
-        dataset = await upstream_call(
-            f"reading dataset {shown_id(dataset_id)}", deps.client.datasets.get(key, dataset_id), find=FIND
-        )
+    async def cancel_dataset_run(self, dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
+        key, dataset = await self._owned(dataset_id)
         if dataset.run is not None and dataset.run.status in IN_PROGRESS:
             await upstream_call(
                 f"cancelling the population of dataset {shown_id(dataset_id)}",
-                deps.client.datasets.cancel_run(key, dataset_id, dataset.run.id),
+                self.deps.client.datasets.cancel_run(key, dataset_id, dataset.run.id),
                 find=FIND,
             )
             dataset = await upstream_call(
-                "reading the dataset", deps.client.datasets.get(key, dataset_id), find=FIND
+                "reading the dataset", self.deps.client.datasets.get(key, dataset_id), find=FIND
             )
-        return as_tool_result(_summary(dataset))
+        return as_tool_result(dataset_summary(dataset))
 
-    @mcp.tool(
-        description="Delete a dataset and its rows. Only when the user asks.",
-        annotations=DESTRUCTIVE,
-    )
-    async def delete_dataset(dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
-        key = await deps.resolve_key()
-        await _require(deps, key, dataset_id)
+    async def delete_dataset(self, dataset_id: IdArg) -> Annotated[CallToolResult, DatasetResult]:
+        key = await self._owned_key(dataset_id)
         deleted = await upstream_call(
             f"deleting dataset {shown_id(dataset_id)}",
-            deps.client.datasets.delete(key, dataset_id),
+            self.deps.client.datasets.delete(key, dataset_id),
             find=FIND,
         )
         return as_tool_result(
             DatasetResult(dataset_id=deleted.id, status="deleted" if deleted.deleted else "kept", row_count=0)
         )
 
+    async def _owned_key(self, dataset_id: str) -> str:
+        """The caller's key, once the dataset is known to be theirs (not found otherwise)."""
+        action = f"reading dataset {shown_id(dataset_id)}"
+        return await owned_key(self.deps, "dataset", dataset_id, action=action, find=FIND)
 
-@dataclass
-class DatasetTasks:
-    """Dataset populations as MCP tasks (``follow.TaskKind``)."""
+    async def _owned(self, dataset_id: str) -> tuple[str, Dataset]:
+        """The caller's key and their dataset, read upstream."""
+        key = await self._owned_key(dataset_id)
+        action = f"reading dataset {shown_id(dataset_id)}"
+        return key, await upstream_call(action, self.deps.client.datasets.get(key, dataset_id), find=FIND)
 
-    deps: ToolDeps
-    name: str = "dataset"
+    async def _watch(
+        self, key: str, dataset: Dataset, ctx: Context[Any, Any], window: float
+    ) -> CallToolResult:
+        """Follow the dataset's population run within ``window``; the dataset as it then stands."""
+        if dataset.run is None or dataset.run.status not in IN_PROGRESS:
+            return as_tool_result(dataset_summary(dataset))
+        deps = self.deps
+        work = PopulationWork(deps, key, dataset.id, dataset.run.id, status=dataset.run.status)
+        progress = Progress(ctx)
+        await progress(f"Dataset {dataset.id}: population run {dataset.run.id} is {dataset.run.status}")
+        job: Job[DatasetResult] = Job(
+            noun="dataset population",
+            ident=work.ident,
+            cancel=lambda run_id: deps.client.datasets.cancel_run(key, dataset.id, run_id),
+            check=lambda _: f"follow it with populate_dataset(dataset_id='{dataset.id}')",
+            maybe_started="Check list_datasets before creating it again.",
+        )
+        done = await within_window(deps.settings, job, lambda: follow(deps.settings, work, progress), window)
+        if done is None:
+            latest = await upstream_call(
+                "reading the dataset", deps.client.datasets.get(key, dataset.id), find=FIND
+            )
+            done = dataset_summary(latest)
+        return as_tool_result(done)
 
-    def ident(self, structured: Mapping[str, Any]) -> str | None:
-        dataset_id = structured.get("dataset_id")
-        return str(dataset_id) if dataset_id else None
+    async def _own_datasets(self, key: str, *, cursor: str | None, limit: int) -> DatasetRows:
+        """list_datasets where users share a key: the caller's datasets, paged by our cursor."""
 
-    async def look(self, key: str, ident: str) -> Look:
-        dataset = await self.deps.client.datasets.get(key, ident)
-        message = f"{dataset.row_count} rows so far"
-        if dataset.run is not None and dataset.run.status in IN_PROGRESS:
-            return Look("working", message)
-        return Look("completed", message, result=as_tool_result(_summary(dataset)))
+        async def fetch(ids: list[str]) -> dict[str, Dataset]:
+            return await fetch_each(ids, lambda ident: self.deps.client.datasets.get(key, ident))
 
-    async def cancel(self, key: str, ident: str) -> None:
-        dataset = await self.deps.client.datasets.get(key, ident)
-        if dataset.run is not None and dataset.run.status in IN_PROGRESS:
-            await self.deps.client.datasets.cancel_run(key, ident, dataset.run.id)
+        page = await upstream_call(
+            "listing datasets",
+            owned_page(self.deps, key, "dataset", cursor=cursor, limit=limit, fetch=fetch, chunk=20),
+        )
+        return DatasetRows(datasets=[dataset_summary(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+def register(mcp: Catalog, deps: ToolDeps) -> None:
+    """Register the dataset tools on ``mcp``."""
+    tools = DatasetTools(deps)
+    mcp.add_task_kind(DatasetTasks(deps))
+    create = CREATE.format(window=tools.window)
+    mcp.tool(description=PLAN, annotations=READ_ONLY)(tools.plan_dataset)
+    mcp.tool(description=create, annotations=CREATES, nature=FOLLOWS)(tools.create_dataset)
+    mcp.tool(description=POPULATE, annotations=CREATES, nature=FOLLOWS)(tools.populate_dataset)
+    mcp.tool(description=READ, annotations=READ_ONLY)(tools.read_dataset)
+    mcp.tool(description=LIST, annotations=READ_ONLY)(tools.list_datasets)
+    mcp.tool(description=CANCEL, annotations=DESTRUCTIVE)(tools.cancel_dataset_run)
+    mcp.tool(description=DELETE, annotations=DESTRUCTIVE)(tools.delete_dataset)

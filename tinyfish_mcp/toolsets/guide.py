@@ -28,7 +28,7 @@ from ..upstream.models import ListRunsParams
 from ..upstream.usage import UsageQuery
 from ..upstream.wallet import TOP_UP_URL
 
-__all__ = ["AccountState", "NextStep", "register"]
+__all__ = ["AccountState", "GuideTools", "NextStep", "register"]
 
 DESCRIPTION = (
     "The user's next TinyFish onboarding step, from their real account (balance, what they have "
@@ -196,13 +196,15 @@ async def _read(deps: ToolDeps, key: str) -> AccountState:
     return state
 
 
-def register(mcp: Catalog, deps: ToolDeps) -> None:
-    """Register ``guide_next_step`` on ``mcp``."""
+class GuideTools:
+    """The guide toolset's tool, bound to what it needs; ``register`` names it."""
 
-    @mcp.tool(description=DESCRIPTION, annotations=READ_ONLY)
-    async def guide_next_step() -> Annotated[CallToolResult, NextStep]:
-        key = await deps.resolve_key()
-        state = await _read(deps, key)
+    def __init__(self, deps: ToolDeps) -> None:
+        self.deps = deps
+
+    async def guide_next_step(self) -> Annotated[CallToolResult, NextStep]:
+        key = await self.deps.resolve_key()
+        state = await _read(self.deps, key)
         steps = [s for s in _steps(state) if s.tool is None or served(s.tool)]
         step = steps[0] if steps else _Step("done", None, "You have used every TinyFish product here.", None)
         return as_tool_result(
@@ -217,3 +219,8 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
                 else "Tell the user; nothing to call.",
             )
         )
+
+
+def register(mcp: Catalog, deps: ToolDeps) -> None:
+    """Register ``guide_next_step`` on ``mcp``."""
+    mcp.tool(description=DESCRIPTION, annotations=READ_ONLY)(GuideTools(deps).guide_next_step)

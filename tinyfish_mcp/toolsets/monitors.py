@@ -29,8 +29,17 @@ from ..upstream.monitors import (
     monitor_config,
 )
 from ._cron import checks_per_day
+from ._owned_lists import owned_key
 
-__all__ = ["CHECK_PRICE_USD", "CheckResult", "MonitorInfo", "MonitorRows", "register", "schedule_cost"]
+__all__ = [
+    "CHECK_PRICE_USD",
+    "CheckResult",
+    "MonitorInfo",
+    "MonitorRows",
+    "MonitorTools",
+    "register",
+    "schedule_cost",
+]
 
 CHECK_PRICE_USD = 0.005
 FIND = "list_monitors shows your monitors"
@@ -43,6 +52,14 @@ CREATE = (
     "$0.12/day). Returns the baseline. Scheduled results go only to webhook_url."
 )
 RUN = "Check a monitor once now and return the result (billed like any check)."
+LIST = "Your monitors: id, type, target, schedule and status."
+GET = (
+    "A monitor's config, schedule, cost, status and last_error (relay it when status is "
+    "failed). It has no check results: run_monitor checks now."
+)
+PAUSE = "Stop a monitor's schedule (no checks, no cost) until resume_monitor."
+RESUME = "Restart a paused monitor's schedule (its checks are billed again)."
+CANCEL = "Delete a monitor and its schedule. Only when the user explicitly asks."
 IdArg = Annotated[str, Field(description="id from list_monitors")]
 
 
@@ -175,19 +192,15 @@ def check_result(run: MonitorRun, budget: int) -> CheckResult:
     return CheckResult(check_id=run.id, results=hits, new_results=len(new), note=note)
 
 
-async def _require(deps: ToolDeps, key: str, monitor_id: str) -> None:
-    """Not found, as TinyFish says it, unless the caller owns the monitor (shared key)."""
-    await upstream_call(
-        f"reading monitor {shown_id(monitor_id)}", deps.require_owned(key, "monitor", monitor_id), find=FIND
-    )
+class MonitorTools:
+    """The monitor toolset's tools, bound to what they share; ``register`` names each one."""
 
+    def __init__(self, deps: ToolDeps) -> None:
+        self.deps = deps
+        self.budget = deps.settings.mcp_max_result_chars
 
-def register(mcp: Catalog, deps: ToolDeps) -> None:
-    """Register the seven monitor tools on ``mcp``."""
-    budget = deps.settings.mcp_max_result_chars
-
-    @mcp.tool(description=CREATE, annotations=CREATES)
     async def create_monitor(
+        self,
         type: Literal["search", "fetch"],
         config: dict[str, Any],
         schedule_cron: str,
@@ -212,89 +225,60 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         except ValidationError as exc:
             raise invalid_input(exc) from None
-        key = await deps.resolve_key()
+        key = await self.deps.resolve_key()
         created = await upstream_call(
             "creating the monitor (it may exist already: check list_monitors before retrying)",
-            deps.client.monitors.create(key, request),
+            self.deps.client.monitors.create(key, request),
             find=FIND,
         )
-        await deps.record_owned(key, "monitor", [created.monitor.id])
+        await self.deps.record_owned(key, "monitor", [created.monitor.id])
         return as_tool_result(
             CreatedMonitor(
-                monitor=monitor_info(created.monitor, detail=True), baseline=check_result(created.run, budget)
+                monitor=monitor_info(created.monitor, detail=True),
+                baseline=check_result(created.run, self.budget),
             )
         )
 
-    @mcp.tool(description="Your monitors: id, type, target, schedule and status.", annotations=READ_ONLY)
-    async def list_monitors() -> Annotated[CallToolResult, MonitorRows]:
-        key = await deps.resolve_key()
-        listed = await upstream_call("listing monitors", deps.client.monitors.list(key))
+    async def list_monitors(self) -> Annotated[CallToolResult, MonitorRows]:
+        key = await self.deps.resolve_key()
+        listed = await upstream_call("listing monitors", self.deps.client.monitors.list(key))
         monitors = listed.monitors
-        if deps.ownership is not None:
+        if self.deps.ownership is not None:
             # The list is whole (no paging upstream): keep the caller's own.
-            mine, _ = await deps.ownership.split(key, "monitor", [m.id for m in monitors])
+            mine, _ = await self.deps.ownership.split(key, "monitor", [m.id for m in monitors])
             kept = set(mine)
             monitors = [m for m in monitors if m.id in kept]
         return as_tool_result(MonitorRows(monitors=[monitor_info(m) for m in monitors[:200]]))
 
-    @mcp.tool(
-        description="A monitor's config, schedule, cost, status and last_error (relay it when status is "
-        "failed). It has no check results: run_monitor checks now.",
-        annotations=READ_ONLY,
-    )
-    async def get_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorInfo]:
-        key = await deps.resolve_key()
-        await _require(deps, key, monitor_id)
+    async def get_monitor(self, monitor_id: IdArg) -> Annotated[CallToolResult, MonitorInfo]:
+        key = await self._owned_key(monitor_id)
         monitor = await upstream_call(
-            f"reading monitor {shown_id(monitor_id)}", deps.client.monitors.get(key, monitor_id), find=FIND
+            f"reading monitor {shown_id(monitor_id)}",
+            self.deps.client.monitors.get(key, monitor_id),
+            find=FIND,
         )
         return as_tool_result(monitor_info(monitor, detail=True))
 
-    @mcp.tool(description=RUN, annotations=CREATES)
-    async def run_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, CheckResult]:
-        key = await deps.resolve_key()
-        await _require(deps, key, monitor_id)
+    async def run_monitor(self, monitor_id: IdArg) -> Annotated[CallToolResult, CheckResult]:
+        key = await self._owned_key(monitor_id)
         ran = await upstream_call(
             f"checking monitor {shown_id(monitor_id)} (do not retry at once: a check may have run)",
-            deps.client.monitors.run(key, monitor_id),
+            self.deps.client.monitors.run(key, monitor_id),
             find=FIND,
         )
-        return as_tool_result(check_result(ran.run, budget))
+        return as_tool_result(check_result(ran.run, self.budget))
 
-    async def _set(monitor_id: str, status: Literal["paused", "active"], verb: str) -> CallToolResult:
-        key = await deps.resolve_key()
-        await _require(deps, key, monitor_id)
-        monitor = await upstream_call(
-            f"{verb} monitor {shown_id(monitor_id)}",
-            deps.client.monitors.set_status(key, monitor_id, status),
-            find=FIND,
-        )
-        return as_tool_result(MonitorStatus(monitor_id=monitor.id, status=monitor.status))
+    async def pause_monitor(self, monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
+        return await self._set(monitor_id, "paused", "pausing")
 
-    @mcp.tool(
-        description="Stop a monitor's schedule (no checks, no cost) until resume_monitor.",
-        annotations=CHANGES,
-    )
-    async def pause_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
-        return await _set(monitor_id, "paused", "pausing")
+    async def resume_monitor(self, monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
+        return await self._set(monitor_id, "active", "resuming")
 
-    @mcp.tool(
-        description="Restart a paused monitor's schedule (its checks are billed again).",
-        annotations=CHANGES,
-    )
-    async def resume_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
-        return await _set(monitor_id, "active", "resuming")
-
-    @mcp.tool(
-        description="Delete a monitor and its schedule. Only when the user explicitly asks.",
-        annotations=DESTRUCTIVE,
-    )
-    async def cancel_monitor(monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
-        key = await deps.resolve_key()
-        await _require(deps, key, monitor_id)
+    async def cancel_monitor(self, monitor_id: IdArg) -> Annotated[CallToolResult, MonitorStatus]:
+        key = await self._owned_key(monitor_id)
         deleted = await upstream_call(
             f"deleting monitor {shown_id(monitor_id)}",
-            deps.client.monitors.cancel(key, monitor_id),
+            self.deps.client.monitors.cancel(key, monitor_id),
             find=FIND,
         )
         if not deleted.deleted:
@@ -302,3 +286,29 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
                 f"TinyFish did not delete monitor {shown_id(monitor_id)}; check it with get_monitor."
             )
         return as_tool_result(MonitorStatus(monitor_id=deleted.id, status="cancelled", deleted=True))
+
+    async def _set(self, monitor_id: str, status: Literal["paused", "active"], verb: str) -> CallToolResult:
+        key = await self._owned_key(monitor_id)
+        monitor = await upstream_call(
+            f"{verb} monitor {shown_id(monitor_id)}",
+            self.deps.client.monitors.set_status(key, monitor_id, status),
+            find=FIND,
+        )
+        return as_tool_result(MonitorStatus(monitor_id=monitor.id, status=monitor.status))
+
+    async def _owned_key(self, monitor_id: str) -> str:
+        """The caller's key, once the monitor is known to be theirs (not found otherwise)."""
+        action = f"reading monitor {shown_id(monitor_id)}"
+        return await owned_key(self.deps, "monitor", monitor_id, action=action, find=FIND)
+
+
+def register(mcp: Catalog, deps: ToolDeps) -> None:
+    """Register the seven monitor tools on ``mcp``."""
+    tools = MonitorTools(deps)
+    mcp.tool(description=CREATE, annotations=CREATES)(tools.create_monitor)
+    mcp.tool(description=LIST, annotations=READ_ONLY)(tools.list_monitors)
+    mcp.tool(description=GET, annotations=READ_ONLY)(tools.get_monitor)
+    mcp.tool(description=RUN, annotations=CREATES)(tools.run_monitor)
+    mcp.tool(description=PAUSE, annotations=CHANGES)(tools.pause_monitor)
+    mcp.tool(description=RESUME, annotations=CHANGES)(tools.resume_monitor)
+    mcp.tool(description=CANCEL, annotations=DESTRUCTIVE)(tools.cancel_monitor)

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from ..pipeline.catalog import Catalog
 
-__all__ = ["GOAL_GUIDE", "register_prompts", "write_goal_text"]
+__all__ = ["GOAL_GUIDE", "register_prompts", "write_goal_text", "write_web_goal"]
 
 GOAL_GUIDE = """\
 Write the goal for a TinyFish web-agent run. The agent sees the page like a person \
@@ -43,6 +43,8 @@ retry with browser_profile "stealth" and a proxy in the site's country. Split wo
 that needs many pages into several runs.
 """
 
+WRITE_WEB_GOAL = "Turn a task into a precise goal (and output_schema) for run_web_automation."
+
 
 def write_goal_text(task: str, url: str | None = None) -> str:
     """The prompt text for ``task`` (and the start ``url`` when known)."""
@@ -53,15 +55,14 @@ def write_goal_text(task: str, url: str | None = None) -> str:
     )
 
 
+def write_web_goal(
+    task: Annotated[str, Field(description="What you want done on the web, in your own words.")],
+    url: Annotated[str | None, Field(description="The start page, if known.")] = None,
+) -> str:
+    """The ``write_web_goal`` prompt: the goal guide around the user's task."""
+    return write_goal_text(task, url)
+
+
 def register_prompts(mcp: Catalog) -> None:
     """Register the goal-writing prompt on ``mcp``."""
-
-    @mcp.prompt(
-        name="write_web_goal",
-        description="Turn a task into a precise goal (and output_schema) for run_web_automation.",
-    )
-    def write_web_goal(
-        task: Annotated[str, Field(description="What you want done on the web, in your own words.")],
-        url: Annotated[str | None, Field(description="The start page, if known.")] = None,
-    ) -> str:
-        return write_goal_text(task, url)
+    mcp.prompt(name="write_web_goal", description=WRITE_WEB_GOAL)(write_web_goal)

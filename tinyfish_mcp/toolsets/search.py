@@ -29,10 +29,18 @@ from ..upstream.models.products import (
     SEARCH_MAX_PAGE,
     SEARCH_RECENCY_MAX_MINUTES,
 )
+from ._fetch_out import FetchedPage, FetchFailure, bounded_pages, failures_of
 from ._provider_args import hide_arguments
-from .fetch import FetchedPage, FetchFailure, bounded_pages, failures_of
+from .fetch import call_fetch
 
-__all__ = ["MAX_QUERY_STRING", "SearchHit", "SearchWebResult", "check_query_length", "register"]
+__all__ = [
+    "MAX_QUERY_STRING",
+    "SearchHit",
+    "SearchTools",
+    "SearchWebResult",
+    "check_query_length",
+    "register",
+]
 
 SNIPPET_CHARS = 400  # results are short by nature; this only guards against a runaway snippet
 MAX_RESULTS = 20
@@ -172,48 +180,14 @@ def check_query_length(params: dict[str, object]) -> None:
     )
 
 
-async def _read_top(
-    deps: ToolDeps, hits: list[SearchHit], reading: SearchFetch
-) -> tuple[list[FetchedPage], list[FetchFailure]]:
-    """The top ``reading.results`` hits read with the fetch provider, bounded like fetch_content."""
-    urls = [hit.url for hit in hits[: reading.results]]
-    if not urls:
-        return [], []
-    try:
-        request = FetchRequest(
-            urls=urls,
-            format=reading.format,
-            links=reading.links or None,
-            image_links=reading.image_links or None,
-            page_metadata=reading.page_metadata or None,
-            include_selectors=reading.include_selectors,
-            exclude_selectors=reading.exclude_selectors,
-            per_url_timeout_ms=reading.per_url_timeout_ms,
-            ttl=reading.ttl,
-        )
-    except ValidationError as exc:
-        raise invalid_input(exc) from exc
-    provider = deps.providers.fetch
-    key = await provider.credential()
-    response = await upstream_call("reading the top results", provider.fetch(key, request))
-    # The search results take part of the result budget; the pages share the rest.
-    budget = deps.settings.mcp_max_result_chars * 3 // 4
-    want = {"links": reading.links, "image_links": reading.image_links}
-    pages, _ = bounded_pages(
-        response.results, budget=budget, count=len(urls), max_chars=None, offset=0, want=want
-    )
-    return pages, failures_of(response.errors)
+class SearchTools:
+    """The search toolset's tool, bound to what it needs; ``register`` names it."""
 
+    def __init__(self, deps: ToolDeps) -> None:
+        self.deps = deps
 
-def register(mcp: Catalog, deps: ToolDeps) -> None:
-    """Register ``search`` on ``mcp``."""
-
-    @mcp.tool(
-        description=DESCRIPTION,
-        nature=Nature(budget="search"),
-        annotations=READ_ONLY,
-    )
     async def search(
+        self,
         query: str,
         location: Annotated[str | None, Field(description="Country code, e.g. US")] = None,
         language: Annotated[str | None, Field(description="Language code, e.g. en")] = None,
@@ -265,7 +239,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         except ValidationError as exc:
             raise invalid_input(exc) from exc
         check_query_length(params.to_body())
-        provider = deps.providers.search
+        provider = self.deps.providers.search
         key = await provider.credential()
         # A 429 names the Search API's own limit, which is what a rate-limited caller needs.
         response = await upstream_call(
@@ -275,7 +249,7 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         )
         hits = [_hit(r) for r in sorted(response.results, key=lambda r: r.position)[:MAX_RESULTS]]
         location = response.location or params.location
-        pages, failures = (None, None) if reading is None else await _read_top(deps, hits, reading)
+        pages, failures = (None, None) if reading is None else await self._read_top(hits, reading)
         return as_tool_result(
             SearchWebResult(
                 query=response.query or params.query,
@@ -291,4 +265,39 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         )
 
+    async def _read_top(
+        self, hits: list[SearchHit], reading: SearchFetch
+    ) -> tuple[list[FetchedPage], list[FetchFailure]]:
+        """The top ``reading.results`` hits read with the fetch provider, bounded like fetch_content."""
+        urls = [hit.url for hit in hits[: reading.results]]
+        if not urls:
+            return [], []
+        try:
+            request = FetchRequest(
+                urls=urls,
+                format=reading.format,
+                links=reading.links or None,
+                image_links=reading.image_links or None,
+                page_metadata=reading.page_metadata or None,
+                include_selectors=reading.include_selectors,
+                exclude_selectors=reading.exclude_selectors,
+                per_url_timeout_ms=reading.per_url_timeout_ms,
+                ttl=reading.ttl,
+            )
+        except ValidationError as exc:
+            raise invalid_input(exc) from exc
+        response = await call_fetch(self.deps, request, action="reading the top results")
+        # The search results take part of the result budget; the pages share the rest.
+        budget = self.deps.settings.mcp_max_result_chars * 3 // 4
+        want = {"links": reading.links, "image_links": reading.image_links}
+        pages, _ = bounded_pages(
+            response.results, budget=budget, count=len(urls), max_chars=None, offset=0, want=want
+        )
+        return pages, failures_of(response.errors)
+
+
+def register(mcp: Catalog, deps: ToolDeps) -> None:
+    """Register ``search`` on ``mcp``."""
+    tools = SearchTools(deps)
+    mcp.tool(description=DESCRIPTION, nature=Nature(budget="search"), annotations=READ_ONLY)(tools.search)
     hide_arguments(mcp, "search", deps.providers.search.hidden_arguments)

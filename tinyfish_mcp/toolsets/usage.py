@@ -23,7 +23,7 @@ from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.usage import UsagePage, UsageQuery
 from ._inputs import iso_filter
 
-__all__ = ["UsageRecords", "register", "usage_page"]
+__all__ = ["UsageRecords", "UsageTools", "register", "usage_page"]
 
 SEARCH = (
     "Past searches (query, status, result count), newest first, to audit usage: never to check that "
@@ -65,11 +65,35 @@ def usage_page(response: UsagePage, *, page: int, limit: int, budget: int) -> Us
     )
 
 
-def register(mcp: Catalog, deps: ToolDeps) -> None:
-    """Register ``get_search_usage`` and ``list_fetch_usage`` on ``mcp``."""
-    budget = deps.settings.mcp_max_result_chars
+class UsageTools:
+    """The usage toolset's tools, bound to what they share; ``register`` names each one."""
 
-    async def listing(
+    def __init__(self, deps: ToolDeps) -> None:
+        self.deps = deps
+        self.budget = deps.settings.mcp_max_result_chars
+
+    async def get_search_usage(
+        self,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 100,
+        page: Page = 1,
+        status: Literal["completed", "failed"] | None = None,
+        start_after: When = None,
+        end_before: When = None,
+    ) -> Annotated[CallToolResult, UsageRecords]:
+        return await self._listing("search", limit, page, status, start_after, end_before)
+
+    async def list_fetch_usage(
+        self,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        page: Page = 1,
+        status: Literal["completed", "failed"] | None = None,
+        start_after: When = None,
+        end_before: When = None,
+    ) -> Annotated[CallToolResult, UsageRecords]:
+        return await self._listing("fetch", limit, page, status, start_after, end_before)
+
+    async def _listing(
+        self,
         kind: Literal["search", "fetch"],
         limit: int,
         page: int,
@@ -87,26 +111,13 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         except ValidationError as exc:
             raise invalid_input(exc) from exc
-        key = await deps.resolve_key()
-        response = await upstream_call(f"reading {kind} usage", deps.client.usage.list(key, kind, query))
-        return as_tool_result(usage_page(response, page=page, limit=limit, budget=budget))
+        key = await self.deps.resolve_key()
+        response = await upstream_call(f"reading {kind} usage", self.deps.client.usage.list(key, kind, query))
+        return as_tool_result(usage_page(response, page=page, limit=limit, budget=self.budget))
 
-    @mcp.tool(description=SEARCH, annotations=READ_ONLY)
-    async def get_search_usage(
-        limit: Annotated[int, Field(ge=1, le=1000)] = 100,
-        page: Page = 1,
-        status: Literal["completed", "failed"] | None = None,
-        start_after: When = None,
-        end_before: When = None,
-    ) -> Annotated[CallToolResult, UsageRecords]:
-        return await listing("search", limit, page, status, start_after, end_before)
 
-    @mcp.tool(description=FETCH, annotations=READ_ONLY)
-    async def list_fetch_usage(
-        limit: Annotated[int, Field(ge=1, le=100)] = 20,
-        page: Page = 1,
-        status: Literal["completed", "failed"] | None = None,
-        start_after: When = None,
-        end_before: When = None,
-    ) -> Annotated[CallToolResult, UsageRecords]:
-        return await listing("fetch", limit, page, status, start_after, end_before)
+def register(mcp: Catalog, deps: ToolDeps) -> None:
+    """Register ``get_search_usage`` and ``list_fetch_usage`` on ``mcp``."""
+    tools = UsageTools(deps)
+    mcp.tool(description=SEARCH, annotations=READ_ONLY)(tools.get_search_usage)
+    mcp.tool(description=FETCH, annotations=READ_ONLY)(tools.list_fetch_usage)

@@ -24,7 +24,7 @@ from ..runtime.context import ToolDeps
 from ..runtime.errors import upstream_call
 from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
 
-__all__ = ["UsageResult", "VaultConnectionInfo", "VaultItemInfo", "VaultItems", "register"]
+__all__ = ["UsageResult", "VaultConnectionInfo", "VaultItemInfo", "VaultItems", "VaultTools", "register"]
 
 MAX_ITEMS = 100
 USAGE_LIMIT_RANGE = (1, 100)
@@ -65,19 +65,18 @@ class UsageResult(OutputModel):
     note: str | None = None
 
 
-def register(mcp: Catalog, deps: ToolDeps) -> None:
-    """Register ``list_vault_items`` and ``get_usage`` on ``mcp``."""
-    budget = deps.settings.mcp_max_result_chars
+class VaultTools:
+    """The vault toolset's tools, bound to what they share; ``register`` names each one."""
 
-    @mcp.tool(
-        description=ITEMS_DESCRIPTION,
-        annotations=READ_ONLY,
-    )
-    async def list_vault_items() -> Annotated[CallToolResult, VaultItems]:
+    def __init__(self, deps: ToolDeps) -> None:
+        self.deps = deps
+        self.budget = deps.settings.mcp_max_result_chars
+
+    async def list_vault_items(self) -> Annotated[CallToolResult, VaultItems]:
         """List vault items and connections (see ITEMS_DESCRIPTION)."""
-        key = await deps.resolve_key()
-        connections = await upstream_call("listing the vault", deps.client.list_vault_connections(key))
-        items = await upstream_call("listing the vault", deps.client.list_vault_items(key))
+        key = await self.deps.resolve_key()
+        connections = await upstream_call("listing the vault", self.deps.client.list_vault_connections(key))
+        items = await upstream_call("listing the vault", self.deps.client.list_vault_items(key))
         shown = [
             VaultItemInfo(
                 item_id=item.item_id,
@@ -109,11 +108,8 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
             )
         )
 
-    @mcp.tool(
-        description=USAGE_DESCRIPTION,
-        annotations=READ_ONLY,
-    )
     async def get_usage(
+        self,
         kind: Literal["browser", "search"],
         limit: Annotated[
             int,
@@ -125,12 +121,12 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
         low, high = USAGE_LIMIT_RANGE
         if not low <= limit <= high:
             raise ToolError(f"limit must be between {low} and {high} (got {limit}).")
-        key = await deps.resolve_key()
-        read = deps.client.browser_usage if kind == "browser" else deps.client.search_usage
+        key = await self.deps.resolve_key()
+        read = self.deps.client.browser_usage if kind == "browser" else self.deps.client.search_usage
         response = await upstream_call(f"reading {kind} usage", read(key, limit=limit, cursor=cursor))
         # The service pages by limit already; the slice and the character budget bound the
         # result even when a page is larger than asked for or its records are large.
-        records = records_within(response.data, limit=limit, budget=budget)
+        records = records_within(response.data, limit=limit, budget=self.budget)
         note = None
         if len(records) < min(limit, len(response.data)):
             note = (
@@ -147,3 +143,10 @@ def register(mcp: Catalog, deps: ToolDeps) -> None:
                 note=note,
             )
         )
+
+
+def register(mcp: Catalog, deps: ToolDeps) -> None:
+    """Register ``list_vault_items`` and ``get_usage`` on ``mcp``."""
+    tools = VaultTools(deps)
+    mcp.tool(description=ITEMS_DESCRIPTION, annotations=READ_ONLY)(tools.list_vault_items)
+    mcp.tool(description=USAGE_DESCRIPTION, annotations=READ_ONLY)(tools.get_usage)

@@ -18,7 +18,7 @@ from ..runtime.errors import upstream_call
 from ..runtime.schema import OutputModel, as_tool_result
 from ..upstream.wallet import TOP_UP_URL, WalletResponse
 
-__all__ = ["AutoReloadInfo", "RateInfo", "WalletInfo", "register", "wallet_info"]
+__all__ = ["AutoReloadInfo", "RateInfo", "WalletInfo", "WalletTools", "register", "wallet_info"]
 
 MAX_RATES = 30
 
@@ -82,12 +82,20 @@ def wallet_info(wallet: WalletResponse) -> WalletInfo:
     )
 
 
+class WalletTools:
+    """The wallet toolset's tool, bound to what it needs; ``register`` names it."""
+
+    def __init__(self, deps: ToolDeps) -> None:
+        self.deps = deps
+
+    async def get_wallet(self) -> Annotated[CallToolResult, WalletInfo]:
+        """The wallet (see DESCRIPTION)."""
+        key = await self.deps.resolve_key()
+        wallet = await upstream_call("reading the wallet", self.deps.client.wallet.get(key))
+        return as_tool_result(wallet_info(wallet))
+
+
 def register(mcp: Catalog, deps: ToolDeps) -> None:
     """Register ``get_wallet`` on ``mcp``."""
-
-    @mcp.tool(description=DESCRIPTION, annotations=READ_ONLY)
-    async def get_wallet() -> Annotated[CallToolResult, WalletInfo]:
-        """The wallet (see DESCRIPTION)."""
-        key = await deps.resolve_key()
-        wallet = await upstream_call("reading the wallet", deps.client.wallet.get(key))
-        return as_tool_result(wallet_info(wallet))
+    tools = WalletTools(deps)
+    mcp.tool(description=DESCRIPTION, annotations=READ_ONLY)(tools.get_wallet)

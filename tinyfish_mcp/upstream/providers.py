@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
@@ -32,6 +32,7 @@ __all__ = [
     "SessionObservation",
     "SessionPage",
     "SessionQuery",
+    "moment",
 ]
 
 ProviderName = Literal["tinyfish", "browserbase"]
@@ -50,6 +51,17 @@ class ExtraArgument:
     name: str
     annotation: Any
     default: Any = None
+
+
+def moment(value: object) -> datetime | None:
+    """A vendor's ISO 8601 time as an aware datetime (UTC when it names no zone); None if unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class OpenSession(BaseModel):

@@ -39,6 +39,7 @@ from ..providers import (
     SessionObservation,
     SessionPage,
     SessionQuery,
+    moment,
 )
 from .client import VENDOR, BrowserbaseClient
 
@@ -63,16 +64,6 @@ def _refuse(message: str) -> InvalidInputError:
     error = InvalidInputError(message, status=400, hint="Correct the named argument and call again.")
     error.vendor = VENDOR
     return error
-
-
-def _time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class _Browserbase:
@@ -135,7 +126,7 @@ class BrowserbaseBrowser(_Browserbase):
                 else True
             )
         session = await self.client.create_session(body)
-        created, expires = _time(session.created_at), _time(session.expires_at)
+        created, expires = moment(session.created_at), moment(session.expires_at)
         span = int((expires - created).total_seconds()) if created and expires else timeout
         live: str | None = None
         try:
@@ -166,18 +157,18 @@ class BrowserbaseBrowser(_Browserbase):
         except UpstreamError:
             return None
         if session.status in ENDED:
-            return SessionObservation(ended=True, ended_at=_time(session.ended_at))
+            return SessionObservation(ended=True, ended_at=moment(session.ended_at))
         return SessionObservation(activity=session.updated_at if session.keep_alive else None)
 
     async def list_sessions(self, key: str, query: SessionQuery) -> SessionPage:
         """Browserbase's own listing of the project's sessions, filtered and paged here."""
         status = {"running": "RUNNING", "ended": None}.get(query.status or "")
         sessions = await self.client.list_sessions(status)
-        after = _time(query.start_after) if query.start_after else None
-        before = _time(query.end_before) if query.end_before else None
+        after = moment(query.start_after) if query.start_after else None
+        before = moment(query.end_before) if query.end_before else None
         rows: list[ListedSession] = []
         for session in sessions:
-            created = _time(session.created_at)
+            created = moment(session.created_at)
             ended = session.status in ENDED
             if query.status == "ended" and not ended:
                 continue
@@ -190,7 +181,7 @@ class BrowserbaseBrowser(_Browserbase):
                     session_id=session.id,
                     status="ended" if ended else "running",
                     created_at=created,
-                    ended_at=_time(session.ended_at),
+                    ended_at=moment(session.ended_at),
                     cdp_url=None if ended else session.connect_url,
                 )
             )

@@ -36,6 +36,7 @@ from ..providers import (
     SessionObservation,
     SessionPage,
     SessionQuery,
+    moment,
 )
 
 __all__ = ["TinyFishBrowser", "TinyFishFetch", "TinyFishSearch", "inspector_url", "pages_digest"]
@@ -67,16 +68,6 @@ async def inspector_url(client: TinyFishClient, key: str, base_url: str) -> str 
                 if page.url not in BLANK_PAGES and page.devtoolsFrontendUrl:
                     return page.devtoolsFrontendUrl
     return None
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class _TinyFish:
@@ -152,8 +143,8 @@ class TinyFishBrowser(_TinyFish):
                 ListedSession(
                     session_id=record["session_id"],
                     status="running" if running else "ended",
-                    created_at=_moment(record.get("created_at")),
-                    ended_at=_moment(record.get("ended_at")),
+                    created_at=moment(record.get("created_at")),
+                    ended_at=moment(record.get("ended_at")),
                     timeout_seconds=timeout if isinstance(timeout, int) else None,
                 )
             )
