@@ -105,7 +105,6 @@ def test_a_tool_the_cache_does_not_know_is_generated_by_the_sdk() -> None:
     assert tool.output_schema == expected.output_schema
 
 
-
 def test_a_parametrized_generic_is_described_by_its_origin_not_by_who_parametrized_it_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

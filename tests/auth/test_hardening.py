@@ -101,9 +101,7 @@ async def test_each_parameter_has_a_bound_and_may_appear_once(
     assert await harness.db.count("tfmcp_pending") == 0
 
     # Within the bounds, the request goes through as before.
-    ok = await http.get(
-        "/authorize", params=authorize_params(client.client_id, challenge, state="s" * 2048)
-    )
+    ok = await http.get("/authorize", params=authorize_params(client.client_id, challenge, state="s" * 2048))
     assert ok.status_code == 302
     assert ok.headers["location"].startswith(f"{BASE}/consent?txn=")
     assert await harness.db.count("tfmcp_pending") == 1

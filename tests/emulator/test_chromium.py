@@ -68,9 +68,10 @@ def test_reset_kills_every_browser(chromium_emulator: Any) -> None:
 def test_inactivity_timeout_really_ends_the_browser_and_shutdown_reaps_the_rest() -> None:
     require_chromium()
     # time_scale 0.01: a 5 s timeout is 50 ms of inactivity; 3600 s is 36 s.
-    with serve_in_thread(EmulatorConfig(time_scale=0.01)) as handle, httpx.Client(
-        base_url=handle.base_url, headers={"X-API-Key": API_KEY}, timeout=10
-    ) as http:
+    with (
+        serve_in_thread(EmulatorConfig(time_scale=0.01)) as handle,
+        httpx.Client(base_url=handle.base_url, headers={"X-API-Key": API_KEY}, timeout=10) as http,
+    ):
         short = http.post("/v1/browser", json={"timeout_seconds": 5}).json()
         long = http.post("/v1/browser", json={"timeout_seconds": 3600}).json()
         short_pid = http.get(f"/_emulator/browser/{short['session_id']}").json()["pid"]
