@@ -44,6 +44,7 @@ __all__ = [
     "settled_run",
     "shared_stdio_server",
     "stdio_server",
+    "tool_call",
 ]
 
 # What a raw JSON-RPC client sends first (a line on stdio, or the body of an HTTP POST), and
@@ -59,6 +60,17 @@ INITIALIZE: dict[str, Any] = {
     },
 }
 INITIALIZED: dict[str, Any] = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+def tool_call(ident: int, name: str, arguments: dict[str, Any], **params: Any) -> dict[str, Any]:
+    """A raw ``tools/call`` request (``params`` adds to its params, e.g. ``_meta``)."""
+    return {
+        "jsonrpc": "2.0",
+        "id": ident,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments, **params},
+    }
+
 
 # Settings that keep polling and retry tests quick (the real defaults are seconds).
 FAST_POLL: dict[str, str] = {

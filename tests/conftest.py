@@ -96,6 +96,13 @@ class Emulator:
         result: dict[str, Any] = self._control("GET", f"/runs/{run_id}")
         return result
 
+    def read(self, path: str) -> dict[str, Any]:
+        """GET ``path`` of the emulated API with the test's key, as a client of TinyFish would."""
+        response = self.http.get(f"{self.base_url}{path}", headers={"X-API-Key": self.api_key})
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
     def reset(self) -> None:
         self._control("POST", "/reset")
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _mcp import FAST_POLL, INITIALIZE, INITIALIZED
+from _mcp import FAST_POLL, INITIALIZE, INITIALIZED, tool_call
 from _servers import clean_env
 
 CALLS = 200
@@ -78,16 +78,12 @@ async def test_many_concurrent_streamed_runs_on_one_pipe_lose_nothing(emulator: 
         await asyncio.wait_for(_answers(proc, {"init"}, seen), 30)
         calls = b"".join(
             _line(
-                {
-                    "jsonrpc": "2.0",
-                    "id": index,
-                    "method": "tools/call",
-                    "params": {
-                        "name": "run_web_automation",
-                        "arguments": {"url": SLOW, "goal": f"Stream {index}", "max_wait_seconds": 120},
-                        "_meta": {"progressToken": f"p{index}"},
-                    },
-                }
+                tool_call(
+                    index,
+                    "run_web_automation",
+                    {"url": SLOW, "goal": f"Stream {index}", "max_wait_seconds": 120},
+                    _meta={"progressToken": f"p{index}"},
+                )
             )
             for index in range(CALLS)
         )

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _mcp import INITIALIZE
+from _mcp import INITIALIZE, tool_call
 from _servers import clean_env
 
 SLOW_URL = "https://shop.example.com/?tf_scenario=slow&tf_steps=30&tf_step_delay=0.1"
@@ -70,12 +70,7 @@ def _read_until(process: subprocess.Popen[bytes], wanted: Any, seconds: float = 
 
 def _call(session_id: str, ident: int, wait: int) -> dict[str, Any]:
     arguments = {"url": SLOW_URL, "goal": "List products", "session_id": session_id, "max_wait_seconds": wait}
-    return {
-        "jsonrpc": "2.0",
-        "id": ident,
-        "method": "tools/call",
-        "params": {"name": "run_web_automation", "arguments": arguments, "_meta": {"progressToken": "p"}},
-    }
+    return tool_call(ident, "run_web_automation", arguments, _meta={"progressToken": "p"})
 
 
 def test_a_retry_after_kill_9_and_a_restart_follows_the_same_run(emulator: Any, tmp_path: Path) -> None:

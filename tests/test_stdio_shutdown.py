@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 import pytest
-from _mcp import INITIALIZE, result_json, stdio_server
+from _mcp import INITIALIZE, result_json, stdio_server, tool_call
 from _servers import clean_env
 
 from tinyfish_mcp.stdio_shutdown import ANSWER_SECONDS
@@ -115,18 +115,8 @@ def _server(emulator: Any, grace: float = GRACE, *, handshake: bool = True) -> I
 
 def _start_slow_run(pipes: _Pipes, meta: dict[str, Any] | None = None) -> str:
     """Call run_web_automation on a slow run; the run's id, once progress names it."""
-    pipes.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 2,
-            "method": "tools/call",
-            "params": {
-                "name": "run_web_automation",
-                "arguments": {"url": SLOW_URL, "goal": "List products", "max_wait_seconds": 120},
-                "_meta": {"progressToken": "run", **(meta or {})},
-            },
-        }
-    )
+    arguments = {"url": SLOW_URL, "goal": "List products", "max_wait_seconds": 120}
+    pipes.send(tool_call(2, "run_web_automation", arguments, _meta={"progressToken": "run", **(meta or {})}))
     started = pipes.read_until(
         lambda m: (
             m.get("method") == "notifications/progress"
@@ -213,14 +203,7 @@ async def test_sigterm_waits_out_the_grace_then_answers(emulator: Any) -> None:
 def test_nothing_in_flight_exits_at_once_whatever_the_grace(emulator: Any) -> None:
     # A grace of ten minutes, and an exit well within the guard: nothing waited for it.
     with _server(emulator, grace=600) as pipes:
-        pipes.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 2,
-                "method": "tools/call",
-                "params": {"name": "list_runs", "arguments": {}},
-            }
-        )
+        pipes.send(tool_call(2, "list_runs", {}))
         listed = pipes.read_until(lambda m: m.get("id") == 2)
         assert pipes.process.stdin is not None
         pipes.process.stdin.close()
@@ -234,14 +217,7 @@ def test_nothing_in_flight_exits_at_once_whatever_the_grace(emulator: Any) -> No
 def test_a_call_still_going_after_the_last_answers_is_cut_with_an_error_saying_so(emulator: Any) -> None:
     emulator.fault("/v1/runs", method="GET", hang=True)  # list_runs never gets its answer
     with _server(emulator, grace=600) as pipes:
-        pipes.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 2,
-                "method": "tools/call",
-                "params": {"name": "list_runs", "arguments": {}},
-            }
-        )
+        pipes.send(tool_call(2, "list_runs", {}))
         waited = threading.Event()
         for _ in range(600):  # the call is in flight: its request reached the emulator
             if any(r["path"] == "/v1/runs" for r in emulator.requests()):

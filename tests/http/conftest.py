@@ -7,16 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hosted import SECRET, Served, serve_app
+from hosted import Served, serve_app, serve_oauth
 
 
 @pytest.fixture
 def oauth_server(emulator: Any, tmp_path: Path) -> Iterator[Served]:
-    with serve_app(
-        mcp_auth="oauth",
-        mcp_secret=SECRET,
-        mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
-        base_url=emulator.base_url,
+    with serve_oauth(
+        emulator.base_url,
+        tmp_path,
     ) as served:
         yield served
 

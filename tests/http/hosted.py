@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,17 @@ class Replica(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def serve_oauth(upstream_url: str, folder: Path, **overrides: Any) -> AbstractContextManager[Served]:
+    """``serve_app`` in oauth mode on ``upstream_url``, its store a SQLite file in ``folder``."""
+    return serve_app(
+        mcp_auth="oauth",
+        mcp_secret=SECRET,
+        mcp_database_url=f"sqlite+aiosqlite:///{folder / 'oauth.db'}",
+        base_url=upstream_url,
+        **overrides,
+    )
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 from _servers import clean_env, free_port
+from hosted import SECRET
 
 
 @dataclass
@@ -39,6 +40,21 @@ class Spawned:
                 self.process.kill()
                 self.process.wait(timeout=5)
         return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def spawned_oauth_server(upstream_url: str, folder: Path, **settings: str) -> Iterator[Spawned]:
+    """``spawned_server`` in oauth mode (the default) on ``upstream_url``, logging at DEBUG,
+    its store a SQLite file in ``folder``; ``settings`` are further environment variables."""
+    env = {
+        "TINYFISH_MCP_SECRET": SECRET,
+        "TINYFISH_MCP_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'oauth.db'}",
+        "TINYFISH_BASE_URL": upstream_url,
+        "TINYFISH_MCP_POLL_INITIAL": "0.05",
+        **settings,
+    }
+    with spawned_server(folder, env, "--log-level", "DEBUG") as served:
+        yield served
 
 
 @contextmanager

@@ -14,25 +14,18 @@ import httpx
 import httpx2
 import pytest
 from _mcp import INITIALIZE, ProgressLog, result_json
-from hosted import MCP_HEADERS, SECRET
+from hosted import MCP_HEADERS
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from oauth_helpers import REDIRECT, authorize_params, new_pkce, query_of, sdk_sign_in
-from spawned import Spawned, spawned_server
+from spawned import Spawned, spawned_oauth_server
 
 _LIMIT = 128 * 1024
 
 
 @pytest.fixture
 def server(emulator: Any, tmp_path: Path) -> Iterator[Spawned]:
-    env = {
-        "TINYFISH_MCP_SECRET": SECRET,
-        "TINYFISH_MCP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
-        "TINYFISH_BASE_URL": emulator.base_url,
-        "TINYFISH_MCP_MAX_BODY_BYTES": str(_LIMIT),
-        "TINYFISH_MCP_POLL_INITIAL": "0.05",
-    }
-    with spawned_server(tmp_path, env, "--log-level", "DEBUG") as served:
+    with spawned_oauth_server(emulator.base_url, tmp_path, TINYFISH_MCP_MAX_BODY_BYTES=str(_LIMIT)) as served:
         yield served
 
 

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 from _mcp import INITIALIZE
-from hosted import MCP_HEADERS, SECRET, serve_app
+from hosted import MCP_HEADERS, Served, serve_oauth
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 
-def _oauth(emulator: Any, tmp_path: Path, **overrides: Any) -> Any:
-    return serve_app(
-        mcp_auth="oauth",
-        mcp_secret=SECRET,
-        mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
-        base_url=emulator.base_url,
-        **overrides,
-    )
+def _oauth(emulator: Any, tmp_path: Path, **overrides: Any) -> AbstractContextManager[Served]:
+    return serve_oauth(emulator.base_url, tmp_path, **overrides)
 
 
 def _key_checks(emulator: Any) -> int:

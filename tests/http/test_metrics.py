@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import httpx2
-from hosted import SECRET, serve_app
+from hosted import SECRET, serve_oauth
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from prometheus_client.parser import text_string_to_metric_families
@@ -34,12 +34,10 @@ def _total(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: s
 async def test_metrics_count_calls_failures_and_refusals_and_carry_no_secret(
     emulator: Any, tmp_path: Path
 ) -> None:
-    with serve_app(
-        mcp_auth="oauth",
-        mcp_secret=SECRET,
-        mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
+    with serve_oauth(
+        emulator.base_url,
+        tmp_path,
         mcp_metrics_token=METRICS_TOKEN,
-        base_url=emulator.base_url,
     ) as served:
         assert httpx.get(f"{served.url}/metrics", timeout=10).status_code == 401
         wrong = {"Authorization": "Bearer not-the-token"}
@@ -109,12 +107,10 @@ async def test_the_browser_session_gauge_follows_create_and_close(
     emulator = chromium_emulator  # real browsers: closing one is a CDP Browser.close
 
     gauge = "tinyfish_mcp_browser_sessions"
-    with serve_app(
-        mcp_auth="oauth",
-        mcp_secret=SECRET,
-        mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
+    with serve_oauth(
+        emulator.base_url,
+        tmp_path,
         mcp_metrics_token=METRICS_TOKEN,
-        base_url=emulator.base_url,
     ) as served:
         _, before = _scrape(served.url)
         async with (

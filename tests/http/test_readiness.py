@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from _servers import clean_env
 from alembic import command
-from hosted import SECRET, serve_app
+from hosted import serve_app, serve_oauth
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -47,9 +47,9 @@ def _db_upgrade(url: str) -> str:
 async def test_readyz_is_unready_while_the_schema_is_behind_and_ready_after_db_upgrade(
     emulator: Any, tmp_path: Path
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}"
-    settings = {"mcp_auth": "oauth", "mcp_secret": SECRET, "mcp_database_url": url}
-    with serve_app(**settings, base_url=emulator.base_url) as served:
+    with serve_oauth(emulator.base_url, tmp_path) as served:
+        url = served.settings.mcp_database_url
+        assert url is not None
         await _back_to_first_release(url)
         behind = httpx.get(f"{served.url}/readyz", timeout=10)
         assert behind.status_code == 503

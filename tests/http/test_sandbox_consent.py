@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from hosted import SECRET, serve_app
+from hosted import serve_oauth
 from oauth_helpers import authorize_params, new_pkce, register, submit_consent
 
 
@@ -25,11 +25,9 @@ async def _consent_page(http: httpx2.AsyncClient, url: str) -> tuple[str, str]:
 
 
 async def test_sandbox_consent_page_shows_the_sandbox_key(emulator: Any, tmp_path: Path) -> None:
-    with serve_app(
-        mcp_auth="oauth",
-        mcp_secret=SECRET,
-        mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
-        base_url=emulator.base_url,
+    with serve_oauth(
+        emulator.base_url,
+        tmp_path,
         api_key=emulator.api_key,
         sandbox=True,
     ) as served:
@@ -42,11 +40,9 @@ async def test_sandbox_consent_page_shows_the_sandbox_key(emulator: Any, tmp_pat
 
 
 async def test_a_real_deployment_shows_no_key(emulator: Any, tmp_path: Path) -> None:
-    with serve_app(
-        mcp_auth="oauth",
-        mcp_secret=SECRET,
-        mcp_database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
-        base_url=emulator.base_url,
+    with serve_oauth(
+        emulator.base_url,
+        tmp_path,
         api_key=emulator.api_key,
     ) as served:
         async with httpx2.AsyncClient(base_url=served.url, follow_redirects=False) as http:

@@ -17,10 +17,10 @@ import httpx
 import httpx2
 import pytest
 from _mcp import INITIALIZE
-from hosted import MCP_HEADERS, SECRET
+from hosted import MCP_HEADERS
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from spawned import Spawned, spawned_server
+from spawned import Spawned, spawned_oauth_server
 
 from tinyfish_mcp.tracing import user_hash
 
@@ -30,14 +30,7 @@ SECRET_QUERY = "code=hush-hush-4242&access_token=tok-should-never-show-9876"
 
 @pytest.fixture
 def server(emulator: Any, tmp_path: Path) -> Iterator[Spawned]:
-    env = {
-        "TINYFISH_MCP_SECRET": SECRET,
-        "TINYFISH_MCP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
-        "TINYFISH_BASE_URL": emulator.base_url,
-        "TINYFISH_MCP_LOG_FORMAT": "json",
-        "TINYFISH_MCP_POLL_INITIAL": "0.05",
-    }
-    with spawned_server(tmp_path, env, "--log-level", "DEBUG") as served:
+    with spawned_oauth_server(emulator.base_url, tmp_path, TINYFISH_MCP_LOG_FORMAT="json") as served:
         yield served
 
 

@@ -6,18 +6,12 @@ import time
 from typing import Any
 
 import anyio
-import httpx
 from _inmemory import connect, error_text, structured
 from _mcp import ProgressLog, stdio_server
 
 
-def _dataset(emulator: Any, dataset_id: str) -> dict[str, Any]:
-    response = httpx.get(
-        f"{emulator.base_url}/v1/datasets/{dataset_id}", headers={"X-API-Key": emulator.api_key}, timeout=10
-    )
-    response.raise_for_status()
-    data: dict[str, Any] = response.json()
-    return data
+def _dataset(emulator: Any, ident: str) -> dict[str, Any]:
+    return emulator.read(f"/v1/datasets/{ident}")
 
 
 async def test_dataset_planned_created_populated_with_progress_and_read(emulator: Any) -> None:

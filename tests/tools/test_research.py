@@ -6,20 +6,14 @@ import time
 from typing import Any
 
 import anyio
-import httpx
 from _inmemory import connect, error_text, structured
 from _mcp import ProgressLog, stdio_server
 
 STAGES = ("Plan: 2 sub-questions", "Searching: tide tables", "Found ", "Reading ", "Evidence from ")
 
 
-def _research_run(emulator: Any, run_id: str) -> dict[str, Any]:
-    response = httpx.get(
-        f"{emulator.base_url}/v1/research-run/{run_id}", headers={"X-API-Key": emulator.api_key}, timeout=10
-    )
-    response.raise_for_status()
-    data: dict[str, Any] = response.json()
-    return data
+def _research_run(emulator: Any, ident: str) -> dict[str, Any]:
+    return emulator.read(f"/v1/research-run/{ident}")
 
 
 def _once(messages: list[str | None], prefix: str) -> None:
