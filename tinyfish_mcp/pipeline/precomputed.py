@@ -4,11 +4,12 @@ Registering a tool, the SDK derives its input schema (a pydantic model of the fu
 arguments, then that model's JSON schema) and its output schema (the JSON schema of the
 result model). For this server's tools that is most of ``build_server``'s time, and the
 stdio server pays it on every launch. So ``schemas.json`` (next to this module) holds what
-the SDK generated, per tool, and a tool is registered from it through the SDK's public
-constructors (``Tool``, ``FuncMetadata`` with its ``output_schema`` given) instead of
-``Tool.from_function``; the argument model itself is built on the tool's first call.
-The tools so built reach the server as ``MCPServer(tools=...)`` (``catalog.py``): the
-SDK's own constructor argument, so its tool manager is used as it is.
+the SDK generated, per tool, already compacted as advertised (``runtime/schema.py``), and a
+tool is registered from it through the SDK's public constructors (``Tool``, ``FuncMetadata``
+with its ``output_schema`` given) instead of ``Tool.from_function``; the argument model
+itself is built on the tool's first call. The tools so built reach the server as
+``MCPServer(tools=...)`` (``catalog.py``): the SDK's own constructor argument, so its tool
+manager is used as it is.
 
 An entry is used only when everything the SDK reads to generate it is the same:
 
@@ -54,6 +55,7 @@ __all__ = [
     "describe_annotation",
     "engine_versions",
     "fingerprint",
+    "from_cache",
     "load_cache",
     "recording",
 ]
@@ -173,18 +175,26 @@ class LazyArguments(FuncMetadata):
 
 
 def _entry(tool: Tool, key: str, signature: inspect.Signature) -> dict[str, Any] | None:
-    """What the cache keeps of a tool the SDK built, or None if the tool is not one it can carry."""
+    """What the cache keeps of a tool the SDK built, or None if the tool is not one it can carry.
+
+    The schemas are kept as advertised: compacted as ``runtime/schema.py`` does after
+    registration, so a start-up does not redo that rewrite (a tenth of ``build_server``).
+    """
+    # Only while recording; runtime.schema imports the catalog, which imports this module.
+    from ..runtime.schema import compact_schemas
+
     meta = tool.fn_metadata
     carried, model = _result_model(signature)
     if not carried or tool.resolved_params or meta.wrap_output or meta.output_model is not model:
         return None
     if not inspect.iscoroutinefunction(tool.fn) or not tool.is_async:
         return None
+    parameters, output_schema = compact_schemas(tool.parameters, meta.output_schema, model)
     return {
         "key": key,
         "context_kwarg": tool.context_kwarg,
-        "parameters": tool.parameters,
-        "output_schema": meta.output_schema,
+        "parameters": parameters,
+        "output_schema": output_schema,
     }
 
 
@@ -266,6 +276,11 @@ def _record(label: str, entry: dict[str, Any]) -> None:
         # Two configurations, one fingerprint, two schemas: the schema depends on something the
         # signature does not show, and a cached entry could be served where it does not apply.
         raise RuntimeError(f"tool {label.split()[0]}: its schema is not determined by its signature")
+
+
+def from_cache(tool: Tool) -> bool:
+    """Whether ``tool`` was built from the cache (its schemas are then already compacted)."""
+    return isinstance(tool.fn_metadata, LazyArguments)
 
 
 def load_cache() -> dict[str, list[dict[str, Any]]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -71,8 +71,13 @@ IDEMPOTENT = RequestKind.IDEMPOTENT
 
 M = TypeVar("M", bound=BaseModel)
 
-_PAGES = TypeAdapter(list[BrowserPage])
 _MAX_IDS = 100
+
+
+@cache
+def _pages_adapter() -> TypeAdapter[list[BrowserPage]]:
+    # Built on the first /pages read, not at import: a validator is start-up time a client waits for.
+    return TypeAdapter(list[BrowserPage])
 
 
 def _run_path(run_id: str, suffix: str = "") -> str:
@@ -288,7 +293,7 @@ class TinyFishClient:
             )
         url = base_url.strip().rstrip("/") + "/pages"
         return await self._routed.http.request_adapter(
-            _PAGES,
+            _pages_adapter(),
             "GET",
             url,
             key=key if self._is_tinyfish_host(parts.scheme, parts.netloc) else "",
