@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.wording import safe_text, shown
 from ..runtime.errors import invalid_input
-from ..upstream.models import RunBatchRequest, RunRequest, api_integration_for
+
+if TYPE_CHECKING:
+    from ..upstream.models import RunBatchRequest, RunRequest
 
 __all__ = [
     "AgentConfigInput",
@@ -224,6 +226,9 @@ def run_request(
     ``feature_flags`` and the caller's ``api_integration`` are the run tools' own (batch
     items do not take them).
     """
+    # the payload models load on first use, not at start-up
+    from ..upstream.models import RunRequest, api_integration_for
+
     body = _body(spec)
     flags = feature_flags.model_dump(exclude_none=True) if feature_flags is not None else {}
     if flags:
@@ -245,6 +250,8 @@ def batch_request(items: list[dict[str, Any]]) -> RunBatchRequest:
     The batch tool advertises its items as plain objects (their fields are those of
     run_web_automation), so each is checked here, field by field.
     """
+    from ..upstream.models import RunBatchRequest  # the payload models load on first use, not at start-up
+
     try:
         specs = _Batch.model_validate({"runs": items}).runs
         bodies = [_body(spec, f"runs[{i}].url") for i, spec in enumerate(specs)]

@@ -10,7 +10,7 @@ retried call follow the run it already started (see ``idempotency.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -33,7 +33,6 @@ from ..runtime.results import (
 )
 from ..runtime.schema import as_tool_result, compact_input_schema
 from ..upstream.errors import UpstreamError
-from ..upstream.models import RunRequest
 from ._followed import MaxWait
 from ._inputs import (
     AgentConfigInput,
@@ -55,6 +54,9 @@ from ._inputs import (
 from ._owned_lists import owned_key
 from ._run_work import RunTasks, follow_existing_run, follow_new_run
 from .prompts import register_prompts
+
+if TYPE_CHECKING:
+    from ..upstream.models import RunRequest
 
 __all__ = ["MAX_BATCH", "AgentTools", "register"]
 

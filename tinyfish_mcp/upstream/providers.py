@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from .models import BrowserSessionRequest, FetchRequest, FetchResponse, SearchParams, SearchResponse
+if TYPE_CHECKING:
+    from .models import BrowserSessionRequest, FetchRequest, FetchResponse, SearchParams, SearchResponse
+
 
 __all__ = [
     "BrowserProvider",
