@@ -73,14 +73,27 @@ def _brief(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "properties": props}
 
 
+class _OneRunSchema:
+    """A batch item's JSON schema: the fields of one run, as ``WithJsonSchema`` would give it.
+
+    Generated when a tool schema is (pydantic calls ``__get_pydantic_json_schema__``), not at
+    import: a start from the precomputed schemas never needs it.
+    """
+
+    def __repr__(self) -> str:  # part of the tool's fingerprint (pipeline/precomputed.py)
+        return "OneRunSchema(RunSpec)"
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return _brief(compact_input_schema(RunSpec.model_json_schema()))
+
+
 # The copies of run_web_automation's arguments (the async tool, batch items) describe the
 # nested objects by type only: tools/list is sent on every turn. They are checked whole.
-_SPEC_SCHEMA = _brief(compact_input_schema(RunSpec.model_json_schema()))
 SameAsRun = Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object"})]
 # Items are advertised with the fields of one run, but checked by ``batch_request`` so
 # that a mistake is named ``runs.<index>.<field>`` in our words.
 Specs = Annotated[
-    list[Annotated[dict[str, Any], WithJsonSchema(_SPEC_SCHEMA)]],
+    list[Annotated[dict[str, Any], _OneRunSchema()]],
     Field(min_length=1, max_length=MAX_BATCH),
 ]
 

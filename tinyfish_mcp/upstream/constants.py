@@ -22,6 +22,7 @@ __all__ = [
     "SEARCH_MAX_PAGE",
     "SEARCH_RECENCY_MAX_MINUTES",
     "SSE_READ_TIMEOUT",
+    "TOP_UP_URL",
     "USER_AGENT",
     "RequestKind",
 ]
@@ -58,6 +59,9 @@ PER_URL_TIMEOUT_MS = (1, 110_000)
 MAX_SELECTORS = 20
 SEARCH_RECENCY_MAX_MINUTES = 5_256_000  # ten years
 SEARCH_MAX_PAGE = 10
+
+# Where a user adds credits (errors, the top-up question and get_wallet name it).
+TOP_UP_URL = "https://agent.tinyfish.ai/billing"
 
 # Header names under which a gateway may report the id of the request (for support).
 REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "cf-ray")
