@@ -68,17 +68,21 @@ SessionId = Annotated[
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. US")]
 
 
+# The input models are built on first use (defer_build): a start lists the tools from the
+# precomputed schemas (pipeline/precomputed.py) and validates nothing.
+
+
 class ProxyInput(BaseModel):
     # No docstring: it would become a schema description, sent on every tools/list.
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     enabled: bool = True
     country_code: CountryCode | None = None
 
 
 class AgentConfigInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     max_duration_seconds: int | None = Field(default=None, ge=1)
     mode: Literal["default", "strict"] | None = Field(default=None, description="strict: fail fast")
@@ -89,7 +93,7 @@ class AgentConfigInput(BaseModel):
 
 
 class FeatureFlagsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     enable_agent_memory: bool | None = None
 
@@ -100,7 +104,7 @@ Integration = Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{
 
 
 class CaptureInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     elements: bool | None = None
     snapshots: bool | None = None
@@ -113,7 +117,7 @@ class RunSpec(BaseModel):
     # One run: the arguments of run_web_automation that describe the run itself (no
     # docstring: it would be sent as batch_create's item description on every tools/list).
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     url: str
     goal: str
@@ -241,6 +245,8 @@ def run_request(
 
 
 class _Batch(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     runs: list[RunSpec]
 
 

@@ -67,7 +67,7 @@ CLOSE_DESCRIPTION = "End a browser session so it stops billing (idempotent)."
 class BrowserProxyInput(BaseModel):
     # No docstring: it would become a schema description, sent on every tools/list.
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first call
 
     # The run tools' shape: a custom proxy (the SDK's type/url/username/password) is not offered.
     enabled: bool | None = None  # default: on (the TinyFish proxy, US)

@@ -40,7 +40,7 @@ MAX_CHARS_RANGE = (100, 200_000)
 class Highlights(BaseModel):
     # Query-ranked snippets of each page instead of its whole text (markdown only). No
     # docstring: it would become a schema description the tool description already gives.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first call
 
     query: Annotated[str, Field(description="What to find")]
     max_snippets: Annotated[int | None, schema_bounds(1, 20, description="Default 5")] = None

@@ -64,7 +64,7 @@ FETCH_DEFAULT = 3  # results read by fetch={} unless it says how many
 class SearchFetch(BaseModel):
     """What ``fetch`` may hold: how many top results to read, and fetch_content's reading options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first search
 
     results: int = Field(default=FETCH_DEFAULT, ge=1, le=10)
     format: Literal["markdown", "html", "json"] = "markdown"
