@@ -13,11 +13,14 @@ import re
 import subprocess
 import sys
 import threading
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from _mcp import INITIALIZE, INITIALIZED
 from _servers import clean_env
 
+from tinyfish_mcp.cli import build_parser, no_arguments
 from tinyfish_mcp.server import TOOLSETS
 from tinyfish_mcp.settings import DEFAULT_TOOLSETS
 
@@ -35,6 +38,11 @@ HEAVY: dict[str, str] = {
     "tinyfish_mcp.auth": "the hosted server's sign-in and stores",
     "tinyfish_mcp.emulator": "--sandbox only",
     "tinyfish_mcp.doctor": "the doctor command",
+    # The other commands: a bare launch does not build the argument parser (cli.no_arguments).
+    "tinyfish_mcp.admin": "the admin command",
+    "tinyfish_mcp.db": "the db command",
+    "tinyfish_mcp.install": "the install command",
+    "tinyfish_mcp.clients": "the install and doctor commands",
     # The settings are read without these (a tenth of the cold start when they were used).
     "pydantic_settings": "replaced by a few lines in settings.py",
     "dotenv": "replaced by a few lines in settings.py",
@@ -46,6 +54,13 @@ HEAVY: dict[str, str] = {
     "tinyfish_mcp.upstream._http": "the upstream client is created on the first call",
     "tinyfish_mcp.upstream.sse": "read only by a streamed run",
     "tinyfish_mcp.upstream.cdp": "read only by browser tools that drive a session",
+    # Payload models: the tools are listed from the precomputed schemas, nothing is sent or read.
+    "tinyfish_mcp.upstream.models.runs": "the first call that sends or reads a run",
+    "tinyfish_mcp.upstream.models.products": "the first fetch, search, browser or vault call",
+    "tinyfish_mcp.upstream.models.events": "a streamed run",
+    "tinyfish_mcp.upstream.wallet": "get_wallet (the top-up URL is a constant)",
+    "sqlite3": "the session_id file is opened on the first claim",
+    "difflib": "a refused call's did-you-mean",
     "trafilatura": "Browserbase fetch's page extraction",
     "lxml": "Browserbase fetch's page extraction",
     # Development and test dependencies: never needed at run time.
@@ -126,6 +141,16 @@ def test_a_stdio_start_imports_nothing_heavy() -> None:
         if module == root or module.startswith(root + ".")
     )
     assert heavy == []
+
+
+def test_a_bare_launch_gets_the_parser_s_defaults_without_building_it() -> None:
+    assert no_arguments() == build_parser().parse_args([])
+
+
+def test_the_command_starts_with_the_collector_off_like_python_dash_m() -> None:
+    """``tinyfish-mcp`` runs ``__main__.main``: the collector is off before the first import."""
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["tinyfish-mcp"] == "tinyfish_mcp.__main__:main"
 
 
 def test_the_collector_is_back_on_once_the_start_up_heap_is_settled() -> None:

@@ -20,11 +20,9 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from . import __version__
-from .admin import add_admin_parser, run_admin
-from .db import add_db_parser, run_db
 from .settings import TOOLSETS, Settings
 
-__all__ = ["build_parser", "main", "settings_from_args"]
+__all__ = ["build_parser", "main", "no_arguments", "settings_from_args"]
 
 log = logging.getLogger("tinyfish_mcp")
 
@@ -103,12 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check the key, the network, the clock and the client configurations"
     )
     _common(doctor, top=False)
+    # The modules of the other commands, imported here: a bare launch never builds the parser (main).
     from . import install
+    from .admin import add_admin_parser
+    from .db import add_db_parser
 
     install.add_parser(commands)
     add_admin_parser(commands, _Parser)
     add_db_parser(commands, _Parser)
     return parser
+
+
+def no_arguments() -> argparse.Namespace:
+    """What ``build_parser().parse_args([])`` returns (a test holds them equal), without building it."""
+    return argparse.Namespace(toolsets=None, log_level=None, sandbox=False, command=None)
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -158,9 +164,13 @@ def _sandbox() -> AbstractContextManager[Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tinyfish-mcp`` and ``python -m tinyfish_mcp``."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    # A desktop client launches the bare command on every start: building the parser (every
+    # subcommand and the modules defining them) would be milliseconds of each launch.
+    args = build_parser().parse_args(arguments) if arguments else no_arguments()
     command = args.command or "stdio"
+    if command != "stdio":
+        gc.enable()  # ``python -m tinyfish_mcp`` starts with it off: only the stdio start keeps it so
     if command == "install":
         from . import install
 
@@ -172,8 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _configure_logging(settings.mcp_log_level, settings.mcp_log_format)
     if command == "admin":
+        from .admin import run_admin
+
         return run_admin(args, settings)
     if command == "db":
+        from .db import run_db
+
         return run_db(args, settings)
 
     wants_sandbox = args.sandbox or settings.sandbox
@@ -226,7 +240,8 @@ Press Ctrl+C to stop."""
 def _serve_stdio(settings: Settings) -> int:
     # The cyclic collector is off while the server starts: the SDK's imports and ours make
     # ~140,000 long-lived objects, and collecting over and over while they are made was a tenth
-    # of the cold start. ``stdio.serve_stdio`` freezes what start-up built and turns it back on
+    # of the cold start (``python -m tinyfish_mcp`` and the command turn it off before the first
+    # import: ``__main__.py``). ``stdio.serve_stdio`` freezes what start-up built and turns it back on
     # (``gctune.settle_heap``); the start-up's own garbage cycles (a few MB) stay, as freezing
     # without a full collection (which costs as much as what was saved) keeps them anyway.
     gc.disable()

@@ -22,7 +22,6 @@ that refuses with a JSON-RPC invalid-params error.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -77,13 +76,19 @@ def _takes(schema: dict[str, Any]) -> str:
     return ", ".join(f"{name} (required)" if name in required else name for name in properties)
 
 
+def _close_matches(name: str, known: list[str]) -> list[str]:
+    from difflib import get_close_matches  # only a refused call suggests a name: not at start-up
+
+    return get_close_matches(name, known, n=1, cutoff=0.6)
+
+
 def _unknown(name: str, known: list[str], what: str) -> str:
     shown_name = safe_text(name, MAX_NAME)
     close: list[str] = []
     if 2 < len(name) <= MAX_NAME:
         # A shortened or lengthened name ("sort" for "sort_direction") first, then a typo.
         close = [k for k in known if k.startswith(name) or name.startswith(k)][:1]
-        close = close or difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        close = close or _close_matches(name, known)
     hint = f" (did you mean `{close[0]}`?)" if close else ""
     return f"`{shown_name}` is not an argument of this {what}{hint}"
 
@@ -197,7 +202,7 @@ def _cause(problems: list[str]) -> list[str]:
 
 def _unknown_name(kind: str, name: str, known: list[str]) -> str:
     """The message for a call to a tool or prompt that does not exist, naming those that do."""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) if len(name) <= MAX_NAME else []
+    close = _close_matches(name, known) if len(name) <= MAX_NAME else []
     hint = f" (did you mean `{close[0]}`?)" if close else ""
     return f"Unknown {kind} `{safe_text(name, MAX_NAME)}`{hint}. This server's {kind}s: {', '.join(known)}."
 

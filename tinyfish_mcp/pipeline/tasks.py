@@ -59,7 +59,8 @@ _NOT_FOUND = "Failed to retrieve task: Task not found"
 
 
 class TaskParams(RequestParams):
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    # Built on the first tasks/* request (defer_build), not at start-up.
+    model_config = ConfigDict(populate_by_name=True, extra="allow", defer_build=True)
 
     task_id: str = Field(alias="taskId", max_length=8192)
 

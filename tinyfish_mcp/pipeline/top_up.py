@@ -29,7 +29,7 @@ from mcp.server.request_state import AESGCMRequestStateCodec, RequestStateSecuri
 
 from ..runtime.human_steps import FIRST_STATELESS, Answer, ask_on_session, declares_url
 from ..settings import Settings
-from ..upstream.wallet import TOP_UP_URL
+from ..upstream.constants import TOP_UP_URL
 from ..upstream.writes import watching
 from .catalog import Catalog
 from .task_ids import deployment_keys

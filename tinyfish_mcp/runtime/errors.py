@@ -17,6 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
 from ..pipeline.wording import describe_errors, join_problems, safe_text
+from ..upstream.constants import TOP_UP_URL
 from ..upstream.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -25,7 +26,6 @@ from ..upstream.errors import (
     RateLimitError,
     UpstreamError,
 )
-from ..upstream.wallet import TOP_UP_URL
 from ..upstream.writes import note_credit_refusal
 
 if TYPE_CHECKING:

@@ -24,13 +24,16 @@ import hashlib
 import json
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..records import RunKey, RunKeyState, RunKeyStore
 from ..upstream.errors import APIError, UpstreamError
-from ..upstream.models import RunRequest
+
+if TYPE_CHECKING:
+    from ..upstream.models import RunRequest
 
 __all__ = [
     "STARTING_LIMIT",

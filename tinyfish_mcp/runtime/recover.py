@@ -31,17 +31,19 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..upstream.deadline import Deadline, current_deadline
 from ..upstream.errors import UpstreamError
-from ..upstream.models import ListRunsParams, Run, RunRequest
 from ..upstream.providers import ListedSession
 from .context import ToolDeps
 from .errors import balance_note, is_credit_error, tool_error
 from .surface import served
+
+if TYPE_CHECKING:
+    from ..upstream.models import Run, RunRequest
 
 __all__ = [
     "Lookup",
@@ -118,6 +120,8 @@ def _same_url(a: str | None, b: str) -> bool:
 
 async def find_runs(deps: ToolDeps, key: str, requests: Sequence[RunRequest], sent_at: datetime) -> Lookup:
     """The runs created since ``sent_at`` (less the clock margin) matching each request's goal and URL."""
+    from ..upstream.models import ListRunsParams  # the payload models load on first use, not at start-up
+
     since = sent_at - LOOKBACK
     lookup = Lookup(since=since)
     goal_filter = requests[0].goal[:_GOAL_QUERY_CHARS] if len({r.goal for r in requests}) == 1 else None

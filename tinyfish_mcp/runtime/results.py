@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import WithJsonSchema, field_validator
 
-from ..upstream.models import Run, RunError, RunStep
 from .bounds import clip
 from .schema import OutputModel
 from .surface import served
+
+if TYPE_CHECKING:
+    from ..upstream.models import Run, RunError, RunStep
 
 __all__ = [
     "CancelBatch",

@@ -15,14 +15,17 @@ SHA-256 of the key, the request a fingerprint.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .idempotency import RunKey, RunKeyState
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["FileRunKeyStore"]
 
@@ -55,6 +58,8 @@ class FileRunKeyStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
+            import sqlite3  # on the first claim: a start that never runs a tool does not load it
+
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             conn = sqlite3.connect(
                 self.path, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False

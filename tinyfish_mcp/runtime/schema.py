@@ -25,12 +25,14 @@ from mcp_types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ..pipeline.catalog import Catalog
+from ..pipeline.precomputed import from_cache
 
 __all__ = [
     "OutputModel",
     "as_tool_result",
     "compact_input_schema",
     "compact_output_schema",
+    "compact_schemas",
     "compact_tool_schemas",
     "schema_bounds",
 ]
@@ -168,19 +170,32 @@ def compact_output_schema(schema: dict[str, Any], *, brief: bool = False) -> dic
     return out
 
 
+def compact_schemas(
+    parameters: dict[str, Any], output_schema: dict[str, Any] | None, output_model: Any
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A tool's advertised input and output schemas, from the ones the SDK generated."""
+    if output_schema is not None:
+        brief = isinstance(output_model, type) and issubclass(output_model, OutputModel)
+        output_schema = compact_output_schema(output_schema, brief=brief)
+    return compact_input_schema(parameters), output_schema
+
+
 def compact_tool_schemas(catalog: Catalog) -> None:
     """Rewrite every catalogued tool's advertised schemas in place, before the server is built.
 
     Argument and result validation use the pydantic models, not these schemas, so this
-    changes only what clients and models read.
+    changes only what clients and models read. A tool built from the precomputed schemas
+    has them compacted already (``pipeline/precomputed.py`` keeps them so).
     """
     for tool in catalog.tools:
-        tool.parameters = compact_input_schema(tool.parameters)
+        if from_cache(tool):
+            continue
         meta = tool.fn_metadata
-        if meta.output_schema is not None:
-            model = meta.output_model
-            brief = isinstance(model, type) and issubclass(model, OutputModel)
-            meta.output_schema = compact_output_schema(meta.output_schema, brief=brief)
+        tool.parameters, output_schema = compact_schemas(
+            tool.parameters, meta.output_schema, meta.output_model
+        )
+        if output_schema is not None:
+            meta.output_schema = output_schema
             # ``Tool.output_schema`` is a cached property over the metadata.
             tool.__dict__.pop("output_schema", None)
 

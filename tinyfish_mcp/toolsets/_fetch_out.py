@@ -7,11 +7,13 @@ failures with what to try next, and the hint that spells out the follow-up call 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..runtime.bounds import clip
 from ..runtime.schema import OutputModel
-from ..upstream.models import FetchRequest, FetchResponse, FetchResult
+
+if TYPE_CHECKING:
+    from ..upstream.models import FetchRequest, FetchResponse, FetchResult
 
 __all__ = [
     "FetchContentResult",

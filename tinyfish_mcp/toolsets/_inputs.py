@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..pipeline.wording import safe_text, shown
 from ..runtime.errors import invalid_input
-from ..upstream.models import RunBatchRequest, RunRequest, api_integration_for
+
+if TYPE_CHECKING:
+    from ..upstream.models import RunBatchRequest, RunRequest
 
 __all__ = [
     "AgentConfigInput",
@@ -66,17 +68,21 @@ SessionId = Annotated[
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. US")]
 
 
+# The input models are built on first use (defer_build): a start lists the tools from the
+# precomputed schemas (pipeline/precomputed.py) and validates nothing.
+
+
 class ProxyInput(BaseModel):
     # No docstring: it would become a schema description, sent on every tools/list.
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     enabled: bool = True
     country_code: CountryCode | None = None
 
 
 class AgentConfigInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     max_duration_seconds: int | None = Field(default=None, ge=1)
     mode: Literal["default", "strict"] | None = Field(default=None, description="strict: fail fast")
@@ -87,7 +93,7 @@ class AgentConfigInput(BaseModel):
 
 
 class FeatureFlagsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     enable_agent_memory: bool | None = None
 
@@ -98,7 +104,7 @@ Integration = Annotated[str | None, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{
 
 
 class CaptureInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     elements: bool | None = None
     snapshots: bool | None = None
@@ -111,7 +117,7 @@ class RunSpec(BaseModel):
     # One run: the arguments of run_web_automation that describe the run itself (no
     # docstring: it would be sent as batch_create's item description on every tools/list).
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     url: str
     goal: str
@@ -224,6 +230,9 @@ def run_request(
     ``feature_flags`` and the caller's ``api_integration`` are the run tools' own (batch
     items do not take them).
     """
+    # the payload models load on first use, not at start-up
+    from ..upstream.models import RunRequest, api_integration_for
+
     body = _body(spec)
     flags = feature_flags.model_dump(exclude_none=True) if feature_flags is not None else {}
     if flags:
@@ -236,6 +245,8 @@ def run_request(
 
 
 class _Batch(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     runs: list[RunSpec]
 
 
@@ -245,6 +256,8 @@ def batch_request(items: list[dict[str, Any]]) -> RunBatchRequest:
     The batch tool advertises its items as plain objects (their fields are those of
     run_web_automation), so each is checked here, field by field.
     """
+    from ..upstream.models import RunBatchRequest  # the payload models load on first use, not at start-up
+
     try:
         specs = _Batch.model_validate({"runs": items}).runs
         bodies = [_body(spec, f"runs[{i}].url") for i, spec in enumerate(specs)]

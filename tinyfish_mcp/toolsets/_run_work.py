@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -59,16 +59,9 @@ from ..upstream.errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
-from ..upstream.models import (
-    CompleteEvent,
-    HeartbeatEvent,
-    ProgressEvent,
-    Run,
-    RunEvent,
-    RunRequest,
-    StartedEvent,
-    StreamingUrlEvent,
-)
+
+if TYPE_CHECKING:
+    from ..upstream.models import CompleteEvent, Run, RunEvent, RunRequest
 
 __all__ = ["RunTasks", "RunWork", "follow_existing_run", "follow_new_run", "run_job"]
 
@@ -116,6 +109,15 @@ class RunWork:
             yield events
 
     async def on_event(self, event: RunEvent, progress: Progress) -> RunResult | None:
+        # the payload models load on first use, not at start-up
+        from ..upstream.models import (
+            CompleteEvent,
+            HeartbeatEvent,
+            ProgressEvent,
+            StartedEvent,
+            StreamingUrlEvent,
+        )
+
         if isinstance(event, StartedEvent):
             self.run_id = event.run_id
             self.started_at = event.timestamp

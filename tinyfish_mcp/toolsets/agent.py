@@ -10,7 +10,7 @@ retried call follow the run it already started (see ``idempotency.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -33,7 +33,6 @@ from ..runtime.results import (
 )
 from ..runtime.schema import as_tool_result, compact_input_schema
 from ..upstream.errors import UpstreamError
-from ..upstream.models import RunRequest
 from ._followed import MaxWait
 from ._inputs import (
     AgentConfigInput,
@@ -56,6 +55,9 @@ from ._owned_lists import owned_key
 from ._run_work import RunTasks, follow_existing_run, follow_new_run
 from .prompts import register_prompts
 
+if TYPE_CHECKING:
+    from ..upstream.models import RunRequest
+
 __all__ = ["MAX_BATCH", "AgentTools", "register"]
 
 MAX_BATCH = 100  # what /run-batch takes (TinyFish's hosted MCP server stops at 8)
@@ -71,14 +73,27 @@ def _brief(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "properties": props}
 
 
+class _OneRunSchema:
+    """A batch item's JSON schema: the fields of one run, as ``WithJsonSchema`` would give it.
+
+    Generated when a tool schema is (pydantic calls ``__get_pydantic_json_schema__``), not at
+    import: a start from the precomputed schemas never needs it.
+    """
+
+    def __repr__(self) -> str:  # part of the tool's fingerprint (pipeline/precomputed.py)
+        return "OneRunSchema(RunSpec)"
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return _brief(compact_input_schema(RunSpec.model_json_schema()))
+
+
 # The copies of run_web_automation's arguments (the async tool, batch items) describe the
 # nested objects by type only: tools/list is sent on every turn. They are checked whole.
-_SPEC_SCHEMA = _brief(compact_input_schema(RunSpec.model_json_schema()))
 SameAsRun = Annotated[dict[str, Any] | None, WithJsonSchema({"type": "object"})]
 # Items are advertised with the fields of one run, but checked by ``batch_request`` so
 # that a mistake is named ``runs.<index>.<field>`` in our words.
 Specs = Annotated[
-    list[Annotated[dict[str, Any], WithJsonSchema(_SPEC_SCHEMA)]],
+    list[Annotated[dict[str, Any], _OneRunSchema()]],
     Field(min_length=1, max_length=MAX_BATCH),
 ]
 

@@ -30,7 +30,6 @@ from ..runtime.recover import create_session
 from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
 from ..runtime.sessions import MemorySessionStore, SessionRecord, observed_sessions, owner_of_key
 from ..upstream.errors import UpstreamError
-from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
 from ..upstream.providers import ListedSession, OpenSession, SessionQuery
 from ._inputs import normalize_url
 from ._provider_args import with_extra_arguments
@@ -68,7 +67,7 @@ CLOSE_DESCRIPTION = "End a browser session so it stops billing (idempotent)."
 class BrowserProxyInput(BaseModel):
     # No docstring: it would become a schema description, sent on every tools/list.
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first call
 
     # The run tools' shape: a custom proxy (the SDK's type/url/username/password) is not offered.
     enabled: bool | None = None  # default: on (the TinyFish proxy, US)
@@ -121,6 +120,9 @@ class BrowserTools:
         **extras: Any,
     ) -> Annotated[CallToolResult, NewBrowserSession]:
         """Create a browser session with the active provider (see CREATE_DESCRIPTION)."""
+        # the payload models load on first use, not at start-up
+        from ..upstream.models import BrowserProxyConfig, BrowserSessionRequest
+
         timeout = self.default_timeout if timeout_seconds is None else timeout_seconds
         low, high = TIMEOUT_RANGE
         if not low <= timeout <= high:

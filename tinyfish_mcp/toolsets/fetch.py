@@ -12,7 +12,7 @@ in our words), ``call_fetch`` sends it to the fetch provider, and ``fetch_result
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
@@ -23,11 +23,13 @@ from ..runtime.annotations import READ_ONLY
 from ..runtime.context import ToolDeps
 from ..runtime.errors import invalid_input, upstream_call
 from ..runtime.schema import as_tool_result, schema_bounds
-from ..upstream.models import FetchHighlights, FetchProxyConfig, FetchRequest, FetchResponse
-from ..upstream.models.products import MAX_SELECTORS, PER_URL_TIMEOUT_MS
+from ..upstream.constants import MAX_SELECTORS, PER_URL_TIMEOUT_MS
 from ._fetch_out import FetchContentResult, fetch_result
 from ._inputs import normalize_url
 from ._provider_args import hide_arguments
+
+if TYPE_CHECKING:
+    from ..upstream.models import FetchRequest, FetchResponse
 
 __all__ = ["FetchTools", "Highlights", "call_fetch", "fetch_request", "register"]
 
@@ -38,7 +40,7 @@ MAX_CHARS_RANGE = (100, 200_000)
 class Highlights(BaseModel):
     # Query-ranked snippets of each page instead of its whole text (markdown only). No
     # docstring: it would become a schema description the tool description already gives.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first call
 
     query: Annotated[str, Field(description="What to find")]
     max_snippets: Annotated[int | None, schema_bounds(1, 20, description="Default 5")] = None
@@ -59,6 +61,9 @@ def fetch_request(
 
     ``fields`` are the other ``FetchRequest`` fields, as the tool passes them.
     """
+    # the payload models load on first use, not at start-up
+    from ..upstream.models import FetchHighlights, FetchProxyConfig, FetchRequest
+
     if not urls:
         raise ToolError("urls is empty: give 1 to 10 page URLs.")
     if len(urls) > MAX_URLS:

@@ -23,10 +23,10 @@ from ..runtime.annotations import READ_ONLY
 from ..runtime.context import ToolDeps
 from ..runtime.schema import OutputModel, as_tool_result
 from ..runtime.surface import served
+from ..upstream.constants import TOP_UP_URL
 from ..upstream.errors import UpstreamError
 from ..upstream.models import ListRunsParams
 from ..upstream.usage import UsageQuery
-from ..upstream.wallet import TOP_UP_URL
 
 __all__ = ["AccountState", "GuideTools", "NextStep", "register"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp_types import CallToolResult, ContentBlock, ImageContent
@@ -32,8 +32,10 @@ from ..runtime.results import (
 )
 from ..runtime.schema import as_tool_result
 from ..upstream.errors import NotFoundError, UpstreamError
-from ..upstream.models import CancelResult, ListRunsParams, Run
 from ._owned_lists import owned_key, owned_page
+
+if TYPE_CHECKING:
+    from ..upstream.models import CancelResult, ListRunsParams, Run
 
 __all__ = ["RunsTools", "register", "run_detail", "step_page"]
 
@@ -199,6 +201,8 @@ class RunsTools:
         sort_direction: Literal["asc", "desc"] | None = None,
     ) -> Annotated[CallToolResult, RunPage]:
         """A page of runs as short rows (see LIST_DESCRIPTION)."""
+        from ..upstream.models import ListRunsParams  # the payload models load on first use, not at start-up
+
         deps = self.deps
         key = await deps.resolve_key()
         _check_time("created_after", created_after)

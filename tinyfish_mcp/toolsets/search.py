@@ -10,7 +10,7 @@ enough the tool error tells the model to wait instead of looping.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -22,8 +22,7 @@ from ..runtime.annotations import READ_ONLY
 from ..runtime.context import ToolDeps
 from ..runtime.errors import invalid_input, upstream_call
 from ..runtime.schema import OutputModel, as_tool_result, schema_bounds
-from ..upstream.models import FetchRequest, SearchParams, SearchResult
-from ..upstream.models.products import (
+from ..upstream.constants import (
     MAX_SELECTORS,
     PER_URL_TIMEOUT_MS,
     SEARCH_MAX_PAGE,
@@ -32,6 +31,9 @@ from ..upstream.models.products import (
 from ._fetch_out import FetchedPage, FetchFailure, bounded_pages, failures_of
 from ._provider_args import hide_arguments
 from .fetch import call_fetch
+
+if TYPE_CHECKING:
+    from ..upstream.models import SearchResult
 
 __all__ = [
     "MAX_QUERY_STRING",
@@ -62,7 +64,7 @@ FETCH_DEFAULT = 3  # results read by fetch={} unless it says how many
 class SearchFetch(BaseModel):
     """What ``fetch`` may hold: how many top results to read, and fetch_content's reading options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first search
 
     results: int = Field(default=FETCH_DEFAULT, ge=1, le=10)
     format: Literal["markdown", "html", "json"] = "markdown"
@@ -217,6 +219,8 @@ class SearchTools:
         ] = None,
     ) -> Annotated[CallToolResult, SearchWebResult]:
         """Search through TinyFish Search (see DESCRIPTION)."""
+        from ..upstream.models import SearchParams  # the payload models load on first use, not at start-up
+
         reading = _fetch_options(fetch)
         thumbnails = include_thumbnail is True or include_thumbnail == "true"
         try:
@@ -269,6 +273,8 @@ class SearchTools:
         self, hits: list[SearchHit], reading: SearchFetch
     ) -> tuple[list[FetchedPage], list[FetchFailure]]:
         """The top ``reading.results`` hits read with the fetch provider, bounded like fetch_content."""
+        from ..upstream.models import FetchRequest  # the payload models load on first use, not at start-up
+
         urls = [hit.url for hit in hits[: reading.results]]
         if not urls:
             return [], []

@@ -7,7 +7,7 @@ to when a run is refused for credits (every such error also names the balance, s
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from mcp_types import CallToolResult
 
@@ -16,7 +16,10 @@ from ..runtime.annotations import READ_ONLY
 from ..runtime.context import ToolDeps
 from ..runtime.errors import upstream_call
 from ..runtime.schema import OutputModel, as_tool_result
-from ..upstream.wallet import TOP_UP_URL, WalletResponse
+from ..upstream.constants import TOP_UP_URL
+
+if TYPE_CHECKING:
+    from ..upstream.wallet import WalletResponse
 
 __all__ = ["AutoReloadInfo", "RateInfo", "WalletInfo", "WalletTools", "register", "wallet_info"]
 

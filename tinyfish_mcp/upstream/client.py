@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -25,39 +25,40 @@ import anyio
 from pydantic import BaseModel, TypeAdapter
 
 from ..settings import DEFAULT_AGENT_BASE_URL, Product, Settings
+from . import models  # a lazy package: each payload module loads when a call first reads it
 from .constants import SSE_READ_TIMEOUT, RequestKind
 from .core import RoutedCore
 from .errors import InvalidInputError
-from .models import (
-    AsyncRunResponse,
-    BatchRunResponse,
-    BrowserPage,
-    BrowserSession,
-    BrowserSessionRequest,
-    CancelBatchResponse,
-    CancelResult,
-    FetchRequest,
-    FetchResponse,
-    ListRunsParams,
-    Run,
-    RunBatchRequest,
-    RunEvent,
-    RunList,
-    RunRequest,
-    RunsBatchResponse,
-    SearchParams,
-    SearchResponse,
-    SyncRunResponse,
-    UsageResponse,
-    VaultConnectionList,
-    VaultItemList,
-)
 
 if TYPE_CHECKING:
     import httpx2
 
     from .cdp import CloseOutcome
     from .datasets import DatasetsAPI
+    from .models import (
+        AsyncRunResponse,
+        BatchRunResponse,
+        BrowserPage,
+        BrowserSession,
+        BrowserSessionRequest,
+        CancelBatchResponse,
+        CancelResult,
+        FetchRequest,
+        FetchResponse,
+        ListRunsParams,
+        Run,
+        RunBatchRequest,
+        RunEvent,
+        RunList,
+        RunRequest,
+        RunsBatchResponse,
+        SearchParams,
+        SearchResponse,
+        SyncRunResponse,
+        UsageResponse,
+        VaultConnectionList,
+        VaultItemList,
+    )
     from .monitors import MonitorsAPI
     from .profiles import ProfilesAPI
     from .research import ResearchAPI
@@ -71,8 +72,13 @@ IDEMPOTENT = RequestKind.IDEMPOTENT
 
 M = TypeVar("M", bound=BaseModel)
 
-_PAGES = TypeAdapter(list[BrowserPage])
 _MAX_IDS = 100
+
+
+@cache
+def _pages_adapter() -> TypeAdapter[list[BrowserPage]]:
+    # Built on the first /pages read, not at import: a validator is start-up time a client waits for.
+    return TypeAdapter(list[models.BrowserPage])
 
 
 def _run_path(run_id: str, suffix: str = "") -> str:
@@ -163,7 +169,7 @@ class TinyFishClient:
     async def run(self, key: str, request: RunRequest) -> SyncRunResponse:
         """POST /v1/automation/run (blocks until the run ends). Never retried once sent."""
         return await self._routed.call(
-            SyncRunResponse,
+            models.SyncRunResponse,
             "POST",
             "automation",
             "/run",
@@ -176,7 +182,13 @@ class TinyFishClient:
     async def run_async(self, key: str, request: RunRequest) -> AsyncRunResponse:
         """POST /v1/automation/run-async. Never re-sent blindly (it may have created a run)."""
         return await self._routed.call(
-            AsyncRunResponse, "POST", "automation", "/run-async", key=key, kind=CREATE, json=request.to_body()
+            models.AsyncRunResponse,
+            "POST",
+            "automation",
+            "/run-async",
+            key=key,
+            kind=CREATE,
+            json=request.to_body(),
         )
 
     def stream_run(
@@ -221,18 +233,24 @@ class TinyFishClient:
     async def run_batch(self, key: str, request: RunBatchRequest) -> BatchRunResponse:
         """POST /v1/automation/run-batch (1-100 runs, atomic, no idempotency key: never re-sent)."""
         return await self._routed.call(
-            BatchRunResponse, "POST", "automation", "/run-batch", key=key, kind=CREATE, json=request.to_body()
+            models.BatchRunResponse,
+            "POST",
+            "automation",
+            "/run-batch",
+            key=key,
+            kind=CREATE,
+            json=request.to_body(),
         )
 
     # ---------------------------------------------------------------- runs
     async def list_runs(self, key: str, params: ListRunsParams) -> RunList:
         """GET /v1/runs with only the parameters that are set."""
-        return await self._routed.call(RunList, "GET", "runs", key=key, params=params.to_body())
+        return await self._routed.call(models.RunList, "GET", "runs", key=key, params=params.to_body())
 
     async def get_run(self, key: str, run_id: str, *, screenshots: bool = False) -> Run:
         """GET /v1/runs/{id}; ``screenshots=True`` adds ``?screenshots=base64``."""
         return await self._routed.call(
-            Run,
+            models.Run,
             "GET",
             "runs",
             _run_path(run_id),
@@ -243,33 +261,42 @@ class TinyFishClient:
     async def get_runs(self, key: str, run_ids: list[str]) -> RunsBatchResponse:
         """POST /v1/runs/batch with ``{"run_ids": [...]}`` (<= 100)."""
         return await self._routed.call(
-            RunsBatchResponse, "POST", "runs", "/batch", key=key, json={"run_ids": _id_list(run_ids)}
+            models.RunsBatchResponse, "POST", "runs", "/batch", key=key, json={"run_ids": _id_list(run_ids)}
         )
 
     async def cancel_run(self, key: str, run_id: str) -> CancelResult:
         """POST /v1/runs/{id}/cancel (idempotent, so safe to retry)."""
-        return await self._routed.call(CancelResult, "POST", "runs", _run_path(run_id, "/cancel"), key=key)
+        return await self._routed.call(
+            models.CancelResult, "POST", "runs", _run_path(run_id, "/cancel"), key=key
+        )
 
     async def cancel_runs(self, key: str, run_ids: list[str]) -> CancelBatchResponse:
         """POST /v1/runs/batch/cancel with ``{"run_ids": [...]}`` (<= 100, idempotent)."""
         return await self._routed.call(
-            CancelBatchResponse, "POST", "runs", "/batch/cancel", key=key, json={"run_ids": _id_list(run_ids)}
+            models.CancelBatchResponse,
+            "POST",
+            "runs",
+            "/batch/cancel",
+            key=key,
+            json={"run_ids": _id_list(run_ids)},
         )
 
     # ---------------------------------------------------------------- fetch and search
     async def fetch(self, key: str, request: FetchRequest) -> FetchResponse:
         """POST /v1/fetch: per-URL failures come back in ``errors[]``, not as exceptions."""
-        return await self._routed.call(FetchResponse, "POST", "fetch", key=key, json=request.to_body())
+        return await self._routed.call(models.FetchResponse, "POST", "fetch", key=key, json=request.to_body())
 
     async def search(self, key: str, params: SearchParams) -> SearchResponse:
         """GET /v1/search; a 429 backs off from ``search_rate_limit_backoff`` before retrying."""
-        return await self._routed.call(SearchResponse, "GET", "search", key=key, params=params.to_body())
+        return await self._routed.call(
+            models.SearchResponse, "GET", "search", key=key, params=params.to_body()
+        )
 
     # ---------------------------------------------------------------- browser
     async def create_browser_session(self, key: str, request: BrowserSessionRequest) -> BrowserSession:
         """POST /v1/browser (201). A session is billable: never re-sent blindly."""
         return await self._routed.call(
-            BrowserSession, "POST", "browser", key=key, kind=CREATE, json=request.to_body()
+            models.BrowserSession, "POST", "browser", key=key, kind=CREATE, json=request.to_body()
         )
 
     async def list_browser_pages(self, key: str, base_url: str) -> list[BrowserPage]:
@@ -288,7 +315,7 @@ class TinyFishClient:
             )
         url = base_url.strip().rstrip("/") + "/pages"
         return await self._routed.http.request_adapter(
-            _PAGES,
+            _pages_adapter(),
             "GET",
             url,
             key=key if self._is_tinyfish_host(parts.scheme, parts.netloc) else "",
@@ -327,17 +354,17 @@ class TinyFishClient:
 
     async def _usage(self, product: Product, key: str, params: dict[str, Any]) -> UsageResponse:
         return await self._routed.call(
-            UsageResponse, "GET", product, "/usage", key=key, params=_query(params)
+            models.UsageResponse, "GET", product, "/usage", key=key, params=_query(params)
         )
 
     # ---------------------------------------------------------------- vault (read only)
     async def list_vault_connections(self, key: str) -> VaultConnectionList:
         """GET /v1/vault/connections."""
-        return await self._vault("/connections", key, VaultConnectionList)
+        return await self._vault("/connections", key, models.VaultConnectionList)
 
     async def list_vault_items(self, key: str) -> VaultItemList:
         """GET /v1/vault/items."""
-        return await self._vault("/items", key, VaultItemList)
+        return await self._vault("/items", key, models.VaultItemList)
 
     async def _vault(self, path: str, key: str, model: type[M]) -> M:
         return await self._routed.call(model, "GET", "vault", path, key=key)

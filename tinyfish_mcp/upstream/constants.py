@@ -12,12 +12,17 @@ from .. import __version__
 
 __all__ = [
     "API_KEY_HEADER",
+    "MAX_SELECTORS",
+    "PER_URL_TIMEOUT_MS",
     "POOL_KEEPALIVE_EXPIRY",
     "POOL_MAX_KEEPALIVE",
     "POOL_MAX_SHARDS",
     "POOL_SHARD_SIZE",
     "REQUEST_ID_HEADERS",
+    "SEARCH_MAX_PAGE",
+    "SEARCH_RECENCY_MAX_MINUTES",
     "SSE_READ_TIMEOUT",
+    "TOP_UP_URL",
     "USER_AGENT",
     "RequestKind",
 ]
@@ -47,6 +52,16 @@ POOL_KEEPALIVE_EXPIRY = 5.0
 # therefore only fires on a stream that has really gone silent, while a slow run (minutes
 # between PROGRESS events) is never cut off.
 SSE_READ_TIMEOUT = 60.0
+
+# The bounds of the Fetch and Search APIs that the tools advertise too (kept here, not with the
+# payload models, so a tool's signature does not load those models at start-up).
+PER_URL_TIMEOUT_MS = (1, 110_000)
+MAX_SELECTORS = 20
+SEARCH_RECENCY_MAX_MINUTES = 5_256_000  # ten years
+SEARCH_MAX_PAGE = 10
+
+# Where a user adds credits (errors, the top-up question and get_wallet name it).
+TOP_UP_URL = "https://agent.tinyfish.ai/billing"
 
 # Header names under which a gateway may report the id of the request (for support).
 REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "cf-ray")

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from .models import BrowserSessionRequest, FetchRequest, FetchResponse, SearchParams, SearchResponse
+if TYPE_CHECKING:
+    from .models import BrowserSessionRequest, FetchRequest, FetchResponse, SearchParams, SearchResponse
+
 
 __all__ = [
     "BrowserProvider",
@@ -66,6 +68,8 @@ def moment(value: object) -> datetime | None:
 
 class OpenSession(BaseModel):
     """A browser session just created, in the shape every provider can give."""
+
+    model_config = ConfigDict(defer_build=True)  # built when a session is first created
 
     session_id: str
     cdp_url: str

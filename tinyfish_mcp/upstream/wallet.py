@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from .constants import TOP_UP_URL
 from .models._base import _Response
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ __all__ = [
     "WalletResponse",
 ]
 
-TOP_UP_URL = "https://agent.tinyfish.ai/billing"
 
 AutoReloadState = Literal["unconfigured", "on", "off", "paused_payment_failed", "needs_payment_method"]
 

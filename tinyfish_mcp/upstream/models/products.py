@@ -7,16 +7,13 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from ..constants import MAX_SELECTORS, PER_URL_TIMEOUT_MS, SEARCH_MAX_PAGE, SEARCH_RECENCY_MAX_MINUTES
 from ._base import ProxyCountry, _Request, _require_http_url, _Response
 from .runs import Pagination
 
 # --------------------------------------------------------------------------- fetch
 
 PURPOSE_MAX_CHARS = 2000
-PER_URL_TIMEOUT_MS = (1, 110_000)
-MAX_SELECTORS = 20
-SEARCH_RECENCY_MAX_MINUTES = 5_256_000  # ten years
-SEARCH_MAX_PAGE = 10
 
 
 def _purpose(value: str | None) -> str | None:

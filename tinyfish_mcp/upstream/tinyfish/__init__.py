@@ -12,20 +12,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from ..client import TinyFishClient
 from ..errors import InvalidInputError, NotFoundError, UpstreamError
-from ..models import (
-    BrowserPage,
-    BrowserSessionRequest,
-    FetchRequest,
-    FetchResponse,
-    SearchParams,
-    SearchResponse,
-)
 from ..providers import (
     CloseOutcome,
     Credential,
@@ -38,6 +30,16 @@ from ..providers import (
     SessionQuery,
     moment,
 )
+
+if TYPE_CHECKING:
+    from ..models import (
+        BrowserPage,
+        BrowserSessionRequest,
+        FetchRequest,
+        FetchResponse,
+        SearchParams,
+        SearchResponse,
+    )
 
 __all__ = ["TinyFishBrowser", "TinyFishFetch", "TinyFishSearch", "inspector_url", "pages_digest"]
 
